@@ -1,0 +1,263 @@
+//! Sign-in errors: Microsoft's JSON error body kept whole, and every failure classified as transient or permanent.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::troubleshoot::{self, Advice};
+
+/// Microsoft's error body: `{error, error_description: "AADSTS70016: ...", error_codes, trace_id, correlation_id, ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_codes: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_uri: Option<String>,
+}
+
+impl IdentityError {
+    /// A bare OAuth error (the browser's redirect carries only `error` and `error_description`).
+    pub fn from_parts(error: &str, description: Option<&str>) -> IdentityError {
+        IdentityError {
+            error: error.to_owned(),
+            error_description: description.map(str::to_owned),
+            error_codes: Vec::new(),
+            timestamp: None,
+            trace_id: None,
+            correlation_id: None,
+            error_uri: None,
+        }
+    }
+
+    /// The AADSTS number, from `error_codes` or else from the description's `AADSTSnnnn:` prefix.
+    pub fn aadsts(&self) -> Option<u32> {
+        self.error_codes.first().copied().or_else(|| {
+            let description = self.error_description.as_deref()?;
+            let start = description.find("AADSTS")? + "AADSTS".len();
+            let digits: String = description[start..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+    }
+
+    /// `AADSTS70016`, or the OAuth error name when Microsoft gave no number.
+    pub fn code(&self) -> String {
+        match self.aadsts() {
+            Some(number) => format!("AADSTS{number}"),
+            None => self.error.clone(),
+        }
+    }
+
+    /// The first line of Microsoft's description, without the trace and correlation lines it repeats.
+    pub fn summary(&self) -> String {
+        let description = self.error_description.as_deref().unwrap_or(&self.error);
+        let first_line = description.lines().next().unwrap_or_default().trim();
+        match first_line.split_once(": ") {
+            Some((code, rest)) if code.starts_with("AADSTS") => rest.to_owned(),
+            _ => first_line.to_owned(),
+        }
+    }
+
+    pub fn advice(&self) -> Advice {
+        match self.aadsts() {
+            Some(number) if troubleshoot::for_aadsts(number) != troubleshoot::for_aadsts(0) => troubleshoot::for_aadsts(number),
+            _ => troubleshoot::for_oauth_error(&self.error),
+        }
+    }
+
+    /// Whether a stored refresh token is dead and a new interactive sign-in is required.
+    pub fn requires_new_sign_in(&self) -> bool {
+        matches!(self.error.as_str(), "invalid_grant" | "interaction_required" | "consent_required")
+            || matches!(self.aadsts(), Some(70000 | 70008 | 700082 | 50173 | 70043 | 50076 | 50079 | 65001))
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self.error.as_str(), "temporarily_unavailable" | "server_error")
+    }
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.summary())
+    }
+}
+
+impl oauth2::ErrorResponse for IdentityError {}
+
+/// What broke below HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkStage {
+    Dns,
+    Connect,
+    Tls,
+    Timeout,
+    Other,
+}
+
+/// Why a sign-in, a token exchange or a refresh did not produce tokens.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SignInError {
+    /// Microsoft answered with an OAuth error; its code and ids are kept for support.
+    #[error("Microsoft refused the sign-in ({0})")]
+    Rejected(IdentityError),
+    /// 408, 429 or a 5xx: try again later; nothing stored is touched.
+    #[error("Microsoft's sign-in service is unavailable right now (HTTP {status})")]
+    Unavailable { status: u16, identity: Option<IdentityError> },
+    #[error("The sign-in service could not be reached ({detail})")]
+    Network { stage: NetworkStage, detail: String },
+    #[error("The sign-in service gave an answer that cannot be used: {detail}")]
+    Malformed { detail: String },
+    #[error("The address {url} is not allowed: sign-in must use https:// (plain http only to this computer)")]
+    InsecureEndpoint { url: String },
+    #[error("The browser's answer did not belong to this sign-in (state mismatch); start the sign-in again")]
+    StateMismatch,
+    #[error("The browser did not come back within {minutes} minutes")]
+    BrowserTimedOut { minutes: u64 },
+    #[error("The code expired before the sign-in was finished")]
+    DeviceCodeExpired,
+    #[error("The sign-in page could not be prepared on this computer: {detail}")]
+    Listener { detail: String },
+    #[error("Signed in as {actual}, but this mailbox expects {expected}")]
+    UnexpectedAccount { expected: String, actual: String },
+    #[error("Microsoft did not return a refresh token; check that offline_access is among the scopes")]
+    NoRefreshToken,
+}
+
+impl SignInError {
+    /// Network trouble, 408/429/5xx and "temporarily unavailable": a stored token must be kept.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SignInError::Unavailable { .. } | SignInError::Network { .. } => true,
+            SignInError::Rejected(identity) => identity.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The stored refresh token is dead: only a new interactive sign-in helps.
+    pub fn requires_new_sign_in(&self) -> bool {
+        match self {
+            SignInError::Rejected(identity) => identity.requires_new_sign_in(),
+            SignInError::NoRefreshToken => true,
+            _ => false,
+        }
+    }
+
+    pub fn identity(&self) -> Option<&IdentityError> {
+        match self {
+            SignInError::Rejected(identity) => Some(identity),
+            SignInError::Unavailable { identity, .. } => identity.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The code support staff read out: `AADSTS50076`, `HTTP 503`, or a short name of the local failure.
+    pub fn code(&self) -> String {
+        match self {
+            SignInError::Rejected(identity) => identity.code(),
+            SignInError::Unavailable { status, identity } => {
+                identity.as_ref().map_or_else(|| format!("HTTP {status}"), IdentityError::code)
+            }
+            SignInError::Network { stage, .. } => format!("network-{}", format!("{stage:?}").to_lowercase()),
+            SignInError::Malformed { .. } => "malformed-answer".to_owned(),
+            SignInError::InsecureEndpoint { .. } => "insecure-endpoint".to_owned(),
+            SignInError::StateMismatch => "state-mismatch".to_owned(),
+            SignInError::BrowserTimedOut { .. } => "browser-timeout".to_owned(),
+            SignInError::DeviceCodeExpired => "AADSTS70019".to_owned(),
+            SignInError::Listener { .. } => "loopback-listener".to_owned(),
+            SignInError::UnexpectedAccount { .. } => "unexpected-account".to_owned(),
+            SignInError::NoRefreshToken => "no-refresh-token".to_owned(),
+        }
+    }
+
+    pub fn advice(&self) -> Advice {
+        match self {
+            SignInError::Rejected(identity) => identity.advice(),
+            SignInError::Unavailable { .. } => troubleshoot::for_oauth_error("temporarily_unavailable"),
+            SignInError::Network { .. } | SignInError::Malformed { .. } => troubleshoot::IDENTITY_UNREACHABLE,
+            SignInError::InsecureEndpoint { .. } => Advice {
+                cause: "The sign-in address in the settings is not secure.",
+                steps: &["Correct the authorize, token and device code URLs in the account's Advanced settings to start with https://."],
+            },
+            SignInError::StateMismatch => troubleshoot::for_aadsts(54005),
+            SignInError::BrowserTimedOut { .. } => Advice {
+                cause: "The browser sign-in was not finished in time.",
+                steps: &[
+                    "Start the sign-in again and finish it in the browser window that opens.",
+                    "If no browser opens, copy the link shown and paste it into a browser, or use \"Sign in with a code\".",
+                ],
+            },
+            SignInError::DeviceCodeExpired => troubleshoot::for_aadsts(70019),
+            SignInError::Listener { .. } => Advice {
+                cause: "This computer did not allow the program to wait for the browser's answer.",
+                steps: &["Use \"Sign in with a code\" instead."],
+            },
+            SignInError::UnexpectedAccount { .. } => Advice {
+                cause: "You signed in with a different Microsoft account than the mailbox's.",
+                steps: &[
+                    "Choose \"Use another account\" and sign in as the mailbox shown at the top.",
+                    "For a shared mailbox, enter the delegate who signs in under Advanced > Sign-in account.",
+                ],
+            },
+            SignInError::NoRefreshToken => troubleshoot::for_aadsts(70011),
+        }
+    }
+
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.identity()?.correlation_id.as_deref()
+    }
+
+    pub fn trace_id(&self) -> Option<&str> {
+        self.identity()?.trace_id.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PENDING: &str = r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.\r\nTrace ID: 0000aaaa-11bb-cccc-dd22-eeeeee333333\r\nCorrelation ID: aaaa0000-bb11-2222-33cc-444444dddddd\r\nTimestamp: 2026-11-22 10:00:00Z","error_codes":[70016],"timestamp":"2026-11-22 10:00:00Z","trace_id":"0000aaaa-11bb-cccc-dd22-eeeeee333333","correlation_id":"aaaa0000-bb11-2222-33cc-444444dddddd","error_uri":"https://login.microsoftonline.com/error?code=70016"}"#;
+
+    #[test]
+    fn parses_microsofts_error_json_and_keeps_ids() {
+        let error: IdentityError = serde_json::from_str(PENDING).unwrap();
+        assert_eq!(error.aadsts(), Some(70016));
+        assert_eq!(error.code(), "AADSTS70016");
+        assert_eq!(error.summary(), "OAuth 2.0 device flow error. Authorization is pending. Continue polling.");
+        assert_eq!(error.correlation_id.as_deref(), Some("aaaa0000-bb11-2222-33cc-444444dddddd"));
+        assert_eq!(error.trace_id.as_deref(), Some("0000aaaa-11bb-cccc-dd22-eeeeee333333"));
+    }
+
+    #[test]
+    fn code_falls_back_to_the_description_then_the_error_name() {
+        let from_redirect = IdentityError::from_parts("access_denied", Some("AADSTS65004: User declined to consent."));
+        assert_eq!(from_redirect.code(), "AADSTS65004");
+        assert!(from_redirect.advice().cause.contains("declined"));
+        let bare = IdentityError::from_parts("slow_down", None);
+        assert_eq!(bare.code(), "slow_down");
+    }
+
+    #[test]
+    fn classifies_transient_and_permanent() {
+        let revoked = SignInError::Rejected(IdentityError {
+            error_codes: vec![50173],
+            ..IdentityError::from_parts("invalid_grant", Some("AADSTS50173: The provided grant has expired due to it being revoked"))
+        });
+        assert!(revoked.requires_new_sign_in());
+        assert!(!revoked.is_transient());
+        let busy = SignInError::Unavailable { status: 503, identity: None };
+        assert!(busy.is_transient());
+        assert!(!busy.requires_new_sign_in());
+        assert_eq!(busy.code(), "HTTP 503");
+        let offline = SignInError::Network { stage: NetworkStage::Dns, detail: "no such host".into() };
+        assert!(offline.is_transient());
+        assert_eq!(offline.code(), "network-dns");
+    }
+}

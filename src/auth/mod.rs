@@ -1,0 +1,295 @@
+//! Signing in to Microsoft (or any OAuth provider): device code, browser with PKCE, and refresh with rotation.
+//!
+//! The `oauth2` crate builds the requests (PKCE, state, authorization URL, code exchange, refresh, device
+//! authorization); `reqwest` carries them with our own trust roots and timeouts. Device-code polling is driven here
+//! because `oauth2`'s poller fixes the error type to RFC 8628's fields, which would drop Microsoft's AADSTS code and
+//! correlation id, and hides each poll from the caller.
+
+mod browser;
+mod device;
+mod error;
+mod id_token;
+
+use std::time::{Duration, SystemTime};
+
+use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{
+    AuthUrl, ClientId, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpRequest, HttpResponse,
+    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+pub use browser::BrowserSignIn;
+pub use device::{DeviceCodePrompt, DevicePollEvent};
+pub use error::{IdentityError, NetworkStage, SignInError};
+pub use id_token::SignedInAccount;
+
+use crate::config::{IdentityEndpoints, check_identity_url};
+use crate::tls::Trust;
+
+/// Options for an interactive sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct SignInOptions {
+    /// Pre-fills the account on Microsoft's page.
+    pub login_hint: Option<String>,
+    /// Always show the account picker ("Use another account").
+    pub select_account: bool,
+    /// The path of the loopback redirect; it must match the app registration (empty for `http://localhost`).
+    pub redirect_path: String,
+}
+
+/// Fresh tokens from the identity server. Debug output never shows the tokens.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_at: SystemTime,
+    /// Who signed in, when the id token said so (scope `openid`).
+    pub account: Option<SignedInAccount>,
+}
+
+impl TokenSet {
+    /// Reports a sign-in as someone other than `expected` instead of letting it be saved silently.
+    pub fn ensure_account(&self, expected: &str) -> Result<(), SignInError> {
+        match &self.account {
+            Some(account) if !account.is(expected) => Err(SignInError::UnexpectedAccount {
+                expected: expected.to_owned(),
+                actual: account.username.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Extra token-response fields Microsoft sends: the OpenID Connect id token.
+#[derive(Clone, Deserialize, Serialize)]
+struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdTokenField([REDACTED])")
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type MicrosoftTokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+type OAuthClient = oauth2::Client<
+    IdentityError,
+    MicrosoftTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// A failed HTTP exchange, before any OAuth meaning is given to it.
+#[derive(Debug, thiserror::Error)]
+enum HttpFailure {
+    #[error("{0}")]
+    Transport(SignInError),
+}
+
+/// Talks to one identity provider for one application registration.
+#[derive(Clone)]
+pub struct SignInClient {
+    oauth: OAuthClient,
+    http: reqwest::Client,
+    scopes: Vec<String>,
+    client_id: String,
+    token_url: url::Url,
+    request_timeout: Duration,
+    browser_timeout: Duration,
+}
+
+impl std::fmt::Debug for SignInClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInClient").field("token_url", &self.token_url.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl SignInClient {
+    /// A client for `endpoints`; plain `http` endpoints are refused unless they are on this computer.
+    pub fn new(
+        endpoints: &IdentityEndpoints,
+        client_id: &str,
+        trust: &Trust,
+        timeouts: &crate::config::Timeouts,
+    ) -> Result<SignInClient, SignInError> {
+        for url in [&endpoints.authorize, &endpoints.token, &endpoints.device_code] {
+            check_identity_url(url).map_err(|_| SignInError::InsecureEndpoint { url: url.to_string() })?;
+        }
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*trust.client_config()).clone())
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.http)
+            // The token endpoint never redirects; following one could send a code somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mailconnect/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| SignInError::Listener { detail: error.to_string() })?;
+        let oauth = oauth2::Client::new(ClientId::new(client_id.trim().to_owned()))
+            .set_auth_uri(AuthUrl::from_url(endpoints.authorize.clone()))
+            .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
+            .set_device_authorization_url(DeviceAuthorizationUrl::from_url(endpoints.device_code.clone()));
+        Ok(SignInClient {
+            oauth,
+            http,
+            scopes: endpoints.scopes.clone(),
+            client_id: client_id.trim().to_owned(),
+            token_url: endpoints.token.clone(),
+            request_timeout: timeouts.http,
+            browser_timeout: timeouts.browser_sign_in,
+        })
+    }
+
+    fn scopes(&self) -> impl Iterator<Item = Scope> + '_ {
+        self.scopes.iter().map(|scope| Scope::new(scope.clone()))
+    }
+
+    /// Redeems a refresh token. The answer carries a new refresh token which the caller must store first.
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenSet, SignInError> {
+        let refresh_token = RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let response = self
+            .oauth
+            .exchange_refresh_token(&refresh_token)
+            .add_scopes(self.scopes())
+            .request_async(&|request| self.send(request))
+            .await
+            .map_err(from_oauth_error)?;
+        tokens_from_response(response)
+    }
+
+    /// Sends one request to the identity server and turns transport trouble and 408/429/5xx into errors.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+        let url = request.uri().to_string();
+        let parsed = url::Url::parse(&url).map_err(|_| HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() }))?;
+        check_identity_url(&parsed).map_err(|_| HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() }))?;
+        let (parts, body) = request.into_parts();
+        let mut builder = self.http.request(parts.method, parsed).body(body).timeout(self.request_timeout);
+        for (name, value) in &parts.headers {
+            builder = builder.header(name, value);
+        }
+        tracing::debug!(endpoint = %url, "identity request");
+        let response = builder.send().await.map_err(|error| HttpFailure::Transport(network_error(&error)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|error| HttpFailure::Transport(network_error(&error)))?;
+        tracing::debug!(endpoint = %url, status = status.as_u16(), "identity response");
+        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            return Err(HttpFailure::Transport(SignInError::Unavailable {
+                status: status.as_u16(),
+                identity: serde_json::from_slice(&body).ok(),
+            }));
+        }
+        let mut http_response = HttpResponse::new(body.to_vec());
+        *http_response.status_mut() = status;
+        *http_response.headers_mut() = headers;
+        Ok(http_response)
+    }
+
+    /// POSTs a form to the token endpoint and interprets the answer as tokens or an OAuth error.
+    async fn post_token_form(&self, form: &[(&str, &str)]) -> Result<MicrosoftTokenResponse, SignInError> {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(self.token_url.as_str())
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .body(body.into_bytes())
+            .map_err(|error| SignInError::Malformed { detail: error.to_string() })?;
+        let response = self.send(request).await.map_err(|HttpFailure::Transport(error)| error)?;
+        if response.status().is_success() {
+            serde_json::from_slice(response.body()).map_err(|error| describe_json_error("token answer", &error))
+        } else {
+            Err(identity_error_from_body(response.status().as_u16(), response.body()))
+        }
+    }
+}
+
+/// An error body that is not Microsoft's JSON still becomes a readable error.
+fn identity_error_from_body(status: u16, body: &[u8]) -> SignInError {
+    match serde_json::from_slice::<IdentityError>(body) {
+        Ok(identity) => SignInError::Rejected(identity),
+        Err(_) => SignInError::Malformed {
+            detail: format!("HTTP {status} with a body that is not an OAuth error ({} bytes)", body.len()),
+        },
+    }
+}
+
+/// Describes a JSON problem by position only: serde's own text can quote values, and a value may be a token.
+fn describe_json_error(what: &str, error: &serde_json::Error) -> SignInError {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "could not be read",
+        serde_json::error::Category::Syntax => "is not valid JSON",
+        serde_json::error::Category::Data => "is missing a field or has one of the wrong type",
+        serde_json::error::Category::Eof => "was cut short",
+    };
+    SignInError::Malformed {
+        detail: format!("the {what} {kind} (line {}, column {})", error.line(), error.column()),
+    }
+}
+
+fn network_error(error: &reqwest::Error) -> SignInError {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(current) = source {
+        if !chain.is_empty() {
+            chain.push_str(": ");
+        }
+        chain.push_str(&current.to_string());
+        source = current.source();
+    }
+    let lower = chain.to_lowercase();
+    let stage = if error.is_timeout() {
+        NetworkStage::Timeout
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+        NetworkStage::Dns
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        NetworkStage::Tls
+    } else if error.is_connect() {
+        NetworkStage::Connect
+    } else {
+        NetworkStage::Other
+    };
+    // reqwest puts the URL (never a secret here: the token endpoint has no query) in its text; keep the chain short.
+    SignInError::Network {
+        stage,
+        detail: chain.chars().take(300).collect(),
+    }
+}
+
+fn from_oauth_error(error: RequestTokenError<HttpFailure, IdentityError>) -> SignInError {
+    match error {
+        RequestTokenError::ServerResponse(identity) => SignInError::Rejected(identity),
+        RequestTokenError::Request(HttpFailure::Transport(error)) => error,
+        RequestTokenError::Parse(error, _body) => SignInError::Malformed {
+            detail: format!("the answer could not be read at {}", error.path()),
+        },
+        RequestTokenError::Other(detail) => SignInError::Malformed { detail },
+    }
+}
+
+fn tokens_from_response(response: MicrosoftTokenResponse) -> Result<TokenSet, SignInError> {
+    // Never assume an hour: Microsoft hands out 60-90 minutes. Without an answer, assume little.
+    let lifetime = response.expires_in().unwrap_or(Duration::from_secs(600));
+    let account = match &response.extra_fields().id_token {
+        Some(id_token) => Some(SignedInAccount::from_id_token(id_token)?),
+        None => None,
+    };
+    Ok(TokenSet {
+        access_token: SecretString::from(response.access_token().secret().to_owned()),
+        refresh_token: response.refresh_token().map(|token| SecretString::from(token.secret().to_owned())),
+        expires_at: SystemTime::now() + lifetime,
+        account,
+    })
+}

@@ -1,0 +1,196 @@
+//! Reading and writing the configuration file: atomic writes, and a corrupt file is reported, never overwritten.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Config, Preset};
+
+/// Why the configuration or a preset file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}, line {line}, column {column}: {message}. Fix or remove this line; mailconnect will not overwrite the file.")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("No folder for settings could be found on this computer; give a configuration file with --config.")]
+    NoConfigDirectory,
+}
+
+/// The configuration file at a known path.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    path: PathBuf,
+}
+
+impl ConfigFile {
+    /// `config.toml` in the platform's configuration directory (for example `~/.config/mailconnect` on Linux).
+    pub fn default_location() -> Result<ConfigFile, ConfigError> {
+        let dirs = directories::ProjectDirs::from("", "", "mailconnect").ok_or(ConfigError::NoConfigDirectory)?;
+        Ok(ConfigFile::at(dirs.config_dir().join("config.toml")))
+    }
+
+    pub fn at(path: impl Into<PathBuf>) -> ConfigFile {
+        ConfigFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved configuration; the default one when the file does not exist yet.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => parse_toml(&self.path, &text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the configuration atomically: a temporary file beside it, flushed to disk, then renamed over it.
+    ///
+    /// Refuses when the file on disk does not parse, so a hand-edit with a typo is never silently replaced.
+    pub fn save(&self, config: &Config) -> Result<(), ConfigError> {
+        if let Ok(existing) = fs::read_to_string(&self.path) {
+            parse_toml::<Config>(&self.path, &existing)?;
+        }
+        let io_error = |source| ConfigError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let directory = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(directory).map_err(io_error)?;
+        let text = toml::to_string_pretty(config).map_err(|error| io_error(std::io::Error::other(error)))?;
+        let mut temporary = tempfile_in(directory).map_err(io_error)?;
+        temporary.file.write_all(text.as_bytes()).map_err(io_error)?;
+        temporary.file.sync_all().map_err(io_error)?;
+        fs::rename(&temporary.path, &self.path).map_err(io_error)?;
+        temporary.renamed = true;
+        Ok(())
+    }
+}
+
+/// Reads a vendor's preset file: a list of `[[preset]]` tables.
+pub fn load_preset_file(path: &Path) -> Result<Vec<Preset>, ConfigError> {
+    #[derive(Deserialize)]
+    struct PresetFile {
+        #[serde(default)]
+        preset: Vec<Preset>,
+    }
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(parse_toml::<PresetFile>(path, &text)?.preset)
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|error| {
+        let offset = error.span().map_or(0, |span| span.start);
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
+        ConfigError::Corrupt {
+            path: path.to_owned(),
+            line,
+            column,
+            message: error.message().trim_end_matches('.').to_owned(),
+        }
+    })
+}
+
+/// A temporary file that removes itself unless it was renamed into place.
+struct TemporaryFile {
+    path: PathBuf,
+    file: fs::File,
+    renamed: bool,
+}
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn tempfile_in(directory: &Path) -> std::io::Result<TemporaryFile> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    for attempt in 0..16u32 {
+        let path = directory.join(format!(".config.toml.{}.{attempt}.tmp", std::process::id()));
+        match options.open(&path) {
+            Ok(file) => {
+                return Ok(TemporaryFile {
+                    path,
+                    file,
+                    renamed: false,
+                });
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(std::io::Error::other("no free temporary file name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Account, Provider};
+
+    #[test]
+    fn saves_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ConfigFile::at(dir.path().join("nested/config.toml"));
+        assert_eq!(file.load().unwrap(), Config::default());
+        let mut config = Config::default();
+        config.upsert_account(Account::from_preset("reception@practice.com", &Preset::for_provider(Provider::Microsoft365)));
+        file.save(&config).unwrap();
+        assert_eq!(file.load().unwrap(), config);
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("nested")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("config.toml")]);
+    }
+
+    #[test]
+    fn corrupt_file_names_file_and_line_and_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let corrupt = "[timeouts]\ndns = 5\nconnect = \"soon\"\n";
+        fs::write(&path, corrupt).unwrap();
+        let file = ConfigFile::at(&path);
+        let error = file.load().unwrap_err();
+        let ConfigError::Corrupt { line, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(*line, 3);
+        let text = error.to_string();
+        assert!(text.contains("config.toml, line 3"), "{text}");
+        assert!(file.save(&Config::default()).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), corrupt);
+    }
+
+    #[test]
+    fn preset_file_lists_vendor_presets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("presets.toml");
+        fs::write(
+            &path,
+            "[[preset]]\nname = \"Smile Dental\"\nprovider = \"microsoft365\"\ntenant = \"smile-dental.co.uk\"\nclient_id = \"9e5f94bc-e8a4-4e73-b8be-63364c29d753\"\n",
+        )
+        .unwrap();
+        let presets = load_preset_file(&path).unwrap();
+        assert_eq!(presets.len(), 1);
+        assert_eq!(presets[0].tenant.as_deref(), Some("smile-dental.co.uk"));
+    }
+}

@@ -1,0 +1,9 @@
+//! mailconnect: moves a mailbox from Basic Auth to OAuth 2.0 and keeps it connected.
+//!
+//! The folders say what each part is for: `config` (accounts and presets), `auth` (signing in), `verify` (IMAP and
+//! SMTP checks), `store` (tokens in the OS keyring), `sandbox` (the built-in practice servers).
+
+pub mod auth;
+pub mod config;
+pub mod tls;
+pub mod troubleshoot;
