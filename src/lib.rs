@@ -5,5 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod store;
 pub mod tls;
 pub mod troubleshoot;
+pub mod verify;

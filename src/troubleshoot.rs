@@ -2,6 +2,8 @@
 //!
 //! Each [`Advice`] is written for a practice admin; support staff read out the code and ids shown beside it.
 
+use crate::verify::{FailureKind, Stage};
+
 /// What went wrong in plain words, and the steps that fix it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advice {
@@ -327,6 +329,78 @@ pub fn for_imap_reply(reply: &str) -> Advice {
             "For Outlook.com personal mailboxes, switch on IMAP in Outlook.com > Settings > Mail > Forwarding and IMAP.",
             "Then choose \"Try again\".",
         ],
+    }
+}
+
+/// Advice for a check that failed before or around the sign-in for a reason other than the server's verdict.
+pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
+    match kind {
+        FailureKind::Dns => Advice {
+            cause: "The mail server's name could not be found.",
+            steps: &[
+                "Check the server name in the account's Advanced settings (Microsoft 365: outlook.office365.com for IMAP, smtp.office365.com for SMTP).",
+                "Check that this computer is online (open a web page).",
+            ],
+        },
+        FailureKind::Refused | FailureKind::Unreachable => Advice {
+            cause: "The mail server could not be reached on that port.",
+            steps: &[
+                "Check the port: IMAP uses 993 (SSL/TLS) and SMTP uses 587 (STARTTLS); Microsoft does not support 465.",
+                "Ask whoever manages the practice's firewall or antivirus to allow outgoing connections on these ports.",
+            ],
+        },
+        FailureKind::Timeout => match stage {
+            Stage::Resolving | Stage::Connecting | Stage::Tls => Advice {
+                cause: "The mail server did not answer in time; something between this computer and the server is holding the connection.",
+                steps: &[
+                    "Check that this computer is online.",
+                    "A firewall or antivirus may be blocking ports 993 and 587; ask whoever manages it.",
+                    "Choose \"Try again\".",
+                ],
+            },
+            _ => Advice {
+                cause: "The mail server stopped answering in the middle of the check.",
+                steps: &["Choose \"Try again\" in a minute. If it keeps happening, copy the support report for support."],
+            },
+        },
+        FailureKind::Certificate => Advice {
+            cause: "The server's identity could not be confirmed, so the connection was stopped to keep the sign-in safe.",
+            steps: &[
+                "Check the server name exactly (for Microsoft 365: outlook.office365.com and smtp.office365.com).",
+                "Check this computer's date and time.",
+                "Antivirus \"email scanning\" features can intercept secure connections; ask whoever manages it to exclude this program.",
+            ],
+        },
+        FailureKind::Tls => Advice {
+            cause: "A secure connection to the mail server could not be set up.",
+            steps: &[
+                "Check the security setting: IMAP on 993 uses SSL/TLS, SMTP on 587 uses STARTTLS.",
+                "Antivirus or a firewall may be interfering; ask whoever manages it.",
+            ],
+        },
+        FailureKind::Closed | FailureKind::Protocol => Advice {
+            cause: "The mail server ended the conversation unexpectedly.",
+            steps: &[
+                "Check the server name, port and security in the account's Advanced settings.",
+                "Choose \"Try again\". If it keeps happening, copy the support report for support.",
+            ],
+        },
+        FailureKind::Unsupported => Advice {
+            cause: "This server does not offer what the check needs (OAuth sign-in, or a secure connection on this port).",
+            steps: &[
+                "Check the server name: Microsoft 365 mailboxes use outlook.office365.com and smtp.office365.com.",
+                "Check the port and security setting (IMAP 993 SSL/TLS, SMTP 587 STARTTLS).",
+            ],
+        },
+        FailureKind::Insecure => Advice {
+            cause: "The settings ask for a connection without encryption to another computer, which would expose the sign-in.",
+            steps: &["Set the security to SSL/TLS (IMAP) or STARTTLS (SMTP) in the account's Advanced settings."],
+        },
+        FailureKind::Temporary => TEMPORARY_SERVER_FAILURE,
+        FailureKind::Rejected => Advice {
+            cause: "The mail server refused the request.",
+            steps: &["Choose \"Try again\". If it keeps happening, copy the support report for support."],
+        },
     }
 }
 

@@ -1,0 +1,177 @@
+//! The network stages both checks share: DNS, TCP connect and TLS, each under its own timeout.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::{CheckContext, CheckFailure, FailureKind, Protocol, Stage};
+use crate::config::{Security, ServerSettings};
+use crate::tls::describe_certificate_error;
+use crate::troubleshoot;
+
+/// A connection to a mail server, before or after TLS.
+#[derive(Debug)]
+pub enum MailStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for MailStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MailStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MailStream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MailStream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A failure at `stage`, with the advice that fits its kind.
+pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> CheckFailure {
+    CheckFailure {
+        stage,
+        kind,
+        detail: detail.into(),
+        server_reply: None,
+        oauth_error: None,
+        advice: troubleshoot::for_connection_failure(kind, stage),
+    }
+}
+
+/// Runs one stage under its timeout; a hang becomes a timeout failure that names the stage.
+pub async fn within<T>(
+    stage: Stage,
+    limit: Duration,
+    work: impl Future<Output = Result<T, CheckFailure>>,
+) -> Result<T, CheckFailure> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => Err(failure(
+            stage,
+            FailureKind::Timeout,
+            format!("the server did not answer within {} seconds ({})", limit.as_secs_f32(), stage.doing().to_lowercase()),
+        )),
+    }
+}
+
+/// Turns an I/O error during `stage` into a failure.
+pub fn io_failure(stage: Stage, error: &io::Error) -> CheckFailure {
+    use io::ErrorKind as K;
+    if let Some(certificate_problem) = describe_certificate_error(error) {
+        let kind = if certificate_problem.contains("certificate") { FailureKind::Certificate } else { FailureKind::Tls };
+        return failure(stage, kind, certificate_problem);
+    }
+    let (kind, detail) = match error.kind() {
+        K::ConnectionRefused => (FailureKind::Refused, "the server refused the connection (nothing listens on that port)".to_owned()),
+        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
+            (FailureKind::Closed, "the server closed the connection".to_owned())
+        }
+        K::TimedOut => (FailureKind::Timeout, "the connection timed out".to_owned()),
+        K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable => {
+            (FailureKind::Unreachable, format!("the server cannot be reached from this computer ({error})"))
+        }
+        _ if stage == Stage::Tls => (FailureKind::Tls, format!("the secure connection failed ({error})")),
+        _ => (FailureKind::Closed, format!("the connection failed ({error})")),
+    };
+    failure(stage, kind, detail)
+}
+
+/// DNS, TCP connect and, for implicit TLS, the handshake.
+pub async fn connect(protocol: Protocol, server: &ServerSettings, context: &CheckContext) -> Result<MailStream, CheckFailure> {
+    let progress = |stage| (context.progress)(protocol, stage);
+    progress(Stage::Resolving);
+    let host = server.host.trim();
+    let addresses: Vec<SocketAddr> = match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, server.port)],
+        Err(_) => within(Stage::Resolving, context.timeouts.dns, async {
+            tokio::net::lookup_host((host, server.port))
+                .await
+                .map(Iterator::collect)
+                .map_err(|error| failure(Stage::Resolving, FailureKind::Dns, format!("the server name {host} could not be found ({error})")))
+        })
+        .await?,
+    };
+    if addresses.is_empty() {
+        return Err(failure(Stage::Resolving, FailureKind::Dns, format!("the server name {host} has no address")));
+    }
+    if server.security == Security::PlainLoopbackOnly && !addresses.iter().all(|address| address.ip().is_loopback()) {
+        return Err(failure(
+            Stage::Connecting,
+            FailureKind::Insecure,
+            format!("{host} is not this computer, and connections without encryption are only allowed to this computer"),
+        ));
+    }
+
+    progress(Stage::Connecting);
+    let mut last_failure = None;
+    let mut connected = None;
+    for address in addresses {
+        match within(Stage::Connecting, context.timeouts.connect, async {
+            TcpStream::connect(address).await.map_err(|error| io_failure(Stage::Connecting, &error))
+        })
+        .await
+        {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(failure) => last_failure = Some(failure),
+        }
+    }
+    let tcp = match (connected, last_failure) {
+        (Some(tcp), _) => tcp,
+        (None, Some(failure)) => return Err(failure),
+        (None, None) => unreachable!("at least one address was tried"),
+    };
+    // Mail dialogues are small request/reply exchanges: Nagle's algorithm would only add delay.
+    let _ = tcp.set_nodelay(true);
+    match server.security {
+        Security::ImplicitTls => start_tls(protocol, tcp, host, context).await,
+        Security::StartTls | Security::PlainLoopbackOnly => Ok(MailStream::Plain(tcp)),
+    }
+}
+
+/// The TLS handshake, verifying the certificate against the trusted roots and the host name.
+pub async fn start_tls(protocol: Protocol, tcp: TcpStream, host: &str, context: &CheckContext) -> Result<MailStream, CheckFailure> {
+    (context.progress)(protocol, Stage::Tls);
+    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .map_err(|_| failure(Stage::Tls, FailureKind::Tls, format!("{host} is not a valid server name for a certificate")))?;
+    let connector = context.trust.connector();
+    within(Stage::Tls, context.timeouts.tls, async {
+        connector
+            .connect(name, tcp)
+            .await
+            .map(|stream| MailStream::Tls(Box::new(stream)))
+            .map_err(|error| io_failure(Stage::Tls, &error))
+    })
+    .await
+}

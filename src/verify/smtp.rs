@@ -1,0 +1,245 @@
+//! The SMTP check: greeting, EHLO, STARTTLS, EHLO, `AUTH XOAUTH2`, and QUIT; a test message only when asked.
+//!
+//! lettre supplies the SMTP grammar (commands, reply parsing, EHLO extensions) and builds the test message. The
+//! dialogue itself is driven here: lettre's XOAUTH2 mechanism refuses the error continuation that Dovecot and Gmail
+//! send before their final reply, and its connection hides which stage failed.
+
+use std::str::FromStr;
+
+use lettre::transport::smtp::authentication::Mechanism;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt, Starttls};
+use lettre::transport::smtp::extension::{ClientId, Extension, ServerInfo};
+use lettre::transport::smtp::response::Response;
+use secrecy::ExposeSecret;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use super::net::{self, MailStream, failure, io_failure, within};
+use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2};
+use crate::config::{Security, ServerSettings};
+use crate::troubleshoot;
+
+/// Longest reply accepted: a server that streams endless lines is a protocol failure, not a memory problem.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// A reply as the server sent it, and as lettre parsed it.
+struct Reply {
+    text: String,
+    parsed: Response,
+}
+
+impl Reply {
+    fn code(&self) -> u16 {
+        self.text.get(..3).and_then(|code| code.parse().ok()).unwrap_or(0)
+    }
+}
+
+struct Connection {
+    stream: BufReader<MailStream>,
+}
+
+impl Connection {
+    async fn read_reply(&mut self, stage: Stage) -> Result<Reply, CheckFailure> {
+        let mut raw = String::new();
+        loop {
+            let before = raw.len();
+            let read = self.stream.read_line(&mut raw).await.map_err(|error| io_failure(stage, &error))?;
+            if read == 0 {
+                return Err(failure(stage, FailureKind::Closed, "the server closed the connection"));
+            }
+            if raw.len() > MAX_REPLY_BYTES {
+                return Err(failure(stage, FailureKind::Protocol, "the server's reply is far too long"));
+            }
+            let line = &raw[before..];
+            // The last line of a reply has a space (or nothing) after the code; earlier ones have a hyphen.
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                break;
+            }
+        }
+        let parsed = Response::from_str(&raw).map_err(|_| CheckFailure {
+            server_reply: Some(raw.trim_end().to_owned()),
+            ..failure(stage, FailureKind::Protocol, "the server's reply is not SMTP")
+        })?;
+        let text = raw.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+        Ok(Reply { text, parsed })
+    }
+
+    async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes).await.map_err(|error| io_failure(stage, &error))?;
+        stream.flush().await.map_err(|error| io_failure(stage, &error))
+    }
+
+    async fn command(&mut self, command: impl std::fmt::Display, stage: Stage, expected: u16) -> Result<Reply, CheckFailure> {
+        self.write(command.to_string().as_bytes(), stage).await?;
+        let reply = self.read_reply(stage).await?;
+        if reply.code() == expected { Ok(reply) } else { Err(refused(stage, reply.text)) }
+    }
+
+    async fn ehlo(&mut self, context: &CheckContext) -> Result<ServerInfo, CheckFailure> {
+        let stage = Stage::Capabilities;
+        let reply = within(stage, context.timeouts.reply, self.command(Ehlo::new(ClientId::default()), stage, 250)).await?;
+        ServerInfo::from_response(&reply.parsed).map_err(|_| CheckFailure {
+            server_reply: Some(reply.text.clone()),
+            ..failure(stage, FailureKind::Protocol, "the server's EHLO reply cannot be read")
+        })
+    }
+}
+
+pub(super) async fn check(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Verdict {
+    match run(server, credentials, context).await {
+        Ok(server_reply) => Verdict::Passed { server_reply },
+        Err(failure) => Verdict::Failed(failure),
+    }
+}
+
+async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Result<String, CheckFailure> {
+    let progress = |stage| (context.progress)(Protocol::Smtp, stage);
+    let reply_limit = context.timeouts.reply;
+    let stream = net::connect(Protocol::Smtp, server, context).await?;
+    let mut connection = Connection {
+        stream: BufReader::new(stream),
+    };
+
+    progress(Stage::Greeting);
+    let greeting = within(Stage::Greeting, reply_limit, connection.read_reply(Stage::Greeting)).await?;
+    if greeting.code() != 220 {
+        return Err(refused(Stage::Greeting, greeting.text));
+    }
+    progress(Stage::Capabilities);
+    let mut info = connection.ehlo(context).await?;
+
+    if server.security == Security::StartTls {
+        if !info.supports_feature(Extension::StartTls) {
+            return Err(failure(Stage::Tls, FailureKind::Unsupported, "the server does not offer STARTTLS on this port"));
+        }
+        within(Stage::Tls, reply_limit, connection.command(Starttls, Stage::Tls, 220)).await?;
+        if !connection.stream.buffer().is_empty() {
+            // Anything sent before the handshake could be an injection (CVE-2011-0411 class); refuse it.
+            return Err(failure(Stage::Tls, FailureKind::Protocol, "the server sent data before the secure connection started"));
+        }
+        let MailStream::Plain(tcp) = connection.stream.into_inner() else {
+            return Err(failure(Stage::Tls, FailureKind::Protocol, "the connection was already secured"));
+        };
+        connection = Connection {
+            stream: BufReader::new(net::start_tls(Protocol::Smtp, tcp, &server.host, context).await?),
+        };
+        progress(Stage::Capabilities);
+        info = connection.ehlo(context).await?;
+    }
+    if !info.supports_auth_mechanism(Mechanism::Xoauth2) {
+        return Err(failure(
+            Stage::Capabilities,
+            FailureKind::Unsupported,
+            "the server does not offer OAuth sign-in (AUTH XOAUTH2) for sending",
+        ));
+    }
+
+    progress(Stage::Authenticating);
+    let auth_reply = within(Stage::Authenticating, reply_limit, authenticate(&mut connection, credentials)).await?;
+
+    if context.send_test_message {
+        progress(Stage::TestMessage);
+        within(Stage::TestMessage, reply_limit, send_test_message(&mut connection, &credentials.mailbox)).await?;
+    }
+
+    // The verdict is known; say goodbye without waiting for the 221.
+    let _ = connection.write(Quit.to_string().as_bytes(), Stage::Authenticating).await;
+    let _ = connection.stream.get_mut().shutdown().await;
+    Ok(auth_reply)
+}
+
+/// `AUTH XOAUTH2 <initial response>`; a 334 error continuation is answered with an empty line and the final
+/// reply is what gets reported.
+async fn authenticate(connection: &mut Connection, credentials: &MailCredentials) -> Result<String, CheckFailure> {
+    let stage = Stage::Authenticating;
+    let initial = xoauth2::initial_response(&credentials.smtp_user, &credentials.access_token);
+    let command = format!("AUTH XOAUTH2 {}\r\n", initial.expose_secret());
+    connection.write(command.as_bytes(), stage).await?;
+    drop(command);
+    let mut reply = connection.read_reply(stage).await?;
+    let mut oauth_error = None;
+    if reply.code() == 334 {
+        oauth_error = Some(xoauth2::decode_error_challenge(reply.text.get(4..).unwrap_or_default()));
+        connection.write(b"\r\n", stage).await?;
+        reply = connection.read_reply(stage).await?;
+    }
+    if reply.code() == 235 {
+        Ok(reply.text)
+    } else {
+        Err(CheckFailure {
+            oauth_error,
+            ..refused(stage, reply.text)
+        })
+    }
+}
+
+async fn send_test_message(connection: &mut Connection, mailbox: &str) -> Result<(), CheckFailure> {
+    let stage = Stage::TestMessage;
+    let address: lettre::Address = mailbox
+        .parse()
+        .map_err(|_| failure(stage, FailureKind::Protocol, format!("{mailbox} is not a valid sender address")))?;
+    let message = lettre::Message::builder()
+        .from(lettre::message::Mailbox::new(Some("mailconnect".to_owned()), address.clone()))
+        .to(lettre::message::Mailbox::new(None, address.clone()))
+        .subject("mailconnect test message")
+        .body("This message was sent by mailconnect to check that this mailbox can send mail with OAuth.\r\n".to_owned())
+        .map_err(|error| failure(stage, FailureKind::Protocol, error.to_string()))?;
+    connection.command(Mail::new(Some(address.clone()), Vec::new()), stage, 250).await?;
+    connection.command(Rcpt::new(address, Vec::new()), stage, 250).await?;
+    connection.command(Data, stage, 354).await?;
+    let mut body = dot_stuff(&message.formatted());
+    body.extend_from_slice(b"\r\n.\r\n");
+    connection.write(&body, stage).await?;
+    let reply = connection.read_reply(stage).await?;
+    if reply.code() == 250 { Ok(()) } else { Err(refused(stage, reply.text)) }
+}
+
+/// RFC 5321 4.5.2: a line starting with a dot gets another one.
+fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut stuffed = Vec::with_capacity(message.len() + 8);
+    let mut at_line_start = true;
+    for &byte in message {
+        if at_line_start && byte == b'.' {
+            stuffed.push(b'.');
+        }
+        stuffed.push(byte);
+        at_line_start = byte == b'\n';
+    }
+    if !stuffed.ends_with(b"\r\n") {
+        stuffed.extend_from_slice(b"\r\n");
+    }
+    stuffed.truncate(stuffed.len() - 2);
+    stuffed
+}
+
+/// A refusal by the server, classified as temporary (4xx) or permanent, with the advice its words point to.
+fn refused(stage: Stage, reply: String) -> CheckFailure {
+    let temporary = reply.starts_with('4');
+    CheckFailure {
+        stage,
+        kind: if temporary { FailureKind::Temporary } else { FailureKind::Rejected },
+        detail: if temporary {
+            "the server could not check the sign-in right now".to_owned()
+        } else {
+            format!("the server refused at the {} stage", stage.name())
+        },
+        advice: match stage {
+            Stage::Authenticating | Stage::TestMessage => troubleshoot::for_smtp_reply(&reply),
+            _ if temporary => troubleshoot::TEMPORARY_SERVER_FAILURE,
+            _ => troubleshoot::for_connection_failure(FailureKind::Protocol, stage),
+        },
+        server_reply: Some(reply),
+        oauth_error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot_stuff;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_only() {
+        assert_eq!(dot_stuff(b".hidden\r\nline\r\n.\r\n"), b"..hidden\r\nline\r\n..".to_vec());
+        assert_eq!(dot_stuff(b"a.b\r\n"), b"a.b".to_vec());
+    }
+}
