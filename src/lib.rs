@@ -5,6 +5,8 @@
 
 pub mod auth;
 pub mod config;
+pub mod logging;
+pub mod sandbox;
 pub mod store;
 pub mod tls;
 pub mod troubleshoot;

@@ -18,6 +18,8 @@ use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, 
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
 
+/// RFC 5321 4.5.3.1.4: a command line, CRLF included, is at most 512 octets.
+const MAX_COMMAND_LINE: usize = 512;
 /// Longest reply accepted: a server that streams endless lines is a protocol failure, not a memory problem.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
@@ -154,9 +156,21 @@ async fn authenticate(connection: &mut Connection, credentials: &MailCredentials
     let stage = Stage::Authenticating;
     let initial = xoauth2::initial_response(&credentials.smtp_user, &credentials.access_token);
     let command = format!("AUTH XOAUTH2 {}\r\n", initial.expose_secret());
-    connection.write(command.as_bytes(), stage).await?;
+    let mut reply = if command.len() <= MAX_COMMAND_LINE {
+        connection.write(command.as_bytes(), stage).await?;
+        connection.read_reply(stage).await?
+    } else {
+        // RFC 4954 4: an initial response that would make the line too long MUST NOT be sent with the command;
+        // the server asks for it with an empty 334 instead (Dovecot enforces this: "500 5.5.2 Line too long").
+        connection.write(b"AUTH XOAUTH2\r\n", stage).await?;
+        let prompt = connection.read_reply(stage).await?;
+        if prompt.code() != 334 {
+            return Err(refused(stage, prompt.text));
+        }
+        connection.write(format!("{}\r\n", initial.expose_secret()).as_bytes(), stage).await?;
+        connection.read_reply(stage).await?
+    };
     drop(command);
-    let mut reply = connection.read_reply(stage).await?;
     let mut oauth_error = None;
     if reply.code() == 334 {
         oauth_error = Some(xoauth2::decode_error_challenge(reply.text.get(4..).unwrap_or_default()));

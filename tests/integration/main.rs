@@ -1,0 +1,9 @@
+//! Integration tests against real peers: the built-in sandbox, a real Dovecot, and a real Secret Service.
+//! Run them with `tests/run.sh`, which installs the peers and runs every test under cargo-nextest.
+
+mod checks_dovecot;
+mod checks_sandbox;
+mod keyring_store;
+mod secrets_never_leak;
+mod sign_in;
+mod support;
