@@ -1,13 +1,19 @@
 //! mailconnect: moves a mailbox from Basic Auth to OAuth 2.0 and keeps it connected.
 //!
 //! The folders say what each part is for: `config` (accounts and presets), `auth` (signing in), `verify` (IMAP and
-//! SMTP checks), `store` (tokens in the OS keyring), `sandbox` (the built-in practice servers).
+//! SMTP checks), `store` (tokens in the OS keyring), `sandbox` (the built-in practice servers), `wizard` (the steps
+//! as a state machine, no egui), `runner` (carries out the wizard's effects on tokio), `ui` (egui only).
 
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod logging;
+pub mod report;
+pub mod runner;
 pub mod sandbox;
 pub mod store;
 pub mod tls;
 pub mod troubleshoot;
+pub mod ui;
 pub mod verify;
+pub mod wizard;

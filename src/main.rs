@@ -1,3 +1,82 @@
-//! The `mailconnect` program: parses arguments and hands over to the library.
+//! The `mailconnect` program: parses arguments, builds the runtime and hands over to the library.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use mailconnect::config::{ConfigFile, Preset, Provider, load_preset_file};
+use mailconnect::runner::Services;
+use mailconnect::tls::Trust;
+use mailconnect::wizard::{AccountForm, Wizard};
+
+/// Moves a mailbox from Basic Auth to OAuth 2.0 (Microsoft 365) and keeps it connected.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Arguments {
+    /// Open the wizard against the built-in practice sandbox: fully offline, with a ready-made practice mailbox.
+    #[arg(long)]
+    demo: bool,
+    /// The configuration file (default: config.toml in the platform's configuration folder).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    mailconnect::logging::init("warn");
+    match run(Arguments::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mailconnect: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if arguments.demo {
+        let demo = runtime
+            .block_on(mailconnect::demo::start(Some(
+                std::time::Duration::from_secs(8),
+            )))
+            .context("starting the demo")?;
+        let _sandbox = demo.sandbox;
+        mailconnect::ui::run(runtime.handle().clone(), demo.services, demo.wizard)
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config_file = match arguments.config {
+        Some(path) => ConfigFile::at(path),
+        None => ConfigFile::default_location()?,
+    };
+    let config = config_file.load()?;
+    let presets = match &config.preset_file {
+        Some(path) => load_preset_file(path)?,
+        None => Vec::new(),
+    };
+    let form = match config.accounts.first() {
+        Some(account) => AccountForm::from_account(account),
+        None => AccountForm::new_for(
+            presets
+                .first()
+                .cloned()
+                .unwrap_or_else(|| Preset::for_provider(Provider::Microsoft365)),
+        ),
+    };
+    let services = Services {
+        trust: Trust::new(config.extra_ca_file.as_deref())?,
+        timeouts: config.timeouts,
+        keyring_service: mailconnect::store::SERVICE,
+        config_file: Some(config_file),
+        open_browser: true,
+        demo_password: None,
+    };
+    let wizard = Wizard::new(config.accounts.clone(), form);
+    mailconnect::ui::run(runtime.handle().clone(), services, wizard)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -51,10 +51,14 @@ impl Trust {
                 .collect::<Result<_, _>>()
                 .map_err(|error| unreadable(error.to_string()))?;
             if certificates.is_empty() {
-                return Err(TrustError::ExtraCaEmpty { path: path.to_owned() });
+                return Err(TrustError::ExtraCaEmpty {
+                    path: path.to_owned(),
+                });
             }
             for certificate in certificates {
-                roots.add(certificate).map_err(|error| unreadable(error.to_string()))?;
+                roots
+                    .add(certificate)
+                    .map_err(|error| unreadable(error.to_string()))?;
             }
         }
         if roots.is_empty() {
@@ -66,7 +70,9 @@ impl Trust {
             .map_err(|_| TrustError::NoRoots)?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Trust { config: Arc::new(config) })
+        Ok(Trust {
+            config: Arc::new(config),
+        })
     }
 
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
@@ -86,14 +92,18 @@ pub fn describe_certificate_error(error: &std::io::Error) -> Option<String> {
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
             "the server's certificate was issued by an authority this computer does not trust"
         }
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "the server's certificate is for a different server name (check the host name)"
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => "the server's certificate is for a different server name (check the host name)",
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the server's certificate has expired"
         }
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "the server's certificate has expired",
         rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
             "the server's certificate is not valid yet (check this computer's date and time)"
         }
-        rustls::Error::InvalidCertificate(C::Revoked) => "the server's certificate has been revoked",
+        rustls::Error::InvalidCertificate(C::Revoked) => {
+            "the server's certificate has been revoked"
+        }
         rustls::Error::InvalidCertificate(_) => "the server's certificate is not valid",
         rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_) => {
             "the server and this computer could not agree on a secure connection"

@@ -39,7 +39,9 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         50076 => Advice {
             cause: "Your organisation requires multi-factor authentication for this sign-in.",
-            steps: &["Sign in again and complete the extra check (text message, phone call or the Authenticator app)."],
+            steps: &[
+                "Sign in again and complete the extra check (text message, phone call or the Authenticator app).",
+            ],
         },
         50079 => Advice {
             cause: "Your organisation requires you to register for multi-factor authentication first.",
@@ -57,7 +59,9 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         50126 => Advice {
             cause: "The user name or password was wrong.",
-            steps: &["Sign in again and check the password (it is the one noted on the \"Your current settings\" step)."],
+            steps: &[
+                "Sign in again and check the password (it is the one noted on the \"Your current settings\" step).",
+            ],
         },
         50158 => Advice {
             cause: "An extra security check from another provider (third-party MFA) was not completed.",
@@ -86,7 +90,9 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         65004 => Advice {
             cause: "The permission request was declined.",
-            steps: &["Sign in again and choose Accept when asked for permission to read and send mail."],
+            steps: &[
+                "Sign in again and choose Accept when asked for permission to read and send mail.",
+            ],
         },
         90094 | 90095 => Advice {
             cause: "An administrator must approve this app before anyone can use it.",
@@ -127,19 +133,27 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         700025 => Advice {
             cause: "The app registration expects no secret from a desktop program, but one was sent.",
-            steps: &["Remove the client secret from the preset file; desktop sign-in never uses one."],
+            steps: &[
+                "Remove the client secret from the preset file; desktop sign-in never uses one.",
+            ],
         },
         7000215 | 7000222 => Advice {
             cause: "The app's client secret is wrong or has expired.",
-            steps: &["In App registrations > the app > Certificates & secrets, create a new secret and update the service configuration."],
+            steps: &[
+                "In App registrations > the app > Certificates & secrets, create a new secret and update the service configuration.",
+            ],
         },
         50011 => Advice {
             cause: "The sign-in return address does not match the app registration.",
-            steps: &["In App registrations > the app > Authentication, add http://localhost under \"Mobile and desktop applications\" (the port does not matter, the path does)."],
+            steps: &[
+                "In App registrations > the app > Authentication, add http://localhost under \"Mobile and desktop applications\" (the port does not matter, the path does).",
+            ],
         },
         9002313 | 900144 => Advice {
             cause: "The sign-in request was incomplete or malformed.",
-            steps: &["Start the sign-in again. If it happens again, copy the support report and send it to support."],
+            steps: &[
+                "Start the sign-in again. If it happens again, copy the support report and send it to support.",
+            ],
         },
         90072 => Advice {
             cause: "This guest account cannot complete multi-factor authentication in this organisation.",
@@ -147,11 +161,15 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         50194 => Advice {
             cause: "The app only accepts accounts from one organisation, so the tenant must be named.",
-            steps: &["In the account's Advanced settings, set Tenant to your domain (for example yourpractice.com) or the tenant ID."],
+            steps: &[
+                "In the account's Advanced settings, set Tenant to your domain (for example yourpractice.com) or the tenant ID.",
+            ],
         },
         9002331 | 9002332 => Advice {
             cause: "The kind of account does not match the sign-in address (personal versus work or school).",
-            steps: &["Pick \"Outlook.com (personal)\" for personal mailboxes and \"Microsoft 365\" for work mailboxes, then sign in again."],
+            steps: &[
+                "Pick \"Outlook.com (personal)\" for personal mailboxes and \"Microsoft 365\" for work mailboxes, then sign in again.",
+            ],
         },
         9001023 => Advice {
             cause: "This kind of sign-in is not allowed on the shared \"common\" or \"consumers\" tenant.",
@@ -233,7 +251,9 @@ pub const IDENTITY_UNREACHABLE: Advice = Advice {
 /// Advice for the final reply of a rejected SMTP `AUTH`.
 pub fn for_smtp_reply(reply: &str) -> Advice {
     let lower = reply.to_ascii_lowercase();
-    if lower.contains("smtpclientauthentication is disabled") || lower.contains("smtp_auth_disabled") {
+    if lower.contains("smtpclientauthentication is disabled")
+        || lower.contains("smtp_auth_disabled")
+    {
         return Advice {
             cause: "Sending mail from programs (Authenticated SMTP) is switched off for your organisation or this mailbox.",
             steps: &[
@@ -257,13 +277,20 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
     if lower.contains("did not meet the criteria") {
         return Advice {
             cause: "A Conditional Access policy of your organisation blocked sending from this program.",
-            steps: &["Ask the admin to review the Conditional Access policies for SMTP and this user, then choose \"Try again\"."],
+            steps: &[
+                "Ask the admin to review the Conditional Access policies for SMTP and this user, then choose \"Try again\".",
+            ],
         };
     }
-    if lower.contains("5.7.30") || lower.contains("basic authentication is disabled") || lower.contains("basic authentication is not supported") {
+    if lower.contains("5.7.30")
+        || lower.contains("basic authentication is disabled")
+        || lower.contains("basic authentication is not supported")
+    {
         return Advice {
             cause: "The server refused a password (Basic Auth); only OAuth sign-in is accepted now.",
-            steps: &["Finish this wizard so the program signs in with OAuth instead of the password."],
+            steps: &[
+                "Finish this wizard so the program signs in with OAuth instead of the password.",
+            ],
         };
     }
     if lower.contains("5.7.60") {
@@ -284,7 +311,10 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
     if lower.contains("account locked") || lower.contains("credentials were incorrect") {
         return Advice {
             cause: "Microsoft refused the account: it is locked or its credentials are wrong.",
-            steps: &["Check that the user can sign in to outlook.office.com.", "Then sign in here again."],
+            steps: &[
+                "Check that the user can sign in to outlook.office.com.",
+                "Then sign in here again.",
+            ],
         };
     }
     if lower.starts_with("454") || lower.starts_with('4') {
@@ -360,7 +390,9 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
             },
             _ => Advice {
                 cause: "The mail server stopped answering in the middle of the check.",
-                steps: &["Choose \"Try again\" in a minute. If it keeps happening, copy the support report for support."],
+                steps: &[
+                    "Choose \"Try again\" in a minute. If it keeps happening, copy the support report for support.",
+                ],
             },
         },
         FailureKind::Certificate => Advice {
@@ -394,12 +426,16 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
         },
         FailureKind::Insecure => Advice {
             cause: "The settings ask for a connection without encryption to another computer, which would expose the sign-in.",
-            steps: &["Set the security to SSL/TLS (IMAP) or STARTTLS (SMTP) in the account's Advanced settings."],
+            steps: &[
+                "Set the security to SSL/TLS (IMAP) or STARTTLS (SMTP) in the account's Advanced settings.",
+            ],
         },
         FailureKind::Temporary => TEMPORARY_SERVER_FAILURE,
         FailureKind::Rejected => Advice {
             cause: "The mail server refused the request.",
-            steps: &["Choose \"Try again\". If it keeps happening, copy the support report for support."],
+            steps: &[
+                "Choose \"Try again\". If it keeps happening, copy the support report for support.",
+            ],
         },
     }
 }
@@ -415,9 +451,10 @@ mod tests {
     use super::*;
 
     const FACTS_SHEET_CODES: &[u32] = &[
-        50020, 500200, 50076, 50079, 50105, 50126, 50158, 53003, 53000, 530032, 530035, 65001, 65004, 90094, 90095,
-        70000, 70008, 700082, 50173, 70043, 70011, 700016, 7000218, 700025, 7000215, 7000222, 50011, 9002313, 900144,
-        90072, 50194, 9002331, 9002332, 9001023, 90002, 500011, 650052, 54005, 501481, 70016, 70018, 70019,
+        50020, 500200, 50076, 50079, 50105, 50126, 50158, 53003, 53000, 530032, 530035, 65001,
+        65004, 90094, 90095, 70000, 70008, 700082, 50173, 70043, 70011, 700016, 7000218, 700025,
+        7000215, 7000222, 50011, 9002313, 900144, 90072, 50194, 9002331, 9002332, 9001023, 90002,
+        500011, 650052, 54005, 501481, 70016, 70018, 70019,
     ];
 
     #[test]
@@ -425,7 +462,10 @@ mod tests {
         let fallback = for_aadsts(0);
         for code in FACTS_SHEET_CODES {
             let advice = for_aadsts(*code);
-            assert_ne!(advice, fallback, "AADSTS{code} falls back to the generic text");
+            assert_ne!(
+                advice, fallback,
+                "AADSTS{code} falls back to the generic text"
+            );
             assert!(!advice.steps.is_empty());
         }
     }
@@ -435,27 +475,71 @@ mod tests {
         let disabled = for_smtp_reply(
             "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
         );
-        assert!(disabled.steps.iter().any(|s| s.contains("Authenticated SMTP")));
-        assert!(disabled.steps.iter().any(|s| s.contains("Manage email apps")));
+        assert!(
+            disabled
+                .steps
+                .iter()
+                .any(|s| s.contains("Authenticated SMTP"))
+        );
+        assert!(
+            disabled
+                .steps
+                .iter()
+                .any(|s| s.contains("Manage email apps"))
+        );
         let cases = [
-            ("5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy.", "Security Defaults"),
-            ("5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.", "Conditional Access"),
-            ("550 5.7.30 Basic authentication is not supported for Client Submission.", "Basic Auth"),
-            ("5.7.139 Authentication unsuccessful, basic authentication is disabled.", "Basic Auth"),
-            ("5.7.60 Client does not have permissions to send as this sender", "send as"),
-            ("5.7.139 Authentication unsuccessful, the user credentials were incorrect.", "locked or its credentials"),
+            (
+                "5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy.",
+                "Security Defaults",
+            ),
+            (
+                "5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.",
+                "Conditional Access",
+            ),
+            (
+                "550 5.7.30 Basic authentication is not supported for Client Submission.",
+                "Basic Auth",
+            ),
+            (
+                "5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+                "Basic Auth",
+            ),
+            (
+                "5.7.60 Client does not have permissions to send as this sender",
+                "send as",
+            ),
+            (
+                "5.7.139 Authentication unsuccessful, the user credentials were incorrect.",
+                "locked or its credentials",
+            ),
             ("535 5.7.3 Authentication unsuccessful [DM5PR]", "licence"),
             ("454 4.7.0 Temporary authentication failure", "temporary"),
         ];
         for (reply, expected) in cases {
-            assert!(for_smtp_reply(reply).cause.contains(expected), "{reply}: {}", for_smtp_reply(reply).cause);
+            assert!(
+                for_smtp_reply(reply).cause.contains(expected),
+                "{reply}: {}",
+                for_smtp_reply(reply).cause
+            );
         }
     }
 
     #[test]
     fn exchange_imap_replies_map_to_their_fix() {
-        assert!(for_imap_reply("NO AUTHENTICATE failed.").steps.iter().any(|s| s.contains("IMAP")));
-        assert!(for_imap_reply("BAD User is authenticated but not connected.").cause.contains("no access"));
-        assert_eq!(for_imap_reply("NO [UNAVAILABLE] Temporary authentication failure"), TEMPORARY_SERVER_FAILURE);
+        assert!(
+            for_imap_reply("NO AUTHENTICATE failed.")
+                .steps
+                .iter()
+                .any(|s| s.contains("IMAP"))
+        );
+        assert!(
+            for_imap_reply("BAD User is authenticated but not connected.")
+                .cause
+                .contains("no access")
+        );
+        assert_eq!(
+            for_imap_reply("NO [UNAVAILABLE] Temporary authentication failure"),
+            TEMPORARY_SERVER_FAILURE
+        );
     }
 }

@@ -10,7 +10,10 @@ use axum::response::{Html, IntoResponse};
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl};
 use tokio::sync::mpsc;
 
-use super::{IdentityError, SignInClient, SignInError, SignInOptions, TokenSet, from_oauth_error, tokens_from_response};
+use super::{
+    IdentityError, IdentityHttp, SignInClient, SignInError, SignInOptions, TokenSet,
+    from_oauth_error, tokens_from_response,
+};
 
 /// A browser sign-in in progress: open [`BrowserSignIn::authorize_url`] (or let the user copy it), then
 /// [`BrowserSignIn::finish`]. Dropping it closes the listener.
@@ -25,7 +28,9 @@ pub struct BrowserSignIn {
 
 impl std::fmt::Debug for BrowserSignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrowserSignIn").field("redirect", &self.redirect.as_str()).finish_non_exhaustive()
+        f.debug_struct("BrowserSignIn")
+            .field("redirect", &self.redirect.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,17 +48,28 @@ struct ListenerState {
 
 impl SignInClient {
     /// Starts listening on 127.0.0.1 (an ephemeral port) and builds the authorization URL for it.
-    pub async fn start_browser_sign_in(&self, options: &SignInOptions) -> Result<BrowserSignIn, SignInError> {
-        let listener_error = |error: std::io::Error| SignInError::Listener { detail: error.to_string() };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(listener_error)?;
+    pub async fn start_browser_sign_in(
+        &self,
+        options: &SignInOptions,
+    ) -> Result<BrowserSignIn, SignInError> {
+        let listener_error = |error: std::io::Error| SignInError::Listener {
+            detail: error.to_string(),
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(listener_error)?;
         let port = listener.local_addr().map_err(listener_error)?.port();
         let path = match options.redirect_path.trim_matches('/') {
             "" => String::new(),
             path => format!("/{path}"),
         };
         // The port is ignored when Entra matches loopback redirects; the path must equal the registration's.
-        let redirect = RedirectUrl::new(format!("http://localhost:{port}{path}"))
-            .map_err(|error| SignInError::Listener { detail: error.to_string() })?;
+        let redirect =
+            RedirectUrl::new(format!("http://localhost:{port}{path}")).map_err(|error| {
+                SignInError::Listener {
+                    detail: error.to_string(),
+                }
+            })?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .oauth
@@ -70,7 +86,11 @@ impl SignInClient {
         let (authorize_url, state) = request.url();
 
         let (sender, answers) = mpsc::channel(1);
-        let route = if path.is_empty() { "/".to_owned() } else { path };
+        let route = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path
+        };
         let app = axum::Router::new()
             .route(&route, axum::routing::get(redirect_landing))
             .fallback(|| async { StatusCode::NOT_FOUND })
@@ -118,7 +138,7 @@ impl BrowserSignIn {
             .exchange_code(code)
             .set_pkce_verifier(verifier)
             .set_redirect_uri(Cow::Borrowed(&self.redirect))
-            .request_async(&|request| client.send(request))
+            .request_async(&IdentityHttp { client })
             .await
             .map_err(from_oauth_error)?;
         tokens_from_response(response)
@@ -126,9 +146,15 @@ impl BrowserSignIn {
 }
 
 /// The page the browser lands on. Requests without `code` or `error` (a favicon, a prefetch) are ignored.
-async fn redirect_landing(State(listener): State<ListenerState>, Query(query): Query<HashMap<String, String>>) -> impl IntoResponse {
+async fn redirect_landing(
+    State(listener): State<ListenerState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
     let result = if let Some(error) = query.get("error") {
-        Err(SignInError::Rejected(IdentityError::from_parts(error, query.get("error_description").map(String::as_str))))
+        Err(SignInError::Rejected(IdentityError::from_parts(
+            error,
+            query.get("error_description").map(String::as_str),
+        )))
     } else if let Some(code) = query.get("code") {
         if query.get("state") == Some(&listener.expected_state) {
             Ok(AuthorizationCode::new(code.clone()))
@@ -145,7 +171,9 @@ async fn redirect_landing(State(listener): State<ListenerState>, Query(query): Q
         ),
         Err(error) => landing_page(
             "The sign-in did not finish",
-            &format!("{error}. Close this tab and go back to the Email Connection Wizard, which shows what to do next."),
+            &format!(
+                "{error}. Close this tab and go back to the Email Connection Wizard, which shows what to do next."
+            ),
         ),
     };
     if listener.answers.try_send(result).is_err() {
@@ -155,7 +183,11 @@ async fn redirect_landing(State(listener): State<ListenerState>, Query(query): Q
 }
 
 fn landing_page(title: &str, text: &str) -> String {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:34em;margin:4em auto;line-height:1.5}}</style></head>\

@@ -6,7 +6,9 @@ use oauth2::ExtraDeviceAuthorizationFields;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{SignInClient, SignInError, TokenSet, from_oauth_error, tokens_from_response};
+use super::{
+    IdentityHttp, SignInClient, SignInError, TokenSet, from_oauth_error, tokens_from_response,
+};
 
 /// RFC 8628 3.5: on `slow_down` the interval grows by five seconds for the rest of the flow.
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
@@ -36,6 +38,21 @@ pub struct DeviceCodePrompt {
 }
 
 impl DeviceCodePrompt {
+    /// A prompt as the wizard's unit tests need one, without an identity server.
+    #[cfg(test)]
+    pub(crate) fn for_tests(user_code: &str, expires_in: Duration) -> DeviceCodePrompt {
+        DeviceCodePrompt {
+            user_code: user_code.to_owned(),
+            verification_uri: url::Url::parse("https://microsoft.com/devicelogin")
+                .expect("valid URL"),
+            message: None,
+            issued_at: Instant::now(),
+            expires_in,
+            interval: Duration::from_secs(5),
+            device_code: SecretString::from("device-code"),
+        }
+    }
+
     pub fn expires_at(&self) -> Instant {
         self.issued_at + self.expires_in
     }
@@ -63,12 +80,14 @@ impl SignInClient {
             .oauth
             .exchange_device_code()
             .add_scopes(self.scopes())
-            .request_async(&|request| self.send(request))
+            .request_async(&IdentityHttp { client: self })
             .await
             .map_err(from_oauth_error)?;
         let verification_uri =
-            url::Url::parse(response.verification_uri().as_str()).map_err(|_| SignInError::Malformed {
-                detail: "the verification address is not a URL".to_owned(),
+            url::Url::parse(response.verification_uri().as_str()).map_err(|_| {
+                SignInError::Malformed {
+                    detail: "the verification address is not a URL".to_owned(),
+                }
             })?;
         Ok(DeviceCodePrompt {
             user_code: response.user_code().secret().to_owned(),
@@ -102,16 +121,24 @@ impl SignInClient {
             ];
             match self.post_token_form(&form).await {
                 Ok(response) => return tokens_from_response(response),
-                Err(SignInError::Rejected(identity)) if identity.error == "authorization_pending" => {
+                Err(SignInError::Rejected(identity))
+                    if identity.error == "authorization_pending" =>
+                {
                     transient_failures = 0;
                     on_event(DevicePollEvent::Pending);
                 }
                 Err(SignInError::Rejected(identity)) if identity.error == "slow_down" => {
                     interval += SLOW_DOWN_STEP;
-                    tracing::debug!(interval_seconds = interval.as_secs(), "device code: slow_down");
+                    tracing::debug!(
+                        interval_seconds = interval.as_secs(),
+                        "device code: slow_down"
+                    );
                     on_event(DevicePollEvent::SlowDown { interval });
                 }
-                Err(error) if error.is_transient() && transient_failures < TRANSIENT_FAILURES_TOLERATED => {
+                Err(error)
+                    if error.is_transient()
+                        && transient_failures < TRANSIENT_FAILURES_TOLERATED =>
+                {
                     transient_failures += 1;
                     tracing::debug!(code = %error.code(), "device code: transient failure while polling");
                     on_event(DevicePollEvent::TransientFailure { code: error.code() });

@@ -43,7 +43,10 @@ impl IdentityError {
         self.error_codes.first().copied().or_else(|| {
             let description = self.error_description.as_deref()?;
             let start = description.find("AADSTS")? + "AADSTS".len();
-            let digits: String = description[start..].chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = description[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             digits.parse().ok()
         })
     }
@@ -68,19 +71,29 @@ impl IdentityError {
 
     pub fn advice(&self) -> Advice {
         match self.aadsts() {
-            Some(number) if troubleshoot::for_aadsts(number) != troubleshoot::for_aadsts(0) => troubleshoot::for_aadsts(number),
+            Some(number) if troubleshoot::for_aadsts(number) != troubleshoot::for_aadsts(0) => {
+                troubleshoot::for_aadsts(number)
+            }
             _ => troubleshoot::for_oauth_error(&self.error),
         }
     }
 
     /// Whether a stored refresh token is dead and a new interactive sign-in is required.
     pub fn requires_new_sign_in(&self) -> bool {
-        matches!(self.error.as_str(), "invalid_grant" | "interaction_required" | "consent_required")
-            || matches!(self.aadsts(), Some(70000 | 70008 | 700082 | 50173 | 70043 | 50076 | 50079 | 65001))
+        matches!(
+            self.error.as_str(),
+            "invalid_grant" | "interaction_required" | "consent_required"
+        ) || matches!(
+            self.aadsts(),
+            Some(70000 | 70008 | 700082 | 50173 | 70043 | 50076 | 50079 | 65001)
+        )
     }
 
     pub fn is_transient(&self) -> bool {
-        matches!(self.error.as_str(), "temporarily_unavailable" | "server_error")
+        matches!(
+            self.error.as_str(),
+            "temporarily_unavailable" | "server_error"
+        )
     }
 }
 
@@ -110,14 +123,21 @@ pub enum SignInError {
     Rejected(IdentityError),
     /// 408, 429 or a 5xx: try again later; nothing stored is touched.
     #[error("Microsoft's sign-in service is unavailable right now (HTTP {status})")]
-    Unavailable { status: u16, identity: Option<IdentityError> },
+    Unavailable {
+        status: u16,
+        identity: Option<IdentityError>,
+    },
     #[error("The sign-in service could not be reached ({detail})")]
     Network { stage: NetworkStage, detail: String },
     #[error("The sign-in service gave an answer that cannot be used: {detail}")]
     Malformed { detail: String },
-    #[error("The address {url} is not allowed: sign-in must use https:// (plain http only to this computer)")]
+    #[error(
+        "The address {url} is not allowed: sign-in must use https:// (plain http only to this computer)"
+    )]
     InsecureEndpoint { url: String },
-    #[error("The browser's answer did not belong to this sign-in (state mismatch); start the sign-in again")]
+    #[error(
+        "The browser's answer did not belong to this sign-in (state mismatch); start the sign-in again"
+    )]
     StateMismatch,
     #[error("The browser did not come back within {minutes} minutes")]
     BrowserTimedOut { minutes: u64 },
@@ -127,7 +147,9 @@ pub enum SignInError {
     Listener { detail: String },
     #[error("Signed in as {actual}, but this mailbox expects {expected}")]
     UnexpectedAccount { expected: String, actual: String },
-    #[error("Microsoft did not return a refresh token; check that offline_access is among the scopes")]
+    #[error(
+        "Microsoft did not return a refresh token; check that offline_access is among the scopes"
+    )]
     NoRefreshToken,
 }
 
@@ -162,10 +184,12 @@ impl SignInError {
     pub fn code(&self) -> String {
         match self {
             SignInError::Rejected(identity) => identity.code(),
-            SignInError::Unavailable { status, identity } => {
-                identity.as_ref().map_or_else(|| format!("HTTP {status}"), IdentityError::code)
+            SignInError::Unavailable { status, identity } => identity
+                .as_ref()
+                .map_or_else(|| format!("HTTP {status}"), IdentityError::code),
+            SignInError::Network { stage, .. } => {
+                format!("network-{}", format!("{stage:?}").to_lowercase())
             }
-            SignInError::Network { stage, .. } => format!("network-{}", format!("{stage:?}").to_lowercase()),
             SignInError::Malformed { .. } => "malformed-answer".to_owned(),
             SignInError::InsecureEndpoint { .. } => "insecure-endpoint".to_owned(),
             SignInError::StateMismatch => "state-mismatch".to_owned(),
@@ -180,11 +204,17 @@ impl SignInError {
     pub fn advice(&self) -> Advice {
         match self {
             SignInError::Rejected(identity) => identity.advice(),
-            SignInError::Unavailable { .. } => troubleshoot::for_oauth_error("temporarily_unavailable"),
-            SignInError::Network { .. } | SignInError::Malformed { .. } => troubleshoot::IDENTITY_UNREACHABLE,
+            SignInError::Unavailable { .. } => {
+                troubleshoot::for_oauth_error("temporarily_unavailable")
+            }
+            SignInError::Network { .. } | SignInError::Malformed { .. } => {
+                troubleshoot::IDENTITY_UNREACHABLE
+            }
             SignInError::InsecureEndpoint { .. } => Advice {
                 cause: "The sign-in address in the settings is not secure.",
-                steps: &["Correct the authorize, token and device code URLs in the account's Advanced settings to start with https://."],
+                steps: &[
+                    "Correct the authorize, token and device code URLs in the account's Advanced settings to start with https://.",
+                ],
             },
             SignInError::StateMismatch => troubleshoot::for_aadsts(54005),
             SignInError::BrowserTimedOut { .. } => Advice {
@@ -230,14 +260,26 @@ mod tests {
         let error: IdentityError = serde_json::from_str(PENDING).unwrap();
         assert_eq!(error.aadsts(), Some(70016));
         assert_eq!(error.code(), "AADSTS70016");
-        assert_eq!(error.summary(), "OAuth 2.0 device flow error. Authorization is pending. Continue polling.");
-        assert_eq!(error.correlation_id.as_deref(), Some("aaaa0000-bb11-2222-33cc-444444dddddd"));
-        assert_eq!(error.trace_id.as_deref(), Some("0000aaaa-11bb-cccc-dd22-eeeeee333333"));
+        assert_eq!(
+            error.summary(),
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling."
+        );
+        assert_eq!(
+            error.correlation_id.as_deref(),
+            Some("aaaa0000-bb11-2222-33cc-444444dddddd")
+        );
+        assert_eq!(
+            error.trace_id.as_deref(),
+            Some("0000aaaa-11bb-cccc-dd22-eeeeee333333")
+        );
     }
 
     #[test]
     fn code_falls_back_to_the_description_then_the_error_name() {
-        let from_redirect = IdentityError::from_parts("access_denied", Some("AADSTS65004: User declined to consent."));
+        let from_redirect = IdentityError::from_parts(
+            "access_denied",
+            Some("AADSTS65004: User declined to consent."),
+        );
         assert_eq!(from_redirect.code(), "AADSTS65004");
         assert!(from_redirect.advice().cause.contains("declined"));
         let bare = IdentityError::from_parts("slow_down", None);
@@ -248,15 +290,24 @@ mod tests {
     fn classifies_transient_and_permanent() {
         let revoked = SignInError::Rejected(IdentityError {
             error_codes: vec![50173],
-            ..IdentityError::from_parts("invalid_grant", Some("AADSTS50173: The provided grant has expired due to it being revoked"))
+            ..IdentityError::from_parts(
+                "invalid_grant",
+                Some("AADSTS50173: The provided grant has expired due to it being revoked"),
+            )
         });
         assert!(revoked.requires_new_sign_in());
         assert!(!revoked.is_transient());
-        let busy = SignInError::Unavailable { status: 503, identity: None };
+        let busy = SignInError::Unavailable {
+            status: 503,
+            identity: None,
+        };
         assert!(busy.is_transient());
         assert!(!busy.requires_new_sign_in());
         assert_eq!(busy.code(), "HTTP 503");
-        let offline = SignInError::Network { stage: NetworkStage::Dns, detail: "no such host".into() };
+        let offline = SignInError::Network {
+            stage: NetworkStage::Dns,
+            detail: "no such host".into(),
+        };
         assert!(offline.is_transient());
         assert_eq!(offline.code(), "network-dns");
     }

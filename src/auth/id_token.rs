@@ -31,11 +31,15 @@ impl SignedInAccount {
         let malformed = |what: &str| SignInError::Malformed {
             detail: format!("the id token {what}"),
         };
-        let payload = id_token.split('.').nth(1).ok_or_else(|| malformed("is not a JWT"))?;
+        let payload = id_token
+            .split('.')
+            .nth(1)
+            .ok_or_else(|| malformed("is not a JWT"))?;
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
             .map_err(|_| malformed("is not base64url"))?;
-        let claims: Claims = serde_json::from_slice(&json).map_err(|_| malformed("has unreadable claims"))?;
+        let claims: Claims =
+            serde_json::from_slice(&json).map_err(|_| malformed("has unreadable claims"))?;
         let username = claims
             .preferred_username
             .or(claims.email)
@@ -60,12 +64,19 @@ mod tests {
 
     fn jwt(claims: &str) -> String {
         let encode = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
-        format!("{}.{}.signature", encode(r#"{"alg":"none"}"#), encode(claims))
+        format!(
+            "{}.{}.signature",
+            encode(r#"{"alg":"none"}"#),
+            encode(claims)
+        )
     }
 
     #[test]
     fn names_the_account_from_preferred_username_or_email() {
-        let account = SignedInAccount::from_id_token(&jwt(r#"{"preferred_username":"Reception@Practice.com","name":"Front desk","tid":"t"}"#)).unwrap();
+        let account = SignedInAccount::from_id_token(&jwt(
+            r#"{"preferred_username":"Reception@Practice.com","name":"Front desk","tid":"t"}"#,
+        ))
+        .unwrap();
         assert!(account.is("reception@practice.com"));
         assert_eq!(account.display_name.as_deref(), Some("Front desk"));
         let by_email = SignedInAccount::from_id_token(&jwt(r#"{"email":"a@b.com"}"#)).unwrap();
@@ -74,8 +85,20 @@ mod tests {
 
     #[test]
     fn malformed_id_tokens_are_errors_not_panics() {
-        for bad in ["", "abc", "a.!!!.c", &jwt("not json"), &jwt(r#"{"sub":"x"}"#)] {
-            assert!(matches!(SignedInAccount::from_id_token(bad), Err(SignInError::Malformed { .. })), "{bad}");
+        for bad in [
+            "",
+            "abc",
+            "a.!!!.c",
+            &jwt("not json"),
+            &jwt(r#"{"sub":"x"}"#),
+        ] {
+            assert!(
+                matches!(
+                    SignedInAccount::from_id_token(bad),
+                    Err(SignInError::Malformed { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 }

@@ -12,10 +12,13 @@ mod id_token;
 
 use std::time::{Duration, SystemTime};
 
-use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{
-    AuthUrl, ClientId, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpRequest, HttpResponse,
-    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthUrl, ClientId, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    HttpRequest, HttpResponse, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -99,6 +102,22 @@ enum HttpFailure {
     Transport(SignInError),
 }
 
+/// The `oauth2` crate's view of [`SignInClient::send`]. A named type (rather than a closure) keeps the request
+/// futures `Send`, so sign-in can run on a tokio worker.
+struct IdentityHttp<'a> {
+    client: &'a SignInClient,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for IdentityHttp<'_> {
+    type Error = HttpFailure;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, HttpFailure>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.client.send(request))
+    }
+}
+
 /// Talks to one identity provider for one application registration.
 #[derive(Clone)]
 pub struct SignInClient {
@@ -113,7 +132,9 @@ pub struct SignInClient {
 
 impl std::fmt::Debug for SignInClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignInClient").field("token_url", &self.token_url.as_str()).finish_non_exhaustive()
+        f.debug_struct("SignInClient")
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,8 +146,14 @@ impl SignInClient {
         trust: &Trust,
         timeouts: &crate::config::Timeouts,
     ) -> Result<SignInClient, SignInError> {
-        for url in [&endpoints.authorize, &endpoints.token, &endpoints.device_code] {
-            check_identity_url(url).map_err(|_| SignInError::InsecureEndpoint { url: url.to_string() })?;
+        for url in [
+            &endpoints.authorize,
+            &endpoints.token,
+            &endpoints.device_code,
+        ] {
+            check_identity_url(url).map_err(|_| SignInError::InsecureEndpoint {
+                url: url.to_string(),
+            })?;
         }
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*trust.client_config()).clone())
@@ -136,11 +163,15 @@ impl SignInClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mailconnect/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| SignInError::Listener { detail: error.to_string() })?;
+            .map_err(|error| SignInError::Listener {
+                detail: error.to_string(),
+            })?;
         let oauth = oauth2::Client::new(ClientId::new(client_id.trim().to_owned()))
             .set_auth_uri(AuthUrl::from_url(endpoints.authorize.clone()))
             .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
-            .set_device_authorization_url(DeviceAuthorizationUrl::from_url(endpoints.device_code.clone()));
+            .set_device_authorization_url(DeviceAuthorizationUrl::from_url(
+                endpoints.device_code.clone(),
+            ));
         Ok(SignInClient {
             oauth,
             http,
@@ -163,7 +194,7 @@ impl SignInClient {
             .oauth
             .exchange_refresh_token(&refresh_token)
             .add_scopes(self.scopes())
-            .request_async(&|request| self.send(request))
+            .request_async(&IdentityHttp { client: self })
             .await
             .map_err(from_oauth_error)?;
         tokens_from_response(response)
@@ -172,18 +203,32 @@ impl SignInClient {
     /// Sends one request to the identity server and turns transport trouble and 408/429/5xx into errors.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let url = request.uri().to_string();
-        let parsed = url::Url::parse(&url).map_err(|_| HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() }))?;
-        check_identity_url(&parsed).map_err(|_| HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() }))?;
+        let parsed = url::Url::parse(&url).map_err(|_| {
+            HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() })
+        })?;
+        check_identity_url(&parsed).map_err(|_| {
+            HttpFailure::Transport(SignInError::InsecureEndpoint { url: url.clone() })
+        })?;
         let (parts, body) = request.into_parts();
-        let mut builder = self.http.request(parts.method, parsed).body(body).timeout(self.request_timeout);
+        let mut builder = self
+            .http
+            .request(parts.method, parsed)
+            .body(body)
+            .timeout(self.request_timeout);
         for (name, value) in &parts.headers {
             builder = builder.header(name, value);
         }
         tracing::debug!(endpoint = %url, "identity request");
-        let response = builder.send().await.map_err(|error| HttpFailure::Transport(network_error(&error)))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| HttpFailure::Transport(network_error(&error)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|error| HttpFailure::Transport(network_error(&error)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| HttpFailure::Transport(network_error(&error)))?;
         tracing::debug!(endpoint = %url, status = status.as_u16(), "identity response");
         if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             return Err(HttpFailure::Transport(SignInError::Unavailable {
@@ -198,20 +243,37 @@ impl SignInClient {
     }
 
     /// POSTs a form to the token endpoint and interprets the answer as tokens or an OAuth error.
-    async fn post_token_form(&self, form: &[(&str, &str)]) -> Result<MicrosoftTokenResponse, SignInError> {
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    async fn post_token_form(
+        &self,
+        form: &[(&str, &str)],
+    ) -> Result<MicrosoftTokenResponse, SignInError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let request = http::Request::builder()
             .method(http::Method::POST)
             .uri(self.token_url.as_str())
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(http::header::ACCEPT, "application/json")
             .body(body.into_bytes())
-            .map_err(|error| SignInError::Malformed { detail: error.to_string() })?;
-        let response = self.send(request).await.map_err(|HttpFailure::Transport(error)| error)?;
+            .map_err(|error| SignInError::Malformed {
+                detail: error.to_string(),
+            })?;
+        let response = self
+            .send(request)
+            .await
+            .map_err(|HttpFailure::Transport(error)| error)?;
         if response.status().is_success() {
-            serde_json::from_slice(response.body()).map_err(|error| describe_json_error("token answer", &error))
+            serde_json::from_slice(response.body())
+                .map_err(|error| describe_json_error("token answer", &error))
         } else {
-            Err(identity_error_from_body(response.status().as_u16(), response.body()))
+            Err(identity_error_from_body(
+                response.status().as_u16(),
+                response.body(),
+            ))
         }
     }
 }
@@ -221,7 +283,10 @@ fn identity_error_from_body(status: u16, body: &[u8]) -> SignInError {
     match serde_json::from_slice::<IdentityError>(body) {
         Ok(identity) => SignInError::Rejected(identity),
         Err(_) => SignInError::Malformed {
-            detail: format!("HTTP {status} with a body that is not an OAuth error ({} bytes)", body.len()),
+            detail: format!(
+                "HTTP {status} with a body that is not an OAuth error ({} bytes)",
+                body.len()
+            ),
         },
     }
 }
@@ -235,7 +300,11 @@ fn describe_json_error(what: &str, error: &serde_json::Error) -> SignInError {
         serde_json::error::Category::Eof => "was cut short",
     };
     SignInError::Malformed {
-        detail: format!("the {what} {kind} (line {}, column {})", error.line(), error.column()),
+        detail: format!(
+            "the {what} {kind} (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
     }
 }
 
@@ -252,9 +321,13 @@ fn network_error(error: &reqwest::Error) -> SignInError {
     let lower = chain.to_lowercase();
     let stage = if error.is_timeout() {
         NetworkStage::Timeout
-    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
         NetworkStage::Dns
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
         NetworkStage::Tls
     } else if error.is_connect() {
         NetworkStage::Connect
@@ -288,7 +361,9 @@ fn tokens_from_response(response: MicrosoftTokenResponse) -> Result<TokenSet, Si
     };
     Ok(TokenSet {
         access_token: SecretString::from(response.access_token().secret().to_owned()),
-        refresh_token: response.refresh_token().map(|token| SecretString::from(token.secret().to_owned())),
+        refresh_token: response
+            .refresh_token()
+            .map(|token| SecretString::from(token.secret().to_owned())),
         expires_at: SystemTime::now() + lifetime,
         account,
     })

@@ -12,15 +12,22 @@ use super::{Config, Preset};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("Cannot read or write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}, line {line}, column {column}: {message}. Fix or remove this line; mailconnect will not overwrite the file.")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}, line {line}, column {column}: {message}. Fix or remove this line; mailconnect will not overwrite the file."
+    )]
     Corrupt {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("No folder for settings could be found on this computer; give a configuration file with --config.")]
+    #[error(
+        "No folder for settings could be found on this computer; give a configuration file with --config."
+    )]
     NoConfigDirectory,
 }
 
@@ -33,7 +40,8 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// `config.toml` in the platform's configuration directory (for example `~/.config/mailconnect` on Linux).
     pub fn default_location() -> Result<ConfigFile, ConfigError> {
-        let dirs = directories::ProjectDirs::from("", "", "mailconnect").ok_or(ConfigError::NoConfigDirectory)?;
+        let dirs = directories::ProjectDirs::from("", "", "mailconnect")
+            .ok_or(ConfigError::NoConfigDirectory)?;
         Ok(ConfigFile::at(dirs.config_dir().join("config.toml")))
     }
 
@@ -68,11 +76,19 @@ impl ConfigFile {
             path: self.path.clone(),
             source,
         };
-        let directory = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let directory = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(directory).map_err(io_error)?;
-        let text = toml::to_string_pretty(config).map_err(|error| io_error(std::io::Error::other(error)))?;
+        let text = toml::to_string_pretty(config)
+            .map_err(|error| io_error(std::io::Error::other(error)))?;
         let mut temporary = tempfile_in(directory).map_err(io_error)?;
-        temporary.file.write_all(text.as_bytes()).map_err(io_error)?;
+        temporary
+            .file
+            .write_all(text.as_bytes())
+            .map_err(io_error)?;
         temporary.file.sync_all().map_err(io_error)?;
         fs::rename(&temporary.path, &self.path).map_err(io_error)?;
         temporary.renamed = true;
@@ -157,10 +173,16 @@ mod tests {
         let file = ConfigFile::at(dir.path().join("nested/config.toml"));
         assert_eq!(file.load().unwrap(), Config::default());
         let mut config = Config::default();
-        config.upsert_account(Account::from_preset("reception@practice.com", &Preset::for_provider(Provider::Microsoft365)));
+        config.upsert_account(Account::from_preset(
+            "reception@practice.com",
+            &Preset::for_provider(Provider::Microsoft365),
+        ));
         file.save(&config).unwrap();
         assert_eq!(file.load().unwrap(), config);
-        let leftovers: Vec<_> = fs::read_dir(dir.path().join("nested")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("config.toml")]);
     }
 
@@ -172,7 +194,9 @@ mod tests {
         fs::write(&path, corrupt).unwrap();
         let file = ConfigFile::at(&path);
         let error = file.load().unwrap_err();
-        let ConfigError::Corrupt { line, .. } = &error else { panic!("{error:?}") };
+        let ConfigError::Corrupt { line, .. } = &error else {
+            panic!("{error:?}")
+        };
         assert_eq!(*line, 3);
         let text = error.to_string();
         assert!(text.contains("config.toml, line 3"), "{text}");

@@ -122,7 +122,8 @@ impl Account {
             }),
             (None, None) => Err(InputError {
                 field: Field::Url,
-                message: "A Custom provider needs its authorize, token and device code URLs.".to_owned(),
+                message: "A Custom provider needs its authorize, token and device code URLs."
+                    .to_owned(),
             }),
         }
     }
@@ -159,7 +160,11 @@ impl Account {
             }
         }
         if let Some(custom) = &self.custom_endpoints {
-            for url in [&custom.authorize_url, &custom.token_url, &custom.device_code_url] {
+            for url in [
+                &custom.authorize_url,
+                &custom.token_url,
+                &custom.device_code_url,
+            ] {
                 check(check_identity_url(url));
             }
             if custom.scopes.is_empty() {
@@ -183,7 +188,9 @@ pub fn check_identity_url(url: &Url) -> Result<(), InputError> {
         "http" if url.host_str().is_some_and(is_loopback_host) => Ok(()),
         _ => Err(InputError {
             field: Field::Url,
-            message: format!("{url} must start with https:// (plain http is only allowed to this computer)."),
+            message: format!(
+                "{url} must start with https:// (plain http is only allowed to this computer)."
+            ),
         }),
     }
 }
@@ -191,7 +198,10 @@ pub fn check_identity_url(url: &Url) -> Result<(), InputError> {
 /// True for names and addresses that can only mean this computer.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A named starting point for new accounts, shipped by a vendor or support team in a preset file.
@@ -292,12 +302,18 @@ pub struct Config {
 
 impl Config {
     pub fn account(&self, mailbox: &str) -> Option<&Account> {
-        self.accounts.iter().find(|account| account.mailbox.eq_ignore_ascii_case(mailbox.trim()))
+        self.accounts
+            .iter()
+            .find(|account| account.mailbox.eq_ignore_ascii_case(mailbox.trim()))
     }
 
     /// Adds the account, or replaces the one with the same mailbox.
     pub fn upsert_account(&mut self, account: Account) {
-        match self.accounts.iter_mut().find(|existing| existing.mailbox.eq_ignore_ascii_case(&account.mailbox)) {
+        match self
+            .accounts
+            .iter_mut()
+            .find(|existing| existing.mailbox.eq_ignore_ascii_case(&account.mailbox))
+        {
             Some(existing) => *existing = account,
             None => self.accounts.push(account),
         }
@@ -318,20 +334,47 @@ mod tests {
     #[test]
     fn presets_fill_servers_scopes_and_endpoints_from_the_facts_sheet() {
         let account = Account::from_preset("reception@practice.com", &preset_with_client());
-        assert_eq!(account.imap, ServerSettings { host: "outlook.office365.com".into(), port: 993, security: Security::ImplicitTls });
-        assert_eq!(account.smtp, ServerSettings { host: "smtp.office365.com".into(), port: 587, security: Security::StartTls });
+        assert_eq!(
+            account.imap,
+            ServerSettings {
+                host: "outlook.office365.com".into(),
+                port: 993,
+                security: Security::ImplicitTls
+            }
+        );
+        assert_eq!(
+            account.smtp,
+            ServerSettings {
+                host: "smtp.office365.com".into(),
+                port: 587,
+                security: Security::StartTls
+            }
+        );
         let endpoints = account.endpoints().unwrap();
-        assert_eq!(endpoints.token.as_str(), "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
-        assert!(endpoints.scopes.contains(&"https://outlook.office.com/IMAP.AccessAsUser.All".to_owned()));
+        assert_eq!(
+            endpoints.token.as_str(),
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+        );
+        assert!(
+            endpoints
+                .scopes
+                .contains(&"https://outlook.office.com/IMAP.AccessAsUser.All".to_owned())
+        );
         assert!(endpoints.scopes.contains(&"offline_access".to_owned()));
         assert!(account.problems().is_empty(), "{:?}", account.problems());
 
-        let personal = Account::from_preset("someone@outlook.com", &Preset::for_provider(Provider::OutlookPersonal));
+        let personal = Account::from_preset(
+            "someone@outlook.com",
+            &Preset::for_provider(Provider::OutlookPersonal),
+        );
         assert_eq!(personal.smtp.host, "smtp-mail.outlook.com");
         assert_eq!(personal.tenant, "consumers");
 
         let gcc_high = Provider::GccHigh.cloud().unwrap().endpoints("contoso.us");
-        assert_eq!(gcc_high.device_code.as_str(), "https://login.microsoftonline.us/contoso.us/oauth2/v2.0/devicecode");
+        assert_eq!(
+            gcc_high.device_code.as_str(),
+            "https://login.microsoftonline.us/contoso.us/oauth2/v2.0/devicecode"
+        );
         assert!(gcc_high.scopes[0].starts_with("https://outlook.office365.us/"));
         let china = Provider::China21Vianet.cloud().unwrap();
         assert_eq!(china.imap_host, "partner.outlook.cn");
@@ -339,20 +382,29 @@ mod tests {
 
     #[test]
     fn problems_name_each_bad_field() {
-        let mut account = Account::from_preset("reception", &Preset::for_provider(Provider::Microsoft365));
+        let mut account =
+            Account::from_preset("reception", &Preset::for_provider(Provider::Microsoft365));
         account.smtp.host = "smtp.office365.com:587".into();
         account.imap.security = Security::PlainLoopbackOnly;
         let fields: Vec<Field> = account.problems().iter().map(|p| p.field).collect();
         assert!(fields.contains(&Field::Mailbox));
         assert!(fields.contains(&Field::ClientId));
-        assert_eq!(fields.iter().filter(|f| **f == Field::Host).count(), 2, "{fields:?}");
+        assert_eq!(
+            fields.iter().filter(|f| **f == Field::Host).count(),
+            2,
+            "{fields:?}"
+        );
     }
 
     #[test]
     fn plain_http_identity_endpoints_only_on_loopback() {
         assert!(check_identity_url(&Url::parse("http://127.0.0.1:8080/token").unwrap()).is_ok());
         assert!(check_identity_url(&Url::parse("http://localhost/token").unwrap()).is_ok());
-        assert!(check_identity_url(&Url::parse("http://login.example.com/token").unwrap()).is_err());
-        assert!(check_identity_url(&Url::parse("https://login.example.com/token").unwrap()).is_ok());
+        assert!(
+            check_identity_url(&Url::parse("http://login.example.com/token").unwrap()).is_err()
+        );
+        assert!(
+            check_identity_url(&Url::parse("https://login.example.com/token").unwrap()).is_ok()
+        );
     }
 }

@@ -131,7 +131,8 @@ impl Cloud {
 
 fn parse_known_url(text: &str) -> Url {
     // The tenant was validated to be a GUID, a domain or a keyword, so the URL always parses; a failure is a bug.
-    Url::parse(text).unwrap_or_else(|error| panic!("built-in endpoint {text} does not parse: {error}"))
+    Url::parse(text)
+        .unwrap_or_else(|error| panic!("built-in endpoint {text} does not parse: {error}"))
 }
 
 /// Where sign-in happens and what is asked for.

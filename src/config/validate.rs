@@ -43,25 +43,39 @@ impl std::error::Error for InputError {}
 pub fn mailbox(address: &str, field: Field) -> Result<(), InputError> {
     let address = address.trim();
     if address.is_empty() {
-        return Err(InputError::new(field, "Enter the email address, for example reception@yourpractice.com."));
+        return Err(InputError::new(
+            field,
+            "Enter the email address, for example reception@yourpractice.com.",
+        ));
     }
     if address.chars().any(char::is_whitespace) {
-        return Err(InputError::new(field, "An email address cannot contain spaces."));
+        return Err(InputError::new(
+            field,
+            "An email address cannot contain spaces.",
+        ));
     }
     let Some((local, domain)) = address.split_once('@') else {
         return Err(InputError::new(
             field,
-            format!("\"{address}\" is missing the @ sign; an email address looks like name@yourpractice.com."),
+            format!(
+                "\"{address}\" is missing the @ sign; an email address looks like name@yourpractice.com."
+            ),
         ));
     };
     if local.is_empty() {
         return Err(InputError::new(field, "The part before the @ is empty."));
     }
     if domain.contains('@') {
-        return Err(InputError::new(field, "An email address has only one @ sign."));
+        return Err(InputError::new(
+            field,
+            "An email address has only one @ sign.",
+        ));
     }
     if let Err(reason) = domain_name(domain) {
-        return Err(InputError::new(field, format!("The part after the @ is not a domain name: {reason}.")));
+        return Err(InputError::new(
+            field,
+            format!("The part after the @ is not a domain name: {reason}."),
+        ));
     }
     if !domain.contains('.') {
         return Err(InputError::new(
@@ -121,7 +135,10 @@ pub fn client_id(value: &str) -> Result<(), InputError> {
 pub fn host(value: &str) -> Result<(), InputError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(InputError::new(Field::Host, "Enter the server name, for example outlook.office365.com."));
+        return Err(InputError::new(
+            Field::Host,
+            "Enter the server name, for example outlook.office365.com.",
+        ));
     }
     if value.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
@@ -129,13 +146,24 @@ pub fn host(value: &str) -> Result<(), InputError> {
     if value.contains("://") {
         return Err(InputError::new(
             Field::Host,
-            format!("Enter only the server name without \"{}\".", &value[..value.find("://").unwrap_or(0) + 3]),
+            format!(
+                "Enter only the server name without \"{}\".",
+                &value[..value.find("://").unwrap_or(0) + 3]
+            ),
         ));
     }
     if value.contains(':') {
-        return Err(InputError::new(Field::Host, "Enter the port in the Port box, not after the server name."));
+        return Err(InputError::new(
+            Field::Host,
+            "Enter the port in the Port box, not after the server name.",
+        ));
     }
-    domain_name(value).map_err(|reason| InputError::new(Field::Host, format!("\"{value}\" is not a server name: {reason}.")))
+    domain_name(value).map_err(|reason| {
+        InputError::new(
+            Field::Host,
+            format!("\"{value}\" is not a server name: {reason}."),
+        )
+    })
 }
 
 /// Parses a port typed as text.
@@ -143,7 +171,10 @@ pub fn port(value: &str) -> Result<u16, InputError> {
     match value.trim().parse::<u16>() {
         Ok(0) | Err(_) => Err(InputError::new(
             Field::Port,
-            format!("\"{}\" is not a port; use a number from 1 to 65535 (IMAP 993, SMTP 587).", value.trim()),
+            format!(
+                "\"{}\" is not a port; use a number from 1 to 65535 (IMAP 993, SMTP 587).",
+                value.trim()
+            ),
         )),
         Ok(port) => Ok(port),
     }
@@ -153,7 +184,10 @@ pub fn port(value: &str) -> Result<u16, InputError> {
 pub fn is_guid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn domain_name(value: &str) -> Result<(), &'static str> {
@@ -194,24 +228,44 @@ mod tests {
             ("reception@prac_tice.com", "not a domain name"),
         ] {
             let error = mailbox(input, Field::Mailbox).unwrap_err();
-            assert!(error.message.contains(expected_words), "{input:?}: {}", error.message);
+            assert!(
+                error.message.contains(expected_words),
+                "{input:?}: {}",
+                error.message
+            );
             assert_eq!(error.field, Field::Mailbox);
         }
     }
 
     #[test]
     fn tenant_accepts_the_four_forms() {
-        for ok in ["common", "organizations", "consumers", "72f988bf-86f1-41af-91ab-2d7cd011db47", "smile-dental.co.uk"] {
+        for ok in [
+            "common",
+            "organizations",
+            "consumers",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "smile-dental.co.uk",
+        ] {
             assert!(tenant(ok).is_ok(), "{ok}");
         }
-        assert!(tenant("my tenant").unwrap_err().message.contains("not a tenant"));
+        assert!(
+            tenant("my tenant")
+                .unwrap_err()
+                .message
+                .contains("not a tenant")
+        );
         assert!(tenant("").is_err());
     }
 
     #[test]
     fn client_id_must_be_a_guid() {
         assert!(client_id("9e5f94bc-e8a4-4e73-b8be-63364c29d753").is_ok());
-        assert!(client_id("9e5f94bc-e8a4-4e73-b8be-63364c29d75").unwrap_err().message.contains("not an application"));
+        assert!(
+            client_id("9e5f94bc-e8a4-4e73-b8be-63364c29d75")
+                .unwrap_err()
+                .message
+                .contains("not an application")
+        );
         assert!(client_id("").is_err());
     }
 
@@ -219,8 +273,18 @@ mod tests {
     fn host_and_port_explain_common_mistakes() {
         assert!(host("outlook.office365.com").is_ok());
         assert!(host("127.0.0.1").is_ok());
-        assert!(host("https://outlook.office365.com").unwrap_err().message.contains("without \"https://\""));
-        assert!(host("smtp.office365.com:587").unwrap_err().message.contains("Port box"));
+        assert!(
+            host("https://outlook.office365.com")
+                .unwrap_err()
+                .message
+                .contains("without \"https://\"")
+        );
+        assert!(
+            host("smtp.office365.com:587")
+                .unwrap_err()
+                .message
+                .contains("Port box")
+        );
         assert_eq!(port(" 993 "), Ok(993));
         assert!(port("0").is_err());
         assert!(port("99999").unwrap_err().message.contains("1 to 65535"));

@@ -15,8 +15,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
-    AccessGrant, AuthorizationGrant, DeviceGrant, DeviceStatus, Fault, PendingBrowserRequest, SANDBOX_CLIENT_ID,
-    SANDBOX_TENANT, Shared,
+    AccessGrant, AuthorizationGrant, DeviceGrant, DeviceStatus, Fault, PendingBrowserRequest,
+    SANDBOX_CLIENT_ID, SANDBOX_TENANT, Shared,
 };
 
 type Params = HashMap<String, String>;
@@ -27,7 +27,10 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
         .route("/{tenant}/oauth2/v2.0/authorize/decide", get(decide))
-        .route("/devicelogin", get(device_login_page).post(device_login_submit))
+        .route(
+            "/devicelogin",
+            get(device_login_page).post(device_login_submit),
+        )
         .route("/introspect", post(introspect))
         .with_state(shared);
     if let Err(error) = axum::serve(listener, app).await {
@@ -38,17 +41,33 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
 fn guid() -> String {
     let bytes: [u8; 16] = rand::thread_rng().r#gen();
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// An error in Microsoft's exact JSON shape, with fresh trace and correlation ids.
-fn oauth_error(status: StatusCode, error: &str, aadsts: Option<u32>, description: &str) -> Response {
+fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    aadsts: Option<u32>,
+    description: &str,
+) -> Response {
     let trace_id = guid();
     let correlation_id = guid();
     let timestamp = humantime_now();
     let full_description = match aadsts {
-        Some(code) => format!("AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"),
-        None => format!("{description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"),
+        Some(code) => format!(
+            "AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+        ),
+        None => format!(
+            "{description}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+        ),
     };
     let body = json!({
         "error": error,
@@ -73,7 +92,9 @@ fn check_app(tenant: &str, params: &Params) -> Result<(), Response> {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some(90002),
-            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         ));
     }
     if params.get("client_id").map(String::as_str) != Some(SANDBOX_CLIENT_ID) {
@@ -98,16 +119,26 @@ fn check_app(tenant: &str, params: &Params) -> Result<(), Response> {
     Ok(())
 }
 
-async fn device_code(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Form(params): Form<Params>) -> Response {
+async fn device_code(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    Form(params): Form<Params>,
+) -> Response {
     if let Err(response) = check_app(&tenant, &params) {
         return response;
     }
     let device_code = shared.random_token("sbx-dc-");
     let letters: String = (0..9)
-        .map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rand::thread_rng().gen_range(0..32)]))
+        .map(|_| {
+            char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rand::thread_rng().gen_range(0..32)])
+        })
         .collect();
     let user_code = letters;
-    let verification_uri = shared.identity_base.join("devicelogin").map(String::from).unwrap_or_default();
+    let verification_uri = shared
+        .identity_base
+        .join("devicelogin")
+        .map(String::from)
+        .unwrap_or_default();
     let interval = shared.options.device_poll_interval;
     shared.state().device_grants.insert(
         device_code.clone(),
@@ -130,16 +161,28 @@ async fn device_code(State(shared): State<Arc<Shared>>, Path(tenant): Path<Strin
     .into_response()
 }
 
-async fn token(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Form(params): Form<Params>) -> Response {
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    Form(params): Form<Params>,
+) -> Response {
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    *shared.state().stats.token_requests.entry(grant_type.clone()).or_default() += 1;
+    *shared
+        .state()
+        .stats
+        .token_requests
+        .entry(grant_type.clone())
+        .or_default() += 1;
     if let Err(response) = check_app(&tenant, &params) {
         return response;
     }
     let is_identity_fault = |fault: &Fault| {
         matches!(
             fault,
-            Fault::TokenError { .. } | Fault::TokenServiceUnavailable | Fault::MalformedTokenAnswer | Fault::TokenHang
+            Fault::TokenError { .. }
+                | Fault::TokenServiceUnavailable
+                | Fault::MalformedTokenAnswer
+                | Fault::TokenHang
         )
     };
     match shared.take_fault(is_identity_fault) {
@@ -153,9 +196,18 @@ async fn token(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Fo
                 .into_response();
         }
         Some(Fault::MalformedTokenAnswer) => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"token_type\": \"Bearer\", \"access_tok").into_response();
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"token_type\": \"Bearer\", \"access_tok",
+            )
+                .into_response();
         }
-        Some(Fault::TokenError { error, aadsts, description }) => {
+        Some(Fault::TokenError {
+            error,
+            aadsts,
+            description,
+        }) => {
             return oauth_error(StatusCode::BAD_REQUEST, &error, Some(aadsts), &description);
         }
         _ => {}
@@ -177,26 +229,48 @@ fn device_token(shared: &Shared, params: &Params) -> Response {
     let now = Instant::now();
     shared.state().stats.device_polls.push(now);
     let device_code = params.get("device_code").cloned().unwrap_or_default();
-    let forced = shared.take_fault(|fault| matches!(fault, Fault::DeviceSlowDown | Fault::DeviceDeclined | Fault::DeviceExpired));
+    let forced = shared.take_fault(|fault| {
+        matches!(
+            fault,
+            Fault::DeviceSlowDown | Fault::DeviceDeclined | Fault::DeviceExpired
+        )
+    });
     let mut state = shared.state();
     let Some(grant) = state.device_grants.get_mut(&device_code) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "bad_verification_code", Some(70018), "Invalid verification code.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "bad_verification_code",
+            Some(70018),
+            "Invalid verification code.",
+        );
     };
     let previous_poll = grant.last_poll.replace(now);
     match forced {
         Some(Fault::DeviceSlowDown) => {
             grant.interval += Duration::from_secs(5);
-            return oauth_error(StatusCode::BAD_REQUEST, "slow_down", None, "Polling too frequently; slow down.");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "slow_down",
+                None,
+                "Polling too frequently; slow down.",
+            );
         }
         Some(Fault::DeviceDeclined) => grant.status = DeviceStatus::Declined,
-        Some(Fault::DeviceExpired) => grant.issued = now - shared.options.device_code_lifetime - Duration::from_secs(1),
+        Some(Fault::DeviceExpired) => {
+            grant.issued = now - shared.options.device_code_lifetime - Duration::from_secs(1)
+        }
         _ => {}
     }
     // RFC 8628 3.5: a client polling faster than the interval is told to slow down (20% grace for timer jitter).
     if let Some(previous) = previous_poll
         && now.duration_since(previous) < grant.interval.mul_f32(0.8)
     {
-        return oauth_error(StatusCode::BAD_REQUEST, "slow_down", None, "Polling too frequently; slow down.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            None,
+            "Polling too frequently; slow down.",
+        );
     }
     if grant.issued.elapsed() > shared.options.device_code_lifetime {
         state.device_grants.remove(&device_code);
@@ -208,7 +282,10 @@ fn device_token(shared: &Shared, params: &Params) -> Response {
         );
     }
     if grant.status == DeviceStatus::Pending
-        && shared.options.auto_approve_device_after.is_some_and(|after| grant.issued.elapsed() >= after)
+        && shared
+            .options
+            .auto_approve_device_after
+            .is_some_and(|after| grant.issued.elapsed() >= after)
     {
         grant.status = DeviceStatus::Approved(shared.options.default_user.clone());
     }
@@ -221,7 +298,12 @@ fn device_token(shared: &Shared, params: &Params) -> Response {
         ),
         DeviceStatus::Declined => {
             state.device_grants.remove(&device_code);
-            oauth_error(StatusCode::BAD_REQUEST, "authorization_declined", None, "The end user denied the authorization request.")
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "authorization_declined",
+                None,
+                "The end user denied the authorization request.",
+            )
         }
         DeviceStatus::Approved(user) => {
             state.device_grants.remove(&device_code);
@@ -235,7 +317,12 @@ fn authorization_code_token(shared: &Shared, params: &Params) -> Response {
     let code = params.get("code").cloned().unwrap_or_default();
     let mut state = shared.state();
     let Some(grant) = state.authorization_grants.get_mut(&code) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", Some(70000), "The provided authorization code is invalid.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            Some(70000),
+            "The provided authorization code is invalid.",
+        );
     };
     if grant.redeemed {
         return oauth_error(
@@ -255,7 +342,8 @@ fn authorization_code_token(shared: &Shared, params: &Params) -> Response {
         );
     }
     let verifier = params.get("code_verifier").cloned().unwrap_or_default();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     if challenge != grant.code_challenge {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -296,9 +384,13 @@ fn issue_tokens(shared: &Shared, user: &str) -> Response {
                 expires_at: SystemTime::now() + lifetime,
             },
         );
-        state.refresh_tokens.insert(refresh_token.clone(), user.to_owned());
+        state
+            .refresh_tokens
+            .insert(refresh_token.clone(), user.to_owned());
     }
-    let encode = |value: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+    let encode = |value: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    };
     let id_token = format!(
         "{}.{}.",
         encode(json!({"typ": "JWT", "alg": "none"})),
@@ -323,28 +415,44 @@ fn issue_tokens(shared: &Shared, user: &str) -> Response {
     .into_response()
 }
 
-async fn authorize(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Query(params): Query<Params>) -> Response {
+async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
     if let Err(response) = check_app(&tenant, &params) {
         return response;
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
-    let loopback = url::Url::parse(&redirect_uri)
-        .is_ok_and(|url| url.scheme() == "http" && url.host_str().is_some_and(crate::config::is_loopback_host));
+    let loopback = url::Url::parse(&redirect_uri).is_ok_and(|url| {
+        url.scheme() == "http" && url.host_str().is_some_and(crate::config::is_loopback_host)
+    });
     if !loopback {
         return page(
             StatusCode::BAD_REQUEST,
             "Sign-in error",
-            &format!("AADSTS50011: The redirect URI '{redirect_uri}' does not match the redirect URIs configured for the application."),
+            &format!(
+                "AADSTS50011: The redirect URI '{redirect_uri}' does not match the redirect URIs configured for the application."
+            ),
         );
     }
-    if params.get("code_challenge_method").map(String::as_str) != Some("S256") || !params.contains_key("code_challenge") {
-        return page(StatusCode::BAD_REQUEST, "Sign-in error", "AADSTS501491: Invalid size of Code_Challenge parameter.");
+    if params.get("code_challenge_method").map(String::as_str) != Some("S256")
+        || !params.contains_key("code_challenge")
+    {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in error",
+            "AADSTS501491: Invalid size of Code_Challenge parameter.",
+        );
     }
     let request = PendingBrowserRequest {
         redirect_uri,
         state: params.get("state").cloned().unwrap_or_default(),
         code_challenge: params.get("code_challenge").cloned().unwrap_or_default(),
-        user: params.get("login_hint").cloned().unwrap_or_else(|| shared.options.default_user.clone()),
+        user: params
+            .get("login_hint")
+            .cloned()
+            .unwrap_or_else(|| shared.options.default_user.clone()),
     };
     if shared.options.auto_approve_browser {
         return approve(&shared, request, None);
@@ -352,7 +460,11 @@ async fn authorize(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>
     let id = guid();
     let user = request.user.clone();
     shared.state().browser_requests.insert(id.clone(), request);
-    let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    };
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sandbox sign-in</title>{STYLE}</head><body>\
          <h1>mailconnect sandbox sign-in</h1><p>This practice page stands in for Microsoft's sign-in. Nothing leaves this computer.</p>\
@@ -364,27 +476,50 @@ async fn authorize(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>
     .into_response()
 }
 
-async fn decide(State(shared): State<Arc<Shared>>, Path(_tenant): Path<String>, Query(params): Query<Params>) -> Response {
+async fn decide(
+    State(shared): State<Arc<Shared>>,
+    Path(_tenant): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
     let request_id = params.get("request").cloned().unwrap_or_default();
     let Some(request) = shared.state().browser_requests.remove(&request_id) else {
-        return page(StatusCode::BAD_REQUEST, "Sign-in error", "This sign-in page has expired. Start the sign-in again.");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in error",
+            "This sign-in page has expired. Start the sign-in again.",
+        );
     };
     if params.get("decision").map(String::as_str) == Some("decline") {
-        let mut target = url::Url::parse(&request.redirect_uri).expect("checked when the request was made");
+        let mut target =
+            url::Url::parse(&request.redirect_uri).expect("checked when the request was made");
         target
             .query_pairs_mut()
             .append_pair("error", "access_denied")
-            .append_pair("error_description", "AADSTS65004: User declined to consent to access the app.")
+            .append_pair(
+                "error_description",
+                "AADSTS65004: User declined to consent to access the app.",
+            )
             .append_pair("state", &request.state);
         return Redirect::to(target.as_str()).into_response();
     }
-    approve(&shared, request, params.get("user").filter(|user| !user.trim().is_empty()).cloned())
+    approve(
+        &shared,
+        request,
+        params
+            .get("user")
+            .filter(|user| !user.trim().is_empty())
+            .cloned(),
+    )
 }
 
 fn approve(shared: &Shared, request: PendingBrowserRequest, user: Option<String>) -> Response {
     let code = shared.random_token("sbx-code-");
-    let mut target = url::Url::parse(&request.redirect_uri).expect("checked when the request was made");
-    target.query_pairs_mut().append_pair("code", &code).append_pair("state", &request.state);
+    let mut target =
+        url::Url::parse(&request.redirect_uri).expect("checked when the request was made");
+    target
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &request.state);
     shared.state().authorization_grants.insert(
         code,
         AuthorizationGrant {
@@ -424,16 +559,35 @@ async fn device_login_page(State(shared): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-async fn device_login_submit(State(shared): State<Arc<Shared>>, Form(params): Form<Params>) -> Response {
+async fn device_login_submit(
+    State(shared): State<Arc<Shared>>,
+    Form(params): Form<Params>,
+) -> Response {
     let user_code = params.get("user_code").map_or("", |code| code.trim());
-    let user = params.get("user").filter(|user| !user.trim().is_empty()).cloned().unwrap_or_else(|| shared.options.default_user.clone());
+    let user = params
+        .get("user")
+        .filter(|user| !user.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| shared.options.default_user.clone());
     let mut state = shared.state();
-    match state.device_grants.values_mut().find(|grant| grant.user_code.eq_ignore_ascii_case(user_code)) {
+    match state
+        .device_grants
+        .values_mut()
+        .find(|grant| grant.user_code.eq_ignore_ascii_case(user_code))
+    {
         Some(grant) => {
             grant.status = DeviceStatus::Approved(user);
-            page(StatusCode::OK, "You are signed in", "You can close this page and go back to the Email Connection Wizard.")
+            page(
+                StatusCode::OK,
+                "You are signed in",
+                "You can close this page and go back to the Email Connection Wizard.",
+            )
         }
-        None => page(StatusCode::BAD_REQUEST, "That code did not work", "Check the code and try again (AADSTS70018)."),
+        None => page(
+            StatusCode::BAD_REQUEST,
+            "That code did not work",
+            "Check the code and try again (AADSTS70018).",
+        ),
     }
 }
 
@@ -441,7 +595,10 @@ async fn device_login_submit(State(shared): State<Arc<Shared>>, Form(params): Fo
 async fn introspect(State(shared): State<Arc<Shared>>, Form(params): Form<Params>) -> Response {
     let token = params.get("token").map_or("", String::as_str);
     match shared.access_token_user(token) {
-        Some(user) => axum::Json(json!({"active": true, "username": user, "scope": super::SANDBOX_SCOPES.join(" ")})).into_response(),
+        Some(user) => axum::Json(
+            json!({"active": true, "username": user, "scope": super::SANDBOX_SCOPES.join(" ")}),
+        )
+        .into_response(),
         None => axum::Json(json!({"active": false})).into_response(),
     }
 }

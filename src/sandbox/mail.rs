@@ -21,9 +21,13 @@ where
 {
     let mut sessions = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let hang = shared.has_fault(|fault| *fault == Fault::MailHang).is_some();
+        let hang = shared
+            .has_fault(|fault| *fault == Fault::MailHang)
+            .is_some();
         if hang {
             // Accept, then say nothing, as a stuck server or a black-holing firewall does.
             sessions.spawn(async move {
@@ -52,7 +56,9 @@ pub(super) async fn serve_smtp(listener: TcpListener, shared: Arc<Shared>) {
 
 /// `user=<user>\x01auth=Bearer <token>\x01\x01`, base64-decoded and split.
 fn parse_xoauth2(encoded: &str) -> Option<(String, String)> {
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let mut user = None;
     let mut token = None;
@@ -69,13 +75,22 @@ fn parse_xoauth2(encoded: &str) -> Option<(String, String)> {
 /// Whether the XOAUTH2 response carries a live token issued to the named user.
 fn token_accepted(shared: &Shared, encoded: &str) -> bool {
     parse_xoauth2(encoded)
-        .and_then(|(user, token)| shared.access_token_user(&token).map(|owner| owner.eq_ignore_ascii_case(&user)))
+        .and_then(|(user, token)| {
+            shared
+                .access_token_user(&token)
+                .map(|owner| owner.eq_ignore_ascii_case(&user))
+        })
         .unwrap_or(false)
 }
 
-async fn read_line(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std::io::Result<Option<String>> {
+async fn read_line(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Option<String>> {
     let mut line = String::new();
-    let read = (&mut *reader).take(LONGEST_LINE as u64).read_line(&mut line).await?;
+    let read = (&mut *reader)
+        .take(LONGEST_LINE as u64)
+        .read_line(&mut line)
+        .await?;
     Ok((read > 0).then(|| line.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
@@ -92,10 +107,16 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
         let command = words.next().unwrap_or_default().to_ascii_uppercase();
         let arguments = words.next().unwrap_or_default().to_owned();
         let reply = match command.as_str() {
-            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 ID\r\n{tag} OK CAPABILITY completed.\r\n"),
+            "CAPABILITY" => format!(
+                "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 ID\r\n{tag} OK CAPABILITY completed.\r\n"
+            ),
             "AUTHENTICATE" => {
                 let mut parts = arguments.splitn(2, ' ');
-                if !parts.next().unwrap_or_default().eq_ignore_ascii_case("XOAUTH2") {
+                if !parts
+                    .next()
+                    .unwrap_or_default()
+                    .eq_ignore_ascii_case("XOAUTH2")
+                {
                     format!("{tag} NO The specified authentication mechanism is not supported.\r\n")
                 } else {
                     let initial = match parts.next() {
@@ -105,23 +126,34 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                             read_line(&mut reader).await?.unwrap_or_default()
                         }
                     };
-                    if let Some(Fault::ImapAuthReply(text)) = shared.has_fault(|fault| matches!(fault, Fault::ImapAuthReply(_))) {
+                    if let Some(Fault::ImapAuthReply(text)) =
+                        shared.has_fault(|fault| matches!(fault, Fault::ImapAuthReply(_)))
+                    {
                         format!("{tag} {text}\r\n")
                     } else if token_accepted(&shared, &initial) {
                         authenticated = true;
                         format!("{tag} OK AUTHENTICATE completed.\r\n")
                     } else {
-                        let challenge = base64::engine::general_purpose::STANDARD.encode(ERROR_CONTINUATION_JSON);
-                        writer.write_all(format!("+ {challenge}\r\n").as_bytes()).await?;
+                        let challenge = base64::engine::general_purpose::STANDARD
+                            .encode(ERROR_CONTINUATION_JSON);
+                        writer
+                            .write_all(format!("+ {challenge}\r\n").as_bytes())
+                            .await?;
                         read_line(&mut reader).await?;
                         format!("{tag} NO AUTHENTICATE failed.\r\n")
                     }
                 }
             }
-            "EXAMINE" | "SELECT" if !authenticated => format!("{tag} BAD Command received in Invalid state.\r\n"),
+            "EXAMINE" | "SELECT" if !authenticated => {
+                format!("{tag} BAD Command received in Invalid state.\r\n")
+            }
             "EXAMINE" | "SELECT" => format!(
                 "* 3 EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n{tag} OK [{}] {command} completed.\r\n",
-                if command == "EXAMINE" { "READ-ONLY" } else { "READ-WRITE" }
+                if command == "EXAMINE" {
+                    "READ-ONLY"
+                } else {
+                    "READ-WRITE"
+                }
             ),
             "NOOP" | "ID" => format!("{tag} OK {command} completed.\r\n"),
             "LOGOUT" => {
@@ -218,8 +250,14 @@ mod tests {
 
     #[test]
     fn parses_the_xoauth2_initial_response() {
-        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "user=a@b.c\x01auth=Bearer tok\x01\x01");
-        assert_eq!(parse_xoauth2(&encoded), Some(("a@b.c".to_owned(), "tok".to_owned())));
+        let encoded = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "user=a@b.c\x01auth=Bearer tok\x01\x01",
+        );
+        assert_eq!(
+            parse_xoauth2(&encoded),
+            Some(("a@b.c".to_owned(), "tok".to_owned()))
+        );
         assert_eq!(parse_xoauth2("!!"), None);
     }
 }

@@ -66,7 +66,11 @@ impl Default for SandboxOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// The next token request fails with this OAuth error and AADSTS code.
-    TokenError { error: String, aadsts: u32, description: String },
+    TokenError {
+        error: String,
+        aadsts: u32,
+        description: String,
+    },
     /// The next device-code poll answers `slow_down`.
     DeviceSlowDown,
     /// The pending device code is declined by the user.
@@ -100,7 +104,10 @@ pub struct SandboxStats {
 
 impl SandboxStats {
     pub fn refreshes(&self) -> u32 {
-        self.token_requests.get("refresh_token").copied().unwrap_or(0)
+        self.token_requests
+            .get("refresh_token")
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -164,7 +171,9 @@ struct Shared {
 impl Shared {
     fn state(&self) -> MutexGuard<'_, SandboxState> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that matters to a sandbox.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Takes the first queued fault that `matches`, if any.
@@ -175,12 +184,20 @@ impl Shared {
     }
 
     fn has_fault(&self, matches: impl Fn(&Fault) -> bool) -> Option<Fault> {
-        self.state().faults.iter().find(|fault| matches(fault)).cloned()
+        self.state()
+            .faults
+            .iter()
+            .find(|fault| matches(fault))
+            .cloned()
     }
 
     fn random_token(&self, prefix: &str) -> String {
         let length = self.options.token_length.max(prefix.len() + 16);
-        let random: String = rand::thread_rng().sample_iter(&Alphanumeric).take(length - prefix.len()).map(char::from).collect();
+        let random: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(length - prefix.len())
+            .map(char::from)
+            .collect();
         format!("{prefix}{random}")
     }
 
@@ -210,7 +227,9 @@ impl Drop for Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("identity", &self.shared.identity_base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("identity", &self.shared.identity_base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -243,7 +262,10 @@ impl Sandbox {
     }
 
     fn identity_url(&self, path: &str) -> Url {
-        self.shared.identity_base.join(path).expect("sandbox paths are valid URL paths")
+        self.shared
+            .identity_base
+            .join(path)
+            .expect("sandbox paths are valid URL paths")
     }
 
     /// The v2.0 endpoints, in Microsoft's URL shape.
@@ -252,7 +274,10 @@ impl Sandbox {
             authorize_url: self.identity_url(&format!("{SANDBOX_TENANT}/oauth2/v2.0/authorize")),
             token_url: self.identity_url(&format!("{SANDBOX_TENANT}/oauth2/v2.0/token")),
             device_code_url: self.identity_url(&format!("{SANDBOX_TENANT}/oauth2/v2.0/devicecode")),
-            scopes: SANDBOX_SCOPES.iter().map(|scope| (*scope).to_owned()).collect(),
+            scopes: SANDBOX_SCOPES
+                .iter()
+                .map(|scope| (*scope).to_owned())
+                .collect(),
         }
     }
 
@@ -299,7 +324,11 @@ impl Sandbox {
     /// Approves the device code `user_code` as `user`, as if they signed in on the verification page.
     pub fn approve_device_code(&self, user_code: &str, user: &str) -> bool {
         let mut state = self.shared.state();
-        let Some(grant) = state.device_grants.values_mut().find(|grant| grant.user_code.eq_ignore_ascii_case(user_code.trim())) else {
+        let Some(grant) = state
+            .device_grants
+            .values_mut()
+            .find(|grant| grant.user_code.eq_ignore_ascii_case(user_code.trim()))
+        else {
             return false;
         };
         grant.status = DeviceStatus::Approved(user.to_owned());
@@ -328,6 +357,8 @@ impl Sandbox {
 
     /// Whether `token` is a live access token for `user` (the introspection answer).
     pub fn is_valid_access_token(&self, token: &str, user: &str) -> bool {
-        self.shared.access_token_user(token).is_some_and(|owner| owner.eq_ignore_ascii_case(user))
+        self.shared
+            .access_token_user(token)
+            .is_some_and(|owner| owner.eq_ignore_ascii_case(user))
     }
 }

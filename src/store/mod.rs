@@ -104,7 +104,9 @@ impl StoreError {
             },
             StoreError::Refused { .. } => Advice {
                 cause: "The keyring refused to store the sign-in.",
-                steps: &["Choose \"Try again\". If it fails again, copy the support report and send it to support."],
+                steps: &[
+                    "Choose \"Try again\". If it fails again, copy the support report and send it to support.",
+                ],
             },
         }
     }
@@ -130,27 +132,43 @@ impl TokenKind {
 #[derive(Clone)]
 pub struct TokenStore {
     store: Arc<CredentialStore>,
+    service: &'static str,
 }
 
 impl std::fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenStore").field("vendor", &self.store.vendor()).finish()
+        f.debug_struct("TokenStore")
+            .field("vendor", &self.store.vendor())
+            .field("service", &self.service)
+            .finish()
     }
 }
 
 impl TokenStore {
     /// Connects to the platform's keyring.
     pub fn open() -> Result<TokenStore, StoreError> {
+        TokenStore::open_for_service(SERVICE)
+    }
+
+    /// Connects to the platform's keyring, storing items under another `service` (the demo keeps its practice
+    /// mailbox apart from real ones this way).
+    pub fn open_for_service(service: &'static str) -> Result<TokenStore, StoreError> {
         let unavailable = |error: keyring_core::Error| StoreError::Unavailable {
             detail: describe(&error),
         };
-        #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
-        let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?;
+        #[cfg(all(
+            unix,
+            not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+        ))]
+        let store: Arc<CredentialStore> =
+            zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?;
         #[cfg(target_os = "windows")]
-        let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new().map_err(unavailable)?;
+        let store: Arc<CredentialStore> =
+            windows_native_keyring_store::Store::new().map_err(unavailable)?;
         #[cfg(target_os = "macos")]
-        let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new().map_err(unavailable)?;
-        Ok(TokenStore { store })
+        let store: Arc<CredentialStore> =
+            apple_native_keyring_store::keychain::Store::new().map_err(unavailable)?;
+        Ok(TokenStore { store, service })
     }
 
     /// Runs blocking keyring work off the async runtime, with [`KEYRING_TIMEOUT`].
@@ -159,11 +177,20 @@ impl TokenStore {
         work: impl FnOnce(&TokenStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.clone();
-        match tokio::time::timeout(KEYRING_TIMEOUT, tokio::task::spawn_blocking(move || work(&store))).await {
+        match tokio::time::timeout(
+            KEYRING_TIMEOUT,
+            tokio::task::spawn_blocking(move || work(&store)),
+        )
+        .await
+        {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(StoreError::Refused {
                 name: "(keyring call)".to_owned(),
-                detail: if join_error.is_panic() { "the keyring call failed unexpectedly".to_owned() } else { "cancelled".to_owned() },
+                detail: if join_error.is_panic() {
+                    "the keyring call failed unexpectedly".to_owned()
+                } else {
+                    "cancelled".to_owned()
+                },
             }),
             Err(_) => Err(StoreError::TimedOut),
         }
@@ -171,22 +198,28 @@ impl TokenStore {
 
     fn entry(&self, name: &str, label: &str) -> Result<Entry, StoreError> {
         let modifiers = HashMap::from([("label", label)]);
-        self.store.build(SERVICE, name, Some(&modifiers)).map_err(|error| map_error(name, &error))
+        self.store
+            .build(self.service, name, Some(&modifiers))
+            .map_err(|error| map_error(name, &error))
     }
 
     fn read(&self, name: &str) -> Result<Option<String>, StoreError> {
         match self.entry(name, name)?.get_secret() {
-            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| StoreError::Damaged {
-                mailbox: name.to_owned(),
-                what: "an item is not text".to_owned(),
-            }),
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Damaged {
+                    mailbox: name.to_owned(),
+                    what: "an item is not text".to_owned(),
+                }),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(error) => Err(map_error(name, &error)),
         }
     }
 
     fn write(&self, name: &str, label: &str, value: &str) -> Result<(), StoreError> {
-        self.entry(name, label)?.set_secret(value.as_bytes()).map_err(|error| map_error(name, &error))
+        self.entry(name, label)?
+            .set_secret(value.as_bytes())
+            .map_err(|error| map_error(name, &error))
     }
 
     /// Deletes an item; a missing one is fine. Returns whether something was deleted.
@@ -202,9 +235,21 @@ impl TokenStore {
     pub fn save_tokens(&self, mailbox: &str, tokens: &StoredTokens) -> Result<(), StoreError> {
         let key = mailbox_key(mailbox);
         let previous = self.manifest(&key)?;
-        let generation = previous.as_ref().map_or(1, |manifest| manifest.generation + 1);
-        let access_parts = self.write_parts(&key, TokenKind::Access, generation, tokens.access_token.expose_secret())?;
-        let refresh_parts = self.write_parts(&key, TokenKind::Refresh, generation, tokens.refresh_token.expose_secret())?;
+        let generation = previous
+            .as_ref()
+            .map_or(1, |manifest| manifest.generation + 1);
+        let access_parts = self.write_parts(
+            &key,
+            TokenKind::Access,
+            generation,
+            tokens.access_token.expose_secret(),
+        )?;
+        let refresh_parts = self.write_parts(
+            &key,
+            TokenKind::Refresh,
+            generation,
+            tokens.refresh_token.expose_secret(),
+        )?;
         let manifest = Manifest {
             schema: MANIFEST_SCHEMA,
             generation,
@@ -214,11 +259,16 @@ impl TokenStore {
             signed_in_as: tokens.signed_in_as.clone(),
             saved_at: unix_seconds(tokens.saved_at),
         };
-        let manifest_json = serde_json::to_string(&manifest).map_err(|error| StoreError::Refused {
-            name: manifest_name(&key),
-            detail: error.to_string(),
-        })?;
-        self.write(&manifest_name(&key), &format!("mailconnect sign-in for {key}"), &manifest_json)?;
+        let manifest_json =
+            serde_json::to_string(&manifest).map_err(|error| StoreError::Refused {
+                name: manifest_name(&key),
+                detail: error.to_string(),
+            })?;
+        self.write(
+            &manifest_name(&key),
+            &format!("mailconnect sign-in for {key}"),
+            &manifest_json,
+        )?;
         if let Some(previous) = previous {
             // The new generation is in force; failing to tidy the old one only leaves unused items behind.
             for kind in [TokenKind::Access, TokenKind::Refresh] {
@@ -236,10 +286,12 @@ impl TokenStore {
         let Some(json) = self.read(&manifest_name(&key))? else {
             return Ok(None);
         };
-        serde_json::from_str(&json).map(Some).map_err(|_| StoreError::Damaged {
-            mailbox: key,
-            what: "the manifest is not readable".to_owned(),
-        })
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|_| StoreError::Damaged {
+                mailbox: key,
+                what: "the manifest is not readable".to_owned(),
+            })
     }
 
     /// Reads the tokens saved for `mailbox`.
@@ -248,12 +300,23 @@ impl TokenStore {
         let Some(manifest) = self.manifest(&key)? else {
             return Ok(None);
         };
-        let access_token = self.read_parts(&key, TokenKind::Access, manifest.generation, manifest.access_token_parts)?;
-        let refresh_token = self.read_parts(&key, TokenKind::Refresh, manifest.generation, manifest.refresh_token_parts)?;
+        let access_token = self.read_parts(
+            &key,
+            TokenKind::Access,
+            manifest.generation,
+            manifest.access_token_parts,
+        )?;
+        let refresh_token = self.read_parts(
+            &key,
+            TokenKind::Refresh,
+            manifest.generation,
+            manifest.refresh_token_parts,
+        )?;
         Ok(Some(StoredTokens {
             access_token,
             refresh_token,
-            access_token_expires_at: UNIX_EPOCH + Duration::from_secs(manifest.access_token_expires_at),
+            access_token_expires_at: UNIX_EPOCH
+                + Duration::from_secs(manifest.access_token_expires_at),
             signed_in_as: manifest.signed_in_as,
             saved_at: UNIX_EPOCH + Duration::from_secs(manifest.saved_at),
         }))
@@ -273,13 +336,23 @@ impl TokenStore {
         Ok(true)
     }
 
-    pub fn save_basic_password(&self, mailbox: &str, password: &SecretString) -> Result<(), StoreError> {
+    pub fn save_basic_password(
+        &self,
+        mailbox: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError> {
         let key = mailbox_key(mailbox);
-        self.write(&basic_password_name(&key), &format!("mailconnect Basic Auth password for {key}"), password.expose_secret())
+        self.write(
+            &basic_password_name(&key),
+            &format!("mailconnect Basic Auth password for {key}"),
+            password.expose_secret(),
+        )
     }
 
     pub fn load_basic_password(&self, mailbox: &str) -> Result<Option<SecretString>, StoreError> {
-        Ok(self.read(&basic_password_name(&mailbox_key(mailbox)))?.map(SecretString::from))
+        Ok(self
+            .read(&basic_password_name(&mailbox_key(mailbox)))?
+            .map(SecretString::from))
     }
 
     /// Removes the Basic Auth password. Returns whether one was stored.
@@ -287,12 +360,21 @@ impl TokenStore {
         self.delete(&basic_password_name(&mailbox_key(mailbox)))
     }
 
-    fn write_parts(&self, key: &str, kind: TokenKind, generation: u64, token: &str) -> Result<u32, StoreError> {
+    fn write_parts(
+        &self,
+        key: &str,
+        kind: TokenKind,
+        generation: u64,
+        token: &str,
+    ) -> Result<u32, StoreError> {
         let parts = split_into_parts(token);
         let count = parts.len();
         for (index, part) in parts.into_iter().enumerate() {
             let number = index + 1;
-            let label = format!("mailconnect {} for {key} (part {number} of {count})", kind.item_word().replace('-', " "));
+            let label = format!(
+                "mailconnect {} for {key} (part {number} of {count})",
+                kind.item_word().replace('-', " ")
+            );
             self.write(&part_name(key, kind, generation, number), &label, part)?;
         }
         // A crashed earlier attempt at this generation may have left more parts; they would never be read, so remove them.
@@ -306,7 +388,13 @@ impl TokenStore {
         })
     }
 
-    fn read_parts(&self, key: &str, kind: TokenKind, generation: u64, count: u32) -> Result<SecretString, StoreError> {
+    fn read_parts(
+        &self,
+        key: &str,
+        kind: TokenKind,
+        generation: u64,
+        count: u32,
+    ) -> Result<SecretString, StoreError> {
         let mut token = String::new();
         for number in 1..=count as usize {
             let name = part_name(key, kind, generation, number);
@@ -346,15 +434,24 @@ fn part_name(key: &str, kind: TokenKind, generation: u64, number: usize) -> Stri
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn map_error(name: &str, error: &keyring_core::Error) -> StoreError {
     match error {
-        keyring_core::Error::NoStorageAccess(_) => StoreError::Locked { detail: describe(error) },
-        keyring_core::Error::NoDefaultStore => StoreError::Unavailable { detail: describe(error) },
-        keyring_core::Error::PlatformFailure(inner) if is_connection_failure(&inner.to_string()) => {
-            StoreError::Unavailable { detail: describe(error) }
+        keyring_core::Error::NoStorageAccess(_) => StoreError::Locked {
+            detail: describe(error),
+        },
+        keyring_core::Error::NoDefaultStore => StoreError::Unavailable {
+            detail: describe(error),
+        },
+        keyring_core::Error::PlatformFailure(inner)
+            if is_connection_failure(&inner.to_string()) =>
+        {
+            StoreError::Unavailable {
+                detail: describe(error),
+            }
         }
         _ => StoreError::Refused {
             name: name.to_owned(),
@@ -365,20 +462,32 @@ fn map_error(name: &str, error: &keyring_core::Error) -> StoreError {
 
 fn is_connection_failure(text: &str) -> bool {
     let lower = text.to_lowercase();
-    ["dbus", "d-bus", "connection", "no such file", "service unknown", "not provided by any .service"]
-        .iter()
-        .any(|needle| lower.contains(needle))
+    [
+        "dbus",
+        "d-bus",
+        "connection",
+        "no such file",
+        "service unknown",
+        "not provided by any .service",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
 }
 
 /// A keyring error in words, never including the bytes some variants carry (they may be a secret).
 fn describe(error: &keyring_core::Error) -> String {
     match error {
         keyring_core::Error::BadEncoding(_) => "a stored item is not text".to_owned(),
-        keyring_core::Error::BadDataFormat(_, _) => "a stored item has an unexpected format".to_owned(),
-        keyring_core::Error::PlatformFailure(inner) | keyring_core::Error::NoStorageAccess(inner) => {
+        keyring_core::Error::BadDataFormat(_, _) => {
+            "a stored item has an unexpected format".to_owned()
+        }
+        keyring_core::Error::PlatformFailure(inner)
+        | keyring_core::Error::NoStorageAccess(inner) => {
             inner.to_string().chars().take(200).collect()
         }
-        keyring_core::Error::Ambiguous(entries) => format!("{} items match one name", entries.len()),
+        keyring_core::Error::Ambiguous(entries) => {
+            format!("{} items match one name", entries.len())
+        }
         other => other.to_string().chars().take(200).collect(),
     }
 }
@@ -392,8 +501,14 @@ mod tests {
         let key = mailbox_key("  Reception@Practice.COM ");
         assert_eq!(key, "reception@practice.com");
         assert_eq!(manifest_name(&key), "reception@practice.com:tokens");
-        assert_eq!(part_name(&key, TokenKind::Access, 3, 2), "reception@practice.com:access-token:3:2");
-        assert_eq!(basic_password_name(&key), "reception@practice.com:basic-password");
+        assert_eq!(
+            part_name(&key, TokenKind::Access, 3, 2),
+            "reception@practice.com:access-token:3:2"
+        );
+        assert_eq!(
+            basic_password_name(&key),
+            "reception@practice.com:basic-password"
+        );
     }
 
     #[test]
@@ -401,7 +516,10 @@ mod tests {
         let secret_bytes = b"refresh-token-value".to_vec();
         let text = describe(&keyring_core::Error::BadEncoding(secret_bytes));
         assert!(!text.contains("refresh-token-value"));
-        let mapped = map_error("x", &keyring_core::Error::BadEncoding(b"refresh-token-value".to_vec()));
+        let mapped = map_error(
+            "x",
+            &keyring_core::Error::BadEncoding(b"refresh-token-value".to_vec()),
+        );
         assert!(!format!("{mapped:?} {mapped}").contains("refresh-token-value"));
     }
 }

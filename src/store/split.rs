@@ -9,7 +9,10 @@ pub fn split_into_parts(secret: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut rest = secret;
     while rest.chars().count() > PART_CHARS {
-        let boundary = rest.char_indices().nth(PART_CHARS).map_or(rest.len(), |(index, _)| index);
+        let boundary = rest
+            .char_indices()
+            .nth(PART_CHARS)
+            .map_or(rest.len(), |(index, _)| index);
         let (head, tail) = rest.split_at(boundary);
         parts.push(head);
         rest = tail;
@@ -24,12 +27,30 @@ mod tests {
 
     #[test]
     fn parts_fit_the_windows_limit_and_join_back() {
-        for length in [0, 1, PART_CHARS - 1, PART_CHARS, PART_CHARS + 1, 4096, 3 * PART_CHARS] {
-            let token: String = (0..length).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        for length in [
+            0,
+            1,
+            PART_CHARS - 1,
+            PART_CHARS,
+            PART_CHARS + 1,
+            4096,
+            3 * PART_CHARS,
+        ] {
+            let token: String = (0..length)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
             let parts = split_into_parts(&token);
             assert_eq!(parts.concat(), token);
-            assert!(parts.iter().all(|part| part.encode_utf16().count() * 2 <= 2560));
-            assert_eq!(parts.len(), length.div_ceil(PART_CHARS).max(1), "length {length}");
+            assert!(
+                parts
+                    .iter()
+                    .all(|part| part.encode_utf16().count() * 2 <= 2560)
+            );
+            assert_eq!(
+                parts.len(),
+                length.div_ceil(PART_CHARS).max(1),
+                "length {length}"
+            );
         }
     }
 

@@ -10,7 +10,9 @@ use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
 
 use super::net::{self, MailStream, failure, io_failure, within};
-use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2};
+use super::{
+    CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2,
+};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
 
@@ -39,8 +41,14 @@ impl ImapClient {
 
     async fn write_raw(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
         let stream = self.client.get_mut();
-        stream.write_all(bytes).await.map_err(|error| io_failure(stage, &error))?;
-        stream.flush().await.map_err(|error| io_failure(stage, &error))
+        stream
+            .write_all(bytes)
+            .await
+            .map_err(|error| io_failure(stage, &error))?;
+        stream
+            .flush()
+            .await
+            .map_err(|error| io_failure(stage, &error))
     }
 }
 
@@ -69,18 +77,34 @@ impl From<&Status> for ImapStatus {
 /// One server response, reduced to what the check needs.
 enum Reply {
     Continue(String),
-    Tagged { tag: String, status: ImapStatus, text: String },
-    Untagged { text: String, capabilities: Option<Vec<String>>, bye: bool },
+    Tagged {
+        tag: String,
+        status: ImapStatus,
+        text: String,
+    },
+    Untagged {
+        text: String,
+        capabilities: Option<Vec<String>>,
+        bye: bool,
+    },
 }
 
-pub(super) async fn check(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Verdict {
+pub(super) async fn check(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> Verdict {
     match run(server, credentials, context).await {
         Ok(server_reply) => Verdict::Passed { server_reply },
         Err(failure) => Verdict::Failed(failure),
     }
 }
 
-async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Result<String, CheckFailure> {
+async fn run(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> Result<String, CheckFailure> {
     let progress = |stage| (context.progress)(Protocol::Imap, stage);
     let reply_limit = context.timeouts.reply;
     let stream = net::connect(Protocol::Imap, server, context).await?;
@@ -92,14 +116,37 @@ async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &C
         progress(Stage::Capabilities);
         let offered = match capabilities.take() {
             Some(offered) => offered,
-            None => within(Stage::Capabilities, reply_limit, query_capabilities(&mut client)).await?,
+            None => {
+                within(
+                    Stage::Capabilities,
+                    reply_limit,
+                    query_capabilities(&mut client),
+                )
+                .await?
+            }
         };
-        if !offered.iter().any(|capability| capability.eq_ignore_ascii_case("STARTTLS")) {
-            return Err(failure(Stage::Tls, FailureKind::Unsupported, "the server does not offer STARTTLS on this port"));
+        if !offered
+            .iter()
+            .any(|capability| capability.eq_ignore_ascii_case("STARTTLS"))
+        {
+            return Err(failure(
+                Stage::Tls,
+                FailureKind::Unsupported,
+                "the server does not offer STARTTLS on this port",
+            ));
         }
-        within(Stage::Tls, reply_limit, run_simple(&mut client, "STARTTLS", Stage::Tls)).await?;
+        within(
+            Stage::Tls,
+            reply_limit,
+            run_simple(&mut client, "STARTTLS", Stage::Tls),
+        )
+        .await?;
         let MailStream::Plain(tcp) = client.client.into_inner() else {
-            return Err(failure(Stage::Tls, FailureKind::Protocol, "the connection was already secured"));
+            return Err(failure(
+                Stage::Tls,
+                FailureKind::Protocol,
+                "the connection was already secured",
+            ));
         };
         client = ImapClient::new(net::start_tls(Protocol::Imap, tcp, &server.host, context).await?);
     }
@@ -107,22 +154,47 @@ async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &C
     progress(Stage::Capabilities);
     let capabilities = match capabilities {
         Some(capabilities) => capabilities,
-        None => within(Stage::Capabilities, reply_limit, query_capabilities(&mut client)).await?,
+        None => {
+            within(
+                Stage::Capabilities,
+                reply_limit,
+                query_capabilities(&mut client),
+            )
+            .await?
+        }
     };
-    if !capabilities.iter().any(|capability| capability.eq_ignore_ascii_case("AUTH=XOAUTH2")) {
+    if !capabilities
+        .iter()
+        .any(|capability| capability.eq_ignore_ascii_case("AUTH=XOAUTH2"))
+    {
         return Err(failure(
             Stage::Capabilities,
             FailureKind::Unsupported,
-            format!("the server does not offer OAuth sign-in (AUTH=XOAUTH2); it offers: {}", capabilities.join(" ")),
+            format!(
+                "the server does not offer OAuth sign-in (AUTH=XOAUTH2); it offers: {}",
+                capabilities.join(" ")
+            ),
         ));
     }
-    let sasl_ir = capabilities.iter().any(|capability| capability.eq_ignore_ascii_case("SASL-IR"));
+    let sasl_ir = capabilities
+        .iter()
+        .any(|capability| capability.eq_ignore_ascii_case("SASL-IR"));
 
     progress(Stage::Authenticating);
-    let auth_reply = within(Stage::Authenticating, reply_limit, authenticate(&mut client, credentials, sasl_ir)).await?;
+    let auth_reply = within(
+        Stage::Authenticating,
+        reply_limit,
+        authenticate(&mut client, credentials, sasl_ir),
+    )
+    .await?;
 
     progress(Stage::Mailbox);
-    within(Stage::Mailbox, reply_limit, run_simple(&mut client, "EXAMINE INBOX", Stage::Mailbox)).await?;
+    within(
+        Stage::Mailbox,
+        reply_limit,
+        run_simple(&mut client, "EXAMINE INBOX", Stage::Mailbox),
+    )
+    .await?;
 
     // The verdict is known; say goodbye without waiting for the server's BYE.
     let _ = client.send("LOGOUT", Stage::Mailbox).await;
@@ -136,18 +208,44 @@ async fn next_reply(client: &mut ImapClient, stage: Stage) -> Result<Reply, Chec
         .read_response()
         .await
         .map_err(|error| io_failure(stage, &error))?
-        .ok_or_else(|| failure(stage, FailureKind::Closed, "the server closed the connection"))?;
+        .ok_or_else(|| {
+            failure(
+                stage,
+                FailureKind::Closed,
+                "the server closed the connection",
+            )
+        })?;
     Ok(match response.parsed() {
-        Response::Continue(outcome) => Reply::Continue(outcome.information.as_deref().unwrap_or_default().to_owned()),
-        Response::Done { tag, status, outcome } => Reply::Tagged {
+        Response::Continue(outcome) => Reply::Continue(
+            outcome
+                .information
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        Response::Done {
+            tag,
+            status,
+            outcome,
+        } => Reply::Tagged {
             tag: tag.0.clone(),
             status: ImapStatus::from(status),
-            text: render(Some(ImapStatus::from(status)), outcome.code.as_ref(), outcome.information.as_deref()),
+            text: render(
+                Some(ImapStatus::from(status)),
+                outcome.code.as_ref(),
+                outcome.information.as_deref(),
+            ),
         },
         Response::Data { status, outcome } => Reply::Untagged {
-            text: render(Some(ImapStatus::from(status)), outcome.code.as_ref(), outcome.information.as_deref()),
+            text: render(
+                Some(ImapStatus::from(status)),
+                outcome.code.as_ref(),
+                outcome.information.as_deref(),
+            ),
             capabilities: match &outcome.code {
-                Some(ResponseCode::Capabilities(list)) => Some(list.iter().map(capability_name).collect()),
+                Some(ResponseCode::Capabilities(list)) => {
+                    Some(list.iter().map(capability_name).collect())
+                }
                 _ => None,
             },
             bye: ImapStatus::from(status) == ImapStatus::Bye,
@@ -173,11 +271,21 @@ async fn next_reply(client: &mut ImapClient, stage: Stage) -> Result<Reply, Chec
 /// The greeting must be `* OK`; Dovecot and others include their capabilities in it, saving a round trip.
 async fn read_greeting(client: &mut ImapClient) -> Result<Option<Vec<String>>, CheckFailure> {
     match next_reply(client, Stage::Greeting).await? {
-        Reply::Untagged { bye: false, capabilities, .. } => Ok(capabilities),
-        Reply::Untagged { text, .. } | Reply::Tagged { text, .. } | Reply::Continue(text) => Err(CheckFailure {
-            server_reply: Some(text),
-            ..failure(Stage::Greeting, FailureKind::Closed, "the server did not greet with * OK")
-        }),
+        Reply::Untagged {
+            bye: false,
+            capabilities,
+            ..
+        } => Ok(capabilities),
+        Reply::Untagged { text, .. } | Reply::Tagged { text, .. } | Reply::Continue(text) => {
+            Err(CheckFailure {
+                server_reply: Some(text),
+                ..failure(
+                    Stage::Greeting,
+                    FailureKind::Closed,
+                    "the server did not greet with * OK",
+                )
+            })
+        }
     }
 }
 
@@ -186,22 +294,43 @@ async fn query_capabilities(client: &mut ImapClient) -> Result<Vec<String>, Chec
     let mut found = Vec::new();
     loop {
         match next_reply(client, Stage::Capabilities).await? {
-            Reply::Untagged { capabilities: Some(list), .. } => found = list,
-            Reply::Tagged { tag: done, status: ImapStatus::Ok, .. } if done == tag => return Ok(found),
-            Reply::Tagged { tag: done, text, .. } if done == tag => return Err(rejected(Stage::Capabilities, text)),
+            Reply::Untagged {
+                capabilities: Some(list),
+                ..
+            } => found = list,
+            Reply::Tagged {
+                tag: done,
+                status: ImapStatus::Ok,
+                ..
+            } if done == tag => return Ok(found),
+            Reply::Tagged {
+                tag: done, text, ..
+            } if done == tag => return Err(rejected(Stage::Capabilities, text)),
             _ => {}
         }
     }
 }
 
 /// Runs a command without secrets and waits for its tagged OK.
-async fn run_simple(client: &mut ImapClient, command: &str, stage: Stage) -> Result<String, CheckFailure> {
+async fn run_simple(
+    client: &mut ImapClient,
+    command: &str,
+    stage: Stage,
+) -> Result<String, CheckFailure> {
     let tag = client.send(command, stage).await?;
     loop {
         match next_reply(client, stage).await? {
-            Reply::Tagged { tag: done, status: ImapStatus::Ok, text } if done == tag => return Ok(text),
-            Reply::Tagged { tag: done, text, .. } if done == tag => return Err(rejected(stage, text)),
-            Reply::Untagged { bye: true, text, .. } => return Err(rejected(stage, text)),
+            Reply::Tagged {
+                tag: done,
+                status: ImapStatus::Ok,
+                text,
+            } if done == tag => return Ok(text),
+            Reply::Tagged {
+                tag: done, text, ..
+            } if done == tag => return Err(rejected(stage, text)),
+            Reply::Untagged {
+                bye: true, text, ..
+            } => return Err(rejected(stage, text)),
             _ => {}
         }
     }
@@ -209,11 +338,20 @@ async fn run_simple(client: &mut ImapClient, command: &str, stage: Stage) -> Res
 
 /// `AUTHENTICATE XOAUTH2`: the initial response goes with the command when the server allows SASL-IR; an error
 /// continuation is answered with an empty line so the server's final reply can be reported.
-async fn authenticate(client: &mut ImapClient, credentials: &MailCredentials, sasl_ir: bool) -> Result<String, CheckFailure> {
+async fn authenticate(
+    client: &mut ImapClient,
+    credentials: &MailCredentials,
+    sasl_ir: bool,
+) -> Result<String, CheckFailure> {
     let stage = Stage::Authenticating;
     let initial = xoauth2::initial_response(&credentials.imap_user, &credentials.access_token);
     let auth_tag = if sasl_ir {
-        client.send(&format!("AUTHENTICATE XOAUTH2 {}", initial.expose_secret()), stage).await?
+        client
+            .send(
+                &format!("AUTHENTICATE XOAUTH2 {}", initial.expose_secret()),
+                stage,
+            )
+            .await?
     } else {
         client.send("AUTHENTICATE XOAUTH2", stage).await?
     };
@@ -230,14 +368,20 @@ async fn authenticate(client: &mut ImapClient, credentials: &MailCredentials, sa
                 oauth_error = Some(xoauth2::decode_error_challenge(&challenge_text));
                 client.write_raw(b"\r\n", stage).await?;
             }
-            Reply::Tagged { tag, status: ImapStatus::Ok, text } if tag == auth_tag => return Ok(text),
+            Reply::Tagged {
+                tag,
+                status: ImapStatus::Ok,
+                text,
+            } if tag == auth_tag => return Ok(text),
             Reply::Tagged { tag, text, .. } if tag == auth_tag => {
                 return Err(CheckFailure {
                     oauth_error,
                     ..rejected(stage, text)
                 });
             }
-            Reply::Untagged { bye: true, text, .. } => return Err(rejected(stage, text)),
+            Reply::Untagged {
+                bye: true, text, ..
+            } => return Err(rejected(stage, text)),
             _ => {}
         }
     }
@@ -248,7 +392,11 @@ fn rejected(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.to_ascii_uppercase().contains("[UNAVAILABLE]");
     CheckFailure {
         stage,
-        kind: if temporary { FailureKind::Temporary } else { FailureKind::Rejected },
+        kind: if temporary {
+            FailureKind::Temporary
+        } else {
+            FailureKind::Rejected
+        },
         detail: if temporary {
             "the server could not check the sign-in right now".to_owned()
         } else {
@@ -273,7 +421,11 @@ fn capability_name(capability: &Capability<'_>) -> String {
 }
 
 /// Puts a response back into the words the server used: `NO [UNAVAILABLE] Temporary authentication failure.`
-fn render(status: Option<ImapStatus>, code: Option<&ResponseCode<'_>>, information: Option<&str>) -> String {
+fn render(
+    status: Option<ImapStatus>,
+    code: Option<&ResponseCode<'_>>,
+    information: Option<&str>,
+) -> String {
     let mut text = String::new();
     if let Some(status) = status {
         text.push_str(match status {
@@ -290,9 +442,13 @@ fn render(status: Option<ImapStatus>, code: Option<&ResponseCode<'_>>, informati
         Some(ResponseCode::ReadWrite) => Some("[READ-WRITE]".to_owned()),
         Some(ResponseCode::Parse) => Some("[PARSE]".to_owned()),
         Some(ResponseCode::TryCreate) => Some("[TRYCREATE]".to_owned()),
-        Some(ResponseCode::Capabilities(list)) => {
-            Some(format!("[CAPABILITY {}]", list.iter().map(capability_name).collect::<Vec<_>>().join(" ")))
-        }
+        Some(ResponseCode::Capabilities(list)) => Some(format!(
+            "[CAPABILITY {}]",
+            list.iter()
+                .map(capability_name)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
         _ => None,
     };
     for part in [code.as_deref(), information] {

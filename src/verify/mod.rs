@@ -234,24 +234,50 @@ impl CheckContext {
 }
 
 /// Checks IMAP alone.
-pub async fn check_imap(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> CheckReport {
-    timed(Protocol::Imap, server, imap::check(server, credentials, context)).await
+pub async fn check_imap(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> CheckReport {
+    timed(
+        Protocol::Imap,
+        server,
+        imap::check(server, credentials, context),
+    )
+    .await
 }
 
 /// Checks SMTP alone.
-pub async fn check_smtp(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> CheckReport {
-    timed(Protocol::Smtp, server, smtp::check(server, credentials, context)).await
+pub async fn check_smtp(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> CheckReport {
+    timed(
+        Protocol::Smtp,
+        server,
+        smtp::check(server, credentials, context),
+    )
+    .await
 }
 
 /// Checks IMAP and SMTP at the same time; returns (IMAP, SMTP).
-pub async fn check_both(account: &Account, credentials: &MailCredentials, context: &CheckContext) -> (CheckReport, CheckReport) {
+pub async fn check_both(
+    account: &Account,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> (CheckReport, CheckReport) {
     tokio::join!(
         check_imap(&account.imap, credentials, context),
         check_smtp(&account.smtp, credentials, context)
     )
 }
 
-async fn timed(protocol: Protocol, server: &ServerSettings, check: impl Future<Output = Verdict>) -> CheckReport {
+async fn timed(
+    protocol: Protocol,
+    server: &ServerSettings,
+    check: impl Future<Output = Verdict>,
+) -> CheckReport {
     let started = Instant::now();
     let verdict = check.await;
     match &verdict {

@@ -24,7 +24,11 @@ pub enum MailStream {
 }
 
 impl AsyncRead for MailStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MailStream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
@@ -33,7 +37,11 @@ impl AsyncRead for MailStream {
 }
 
 impl AsyncWrite for MailStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             MailStream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
             MailStream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
@@ -78,7 +86,11 @@ pub async fn within<T>(
         Err(_) => Err(failure(
             stage,
             FailureKind::Timeout,
-            format!("the server did not answer within {} seconds ({})", limit.as_secs_f32(), stage.doing().to_lowercase()),
+            format!(
+                "the server did not answer within {} seconds ({})",
+                limit.as_secs_f32(),
+                stage.doing().to_lowercase()
+            ),
         )),
     }
 }
@@ -87,47 +99,86 @@ pub async fn within<T>(
 pub fn io_failure(stage: Stage, error: &io::Error) -> CheckFailure {
     use io::ErrorKind as K;
     if let Some(certificate_problem) = describe_certificate_error(error) {
-        let kind = if certificate_problem.contains("certificate") { FailureKind::Certificate } else { FailureKind::Tls };
+        let kind = if certificate_problem.contains("certificate") {
+            FailureKind::Certificate
+        } else {
+            FailureKind::Tls
+        };
         return failure(stage, kind, certificate_problem);
     }
     let (kind, detail) = match error.kind() {
-        K::ConnectionRefused => (FailureKind::Refused, "the server refused the connection (nothing listens on that port)".to_owned()),
-        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
-            (FailureKind::Closed, "the server closed the connection".to_owned())
-        }
+        K::ConnectionRefused => (
+            FailureKind::Refused,
+            "the server refused the connection (nothing listens on that port)".to_owned(),
+        ),
+        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => (
+            FailureKind::Closed,
+            "the server closed the connection".to_owned(),
+        ),
         K::TimedOut => (FailureKind::Timeout, "the connection timed out".to_owned()),
-        K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable => {
-            (FailureKind::Unreachable, format!("the server cannot be reached from this computer ({error})"))
-        }
-        _ if stage == Stage::Tls => (FailureKind::Tls, format!("the secure connection failed ({error})")),
-        _ => (FailureKind::Closed, format!("the connection failed ({error})")),
+        K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable => (
+            FailureKind::Unreachable,
+            format!("the server cannot be reached from this computer ({error})"),
+        ),
+        _ if stage == Stage::Tls => (
+            FailureKind::Tls,
+            format!("the secure connection failed ({error})"),
+        ),
+        _ => (
+            FailureKind::Closed,
+            format!("the connection failed ({error})"),
+        ),
     };
     failure(stage, kind, detail)
 }
 
 /// DNS, TCP connect and, for implicit TLS, the handshake.
-pub async fn connect(protocol: Protocol, server: &ServerSettings, context: &CheckContext) -> Result<MailStream, CheckFailure> {
+pub async fn connect(
+    protocol: Protocol,
+    server: &ServerSettings,
+    context: &CheckContext,
+) -> Result<MailStream, CheckFailure> {
     let progress = |stage| (context.progress)(protocol, stage);
     progress(Stage::Resolving);
     let host = server.host.trim();
-    let addresses: Vec<SocketAddr> = match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+    let addresses: Vec<SocketAddr> = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
         Ok(ip) => vec![SocketAddr::new(ip, server.port)],
-        Err(_) => within(Stage::Resolving, context.timeouts.dns, async {
-            tokio::net::lookup_host((host, server.port))
-                .await
-                .map(Iterator::collect)
-                .map_err(|error| failure(Stage::Resolving, FailureKind::Dns, format!("the server name {host} could not be found ({error})")))
-        })
-        .await?,
+        Err(_) => {
+            within(Stage::Resolving, context.timeouts.dns, async {
+                tokio::net::lookup_host((host, server.port))
+                    .await
+                    .map(Iterator::collect)
+                    .map_err(|error| {
+                        failure(
+                            Stage::Resolving,
+                            FailureKind::Dns,
+                            format!("the server name {host} could not be found ({error})"),
+                        )
+                    })
+            })
+            .await?
+        }
     };
     if addresses.is_empty() {
-        return Err(failure(Stage::Resolving, FailureKind::Dns, format!("the server name {host} has no address")));
+        return Err(failure(
+            Stage::Resolving,
+            FailureKind::Dns,
+            format!("the server name {host} has no address"),
+        ));
     }
-    if server.security == Security::PlainLoopbackOnly && !addresses.iter().all(|address| address.ip().is_loopback()) {
+    if server.security == Security::PlainLoopbackOnly
+        && !addresses.iter().all(|address| address.ip().is_loopback())
+    {
         return Err(failure(
             Stage::Connecting,
             FailureKind::Insecure,
-            format!("{host} is not this computer, and connections without encryption are only allowed to this computer"),
+            format!(
+                "{host} is not this computer, and connections without encryption are only allowed to this computer"
+            ),
         ));
     }
 
@@ -136,7 +187,9 @@ pub async fn connect(protocol: Protocol, server: &ServerSettings, context: &Chec
     let mut connected = None;
     for address in addresses {
         match within(Stage::Connecting, context.timeouts.connect, async {
-            TcpStream::connect(address).await.map_err(|error| io_failure(Stage::Connecting, &error))
+            TcpStream::connect(address)
+                .await
+                .map_err(|error| io_failure(Stage::Connecting, &error))
         })
         .await
         {
@@ -161,10 +214,25 @@ pub async fn connect(protocol: Protocol, server: &ServerSettings, context: &Chec
 }
 
 /// The TLS handshake, verifying the certificate against the trusted roots and the host name.
-pub async fn start_tls(protocol: Protocol, tcp: TcpStream, host: &str, context: &CheckContext) -> Result<MailStream, CheckFailure> {
+pub async fn start_tls(
+    protocol: Protocol,
+    tcp: TcpStream,
+    host: &str,
+    context: &CheckContext,
+) -> Result<MailStream, CheckFailure> {
     (context.progress)(protocol, Stage::Tls);
-    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned())
-        .map_err(|_| failure(Stage::Tls, FailureKind::Tls, format!("{host} is not a valid server name for a certificate")))?;
+    let name = ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    )
+    .map_err(|_| {
+        failure(
+            Stage::Tls,
+            FailureKind::Tls,
+            format!("{host} is not a valid server name for a certificate"),
+        )
+    })?;
     let connector = context.trust.connector();
     within(Stage::Tls, context.timeouts.tls, async {
         connector

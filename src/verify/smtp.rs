@@ -14,7 +14,9 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::net::{self, MailStream, failure, io_failure, within};
-use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2};
+use super::{
+    CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2,
+};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
 
@@ -31,7 +33,10 @@ struct Reply {
 
 impl Reply {
     fn code(&self) -> u16 {
-        self.text.get(..3).and_then(|code| code.parse().ok()).unwrap_or(0)
+        self.text
+            .get(..3)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -44,12 +49,24 @@ impl Connection {
         let mut raw = String::new();
         loop {
             let before = raw.len();
-            let read = self.stream.read_line(&mut raw).await.map_err(|error| io_failure(stage, &error))?;
+            let read = self
+                .stream
+                .read_line(&mut raw)
+                .await
+                .map_err(|error| io_failure(stage, &error))?;
             if read == 0 {
-                return Err(failure(stage, FailureKind::Closed, "the server closed the connection"));
+                return Err(failure(
+                    stage,
+                    FailureKind::Closed,
+                    "the server closed the connection",
+                ));
             }
             if raw.len() > MAX_REPLY_BYTES {
-                return Err(failure(stage, FailureKind::Protocol, "the server's reply is far too long"));
+                return Err(failure(
+                    stage,
+                    FailureKind::Protocol,
+                    "the server's reply is far too long",
+                ));
             }
             let line = &raw[before..];
             // The last line of a reply has a space (or nothing) after the code; earlier ones have a hyphen.
@@ -59,42 +76,82 @@ impl Connection {
         }
         let parsed = Response::from_str(&raw).map_err(|_| CheckFailure {
             server_reply: Some(raw.trim_end().to_owned()),
-            ..failure(stage, FailureKind::Protocol, "the server's reply is not SMTP")
+            ..failure(
+                stage,
+                FailureKind::Protocol,
+                "the server's reply is not SMTP",
+            )
         })?;
-        let text = raw.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+        let text = raw
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n");
         Ok(Reply { text, parsed })
     }
 
     async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
         let stream = self.stream.get_mut();
-        stream.write_all(bytes).await.map_err(|error| io_failure(stage, &error))?;
-        stream.flush().await.map_err(|error| io_failure(stage, &error))
+        stream
+            .write_all(bytes)
+            .await
+            .map_err(|error| io_failure(stage, &error))?;
+        stream
+            .flush()
+            .await
+            .map_err(|error| io_failure(stage, &error))
     }
 
-    async fn command(&mut self, command: impl std::fmt::Display, stage: Stage, expected: u16) -> Result<Reply, CheckFailure> {
+    async fn command(
+        &mut self,
+        command: impl std::fmt::Display,
+        stage: Stage,
+        expected: u16,
+    ) -> Result<Reply, CheckFailure> {
         self.write(command.to_string().as_bytes(), stage).await?;
         let reply = self.read_reply(stage).await?;
-        if reply.code() == expected { Ok(reply) } else { Err(refused(stage, reply.text)) }
+        if reply.code() == expected {
+            Ok(reply)
+        } else {
+            Err(refused(stage, reply.text))
+        }
     }
 
     async fn ehlo(&mut self, context: &CheckContext) -> Result<ServerInfo, CheckFailure> {
         let stage = Stage::Capabilities;
-        let reply = within(stage, context.timeouts.reply, self.command(Ehlo::new(ClientId::default()), stage, 250)).await?;
+        let reply = within(
+            stage,
+            context.timeouts.reply,
+            self.command(Ehlo::new(ClientId::default()), stage, 250),
+        )
+        .await?;
         ServerInfo::from_response(&reply.parsed).map_err(|_| CheckFailure {
             server_reply: Some(reply.text.clone()),
-            ..failure(stage, FailureKind::Protocol, "the server's EHLO reply cannot be read")
+            ..failure(
+                stage,
+                FailureKind::Protocol,
+                "the server's EHLO reply cannot be read",
+            )
         })
     }
 }
 
-pub(super) async fn check(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Verdict {
+pub(super) async fn check(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> Verdict {
     match run(server, credentials, context).await {
         Ok(server_reply) => Verdict::Passed { server_reply },
         Err(failure) => Verdict::Failed(failure),
     }
 }
 
-async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &CheckContext) -> Result<String, CheckFailure> {
+async fn run(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> Result<String, CheckFailure> {
     let progress = |stage| (context.progress)(Protocol::Smtp, stage);
     let reply_limit = context.timeouts.reply;
     let stream = net::connect(Protocol::Smtp, server, context).await?;
@@ -103,7 +160,12 @@ async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &C
     };
 
     progress(Stage::Greeting);
-    let greeting = within(Stage::Greeting, reply_limit, connection.read_reply(Stage::Greeting)).await?;
+    let greeting = within(
+        Stage::Greeting,
+        reply_limit,
+        connection.read_reply(Stage::Greeting),
+    )
+    .await?;
     if greeting.code() != 220 {
         return Err(refused(Stage::Greeting, greeting.text));
     }
@@ -112,18 +174,37 @@ async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &C
 
     if server.security == Security::StartTls {
         if !info.supports_feature(Extension::StartTls) {
-            return Err(failure(Stage::Tls, FailureKind::Unsupported, "the server does not offer STARTTLS on this port"));
+            return Err(failure(
+                Stage::Tls,
+                FailureKind::Unsupported,
+                "the server does not offer STARTTLS on this port",
+            ));
         }
-        within(Stage::Tls, reply_limit, connection.command(Starttls, Stage::Tls, 220)).await?;
+        within(
+            Stage::Tls,
+            reply_limit,
+            connection.command(Starttls, Stage::Tls, 220),
+        )
+        .await?;
         if !connection.stream.buffer().is_empty() {
             // Anything sent before the handshake could be an injection (CVE-2011-0411 class); refuse it.
-            return Err(failure(Stage::Tls, FailureKind::Protocol, "the server sent data before the secure connection started"));
+            return Err(failure(
+                Stage::Tls,
+                FailureKind::Protocol,
+                "the server sent data before the secure connection started",
+            ));
         }
         let MailStream::Plain(tcp) = connection.stream.into_inner() else {
-            return Err(failure(Stage::Tls, FailureKind::Protocol, "the connection was already secured"));
+            return Err(failure(
+                Stage::Tls,
+                FailureKind::Protocol,
+                "the connection was already secured",
+            ));
         };
         connection = Connection {
-            stream: BufReader::new(net::start_tls(Protocol::Smtp, tcp, &server.host, context).await?),
+            stream: BufReader::new(
+                net::start_tls(Protocol::Smtp, tcp, &server.host, context).await?,
+            ),
         };
         progress(Stage::Capabilities);
         info = connection.ehlo(context).await?;
@@ -137,22 +218,37 @@ async fn run(server: &ServerSettings, credentials: &MailCredentials, context: &C
     }
 
     progress(Stage::Authenticating);
-    let auth_reply = within(Stage::Authenticating, reply_limit, authenticate(&mut connection, credentials)).await?;
+    let auth_reply = within(
+        Stage::Authenticating,
+        reply_limit,
+        authenticate(&mut connection, credentials),
+    )
+    .await?;
 
     if context.send_test_message {
         progress(Stage::TestMessage);
-        within(Stage::TestMessage, reply_limit, send_test_message(&mut connection, &credentials.mailbox)).await?;
+        within(
+            Stage::TestMessage,
+            reply_limit,
+            send_test_message(&mut connection, &credentials.mailbox),
+        )
+        .await?;
     }
 
     // The verdict is known; say goodbye without waiting for the 221.
-    let _ = connection.write(Quit.to_string().as_bytes(), Stage::Authenticating).await;
+    let _ = connection
+        .write(Quit.to_string().as_bytes(), Stage::Authenticating)
+        .await;
     let _ = connection.stream.get_mut().shutdown().await;
     Ok(auth_reply)
 }
 
 /// `AUTH XOAUTH2 <initial response>`; a 334 error continuation is answered with an empty line and the final
 /// reply is what gets reported.
-async fn authenticate(connection: &mut Connection, credentials: &MailCredentials) -> Result<String, CheckFailure> {
+async fn authenticate(
+    connection: &mut Connection,
+    credentials: &MailCredentials,
+) -> Result<String, CheckFailure> {
     let stage = Stage::Authenticating;
     let initial = xoauth2::initial_response(&credentials.smtp_user, &credentials.access_token);
     let command = format!("AUTH XOAUTH2 {}\r\n", initial.expose_secret());
@@ -167,13 +263,17 @@ async fn authenticate(connection: &mut Connection, credentials: &MailCredentials
         if prompt.code() != 334 {
             return Err(refused(stage, prompt.text));
         }
-        connection.write(format!("{}\r\n", initial.expose_secret()).as_bytes(), stage).await?;
+        connection
+            .write(format!("{}\r\n", initial.expose_secret()).as_bytes(), stage)
+            .await?;
         connection.read_reply(stage).await?
     };
     drop(command);
     let mut oauth_error = None;
     if reply.code() == 334 {
-        oauth_error = Some(xoauth2::decode_error_challenge(reply.text.get(4..).unwrap_or_default()));
+        oauth_error = Some(xoauth2::decode_error_challenge(
+            reply.text.get(4..).unwrap_or_default(),
+        ));
         connection.write(b"\r\n", stage).await?;
         reply = connection.read_reply(stage).await?;
     }
@@ -189,23 +289,35 @@ async fn authenticate(connection: &mut Connection, credentials: &MailCredentials
 
 async fn send_test_message(connection: &mut Connection, mailbox: &str) -> Result<(), CheckFailure> {
     let stage = Stage::TestMessage;
-    let address: lettre::Address = mailbox
-        .parse()
-        .map_err(|_| failure(stage, FailureKind::Protocol, format!("{mailbox} is not a valid sender address")))?;
+    let address: lettre::Address = mailbox.parse().map_err(|_| {
+        failure(
+            stage,
+            FailureKind::Protocol,
+            format!("{mailbox} is not a valid sender address"),
+        )
+    })?;
     let message = lettre::Message::builder()
         .from(lettre::message::Mailbox::new(Some("mailconnect".to_owned()), address.clone()))
         .to(lettre::message::Mailbox::new(None, address.clone()))
         .subject("mailconnect test message")
         .body("This message was sent by mailconnect to check that this mailbox can send mail with OAuth.\r\n".to_owned())
         .map_err(|error| failure(stage, FailureKind::Protocol, error.to_string()))?;
-    connection.command(Mail::new(Some(address.clone()), Vec::new()), stage, 250).await?;
-    connection.command(Rcpt::new(address, Vec::new()), stage, 250).await?;
+    connection
+        .command(Mail::new(Some(address.clone()), Vec::new()), stage, 250)
+        .await?;
+    connection
+        .command(Rcpt::new(address, Vec::new()), stage, 250)
+        .await?;
     connection.command(Data, stage, 354).await?;
     let mut body = dot_stuff(&message.formatted());
     body.extend_from_slice(b"\r\n.\r\n");
     connection.write(&body, stage).await?;
     let reply = connection.read_reply(stage).await?;
-    if reply.code() == 250 { Ok(()) } else { Err(refused(stage, reply.text)) }
+    if reply.code() == 250 {
+        Ok(())
+    } else {
+        Err(refused(stage, reply.text))
+    }
 }
 
 /// RFC 5321 4.5.2: a line starting with a dot gets another one.
@@ -231,7 +343,11 @@ fn refused(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.starts_with('4');
     CheckFailure {
         stage,
-        kind: if temporary { FailureKind::Temporary } else { FailureKind::Rejected },
+        kind: if temporary {
+            FailureKind::Temporary
+        } else {
+            FailureKind::Rejected
+        },
         detail: if temporary {
             "the server could not check the sign-in right now".to_owned()
         } else {
@@ -253,7 +369,10 @@ mod tests {
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_only() {
-        assert_eq!(dot_stuff(b".hidden\r\nline\r\n.\r\n"), b"..hidden\r\nline\r\n..".to_vec());
+        assert_eq!(
+            dot_stuff(b".hidden\r\nline\r\n.\r\n"),
+            b"..hidden\r\nline\r\n..".to_vec()
+        );
         assert_eq!(dot_stuff(b"a.b\r\n"), b"a.b".to_vec());
     }
 }

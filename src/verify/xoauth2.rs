@@ -5,7 +5,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// `base64("user=" + user + "\x01auth=Bearer " + token + "\x01\x01")`, kept secret because it contains the token.
 pub fn initial_response(user: &str, access_token: &SecretString) -> SecretString {
-    let raw = SecretString::from(format!("user={user}\x01auth=Bearer {}\x01\x01", access_token.expose_secret()));
+    let raw = SecretString::from(format!(
+        "user={user}\x01auth=Bearer {}\x01\x01",
+        access_token.expose_secret()
+    ));
     SecretString::from(base64::engine::general_purpose::STANDARD.encode(raw.expose_secret()))
 }
 
@@ -26,7 +29,10 @@ mod tests {
 
     #[test]
     fn encodes_the_documented_format() {
-        let encoded = initial_response("someuser@example.com", &SecretString::from("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"));
+        let encoded = initial_response(
+            "someuser@example.com",
+            &SecretString::from("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
+        );
         // The example from Google's and Microsoft's XOAUTH2 documentation.
         assert_eq!(
             encoded.expose_secret(),
@@ -37,7 +43,9 @@ mod tests {
     #[test]
     fn decodes_dovecots_error_continuation() {
         assert_eq!(
-            decode_error_challenge("eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJtYWlsIn0="),
+            decode_error_challenge(
+                "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJtYWlsIn0="
+            ),
             r#"{"status":"401","schemes":"bearer","scope":"mail"}"#
         );
         assert_eq!(decode_error_challenge("not base64!"), "not base64!");

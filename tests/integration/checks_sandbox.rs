@@ -15,8 +15,9 @@ const MAILBOX: &str = "reception@smile-dental.example";
 fn recording_context() -> (CheckContext, Arc<Mutex<Vec<(Protocol, Stage)>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let context = CheckContext::new(platform_trust(), test_timeouts())
-        .with_progress(Arc::new(move |protocol, stage| sink.lock().unwrap().push((protocol, stage))));
+    let context = CheckContext::new(platform_trust(), test_timeouts()).with_progress(Arc::new(
+        move |protocol, stage| sink.lock().unwrap().push((protocol, stage)),
+    ));
     (context, seen)
 }
 
@@ -30,15 +31,38 @@ async fn both_checks_pass_with_a_fresh_token_and_report_each_stage() {
     let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
     assert!(imap.verdict.passed(), "{imap:?}");
     assert!(smtp.verdict.passed(), "{smtp:?}");
-    let verify::Verdict::Passed { server_reply } = &smtp.verdict else { unreachable!() };
+    let verify::Verdict::Passed { server_reply } = &smtp.verdict else {
+        unreachable!()
+    };
     assert_eq!(server_reply, "235 2.7.0 Authentication successful");
     let seen = seen.lock().unwrap();
-    let stages_of = |protocol| seen.iter().filter(|(p, _)| *p == protocol).map(|(_, stage)| *stage).collect::<Vec<_>>();
+    let stages_of = |protocol| {
+        seen.iter()
+            .filter(|(p, _)| *p == protocol)
+            .map(|(_, stage)| *stage)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         stages_of(Protocol::Imap),
-        [Stage::Resolving, Stage::Connecting, Stage::Greeting, Stage::Capabilities, Stage::Authenticating, Stage::Mailbox]
+        [
+            Stage::Resolving,
+            Stage::Connecting,
+            Stage::Greeting,
+            Stage::Capabilities,
+            Stage::Authenticating,
+            Stage::Mailbox
+        ]
     );
-    assert_eq!(stages_of(Protocol::Smtp), [Stage::Resolving, Stage::Connecting, Stage::Greeting, Stage::Capabilities, Stage::Authenticating]);
+    assert_eq!(
+        stages_of(Protocol::Smtp),
+        [
+            Stage::Resolving,
+            Stage::Connecting,
+            Stage::Greeting,
+            Stage::Capabilities,
+            Stage::Authenticating
+        ]
+    );
 }
 
 #[tokio::test]
@@ -46,20 +70,39 @@ async fn a_rejected_token_fails_at_authentication_with_the_servers_words() {
     let sandbox = quick_sandbox(SandboxOptions::default()).await;
     let account = sandbox.account(MAILBOX);
     let (context, _) = recording_context();
-    let credentials = MailCredentials::for_account(&account, SecretString::from("sbx-at-not-a-real-token"));
+    let credentials =
+        MailCredentials::for_account(&account, SecretString::from("sbx-at-not-a-real-token"));
     let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
 
     let imap_failure = imap.verdict.failure().expect("IMAP fails");
     assert_eq!(imap_failure.stage, Stage::Authenticating);
     assert_eq!(imap_failure.kind, FailureKind::Rejected);
-    assert_eq!(imap_failure.server_reply.as_deref(), Some("NO AUTHENTICATE failed."));
-    assert_eq!(imap_failure.oauth_error.as_deref(), Some(r#"{"status":"401","schemes":"bearer","scope":"mail"}"#));
-    assert!(imap_failure.advice.steps.iter().any(|step| step.contains("IMAP")));
-    assert_eq!(imap_failure.code(Protocol::Imap), "IMAP-authentication-rejected");
+    assert_eq!(
+        imap_failure.server_reply.as_deref(),
+        Some("NO AUTHENTICATE failed.")
+    );
+    assert_eq!(
+        imap_failure.oauth_error.as_deref(),
+        Some(r#"{"status":"401","schemes":"bearer","scope":"mail"}"#)
+    );
+    assert!(
+        imap_failure
+            .advice
+            .steps
+            .iter()
+            .any(|step| step.contains("IMAP"))
+    );
+    assert_eq!(
+        imap_failure.code(Protocol::Imap),
+        "IMAP-authentication-rejected"
+    );
 
     let smtp_failure = smtp.verdict.failure().expect("SMTP fails");
     assert_eq!(smtp_failure.stage, Stage::Authenticating);
-    assert_eq!(smtp_failure.server_reply.as_deref(), Some("535 5.7.3 Authentication unsuccessful [sandbox.mailconnect.invalid]"));
+    assert_eq!(
+        smtp_failure.server_reply.as_deref(),
+        Some("535 5.7.3 Authentication unsuccessful [sandbox.mailconnect.invalid]")
+    );
     assert!(smtp_failure.oauth_error.is_some());
 }
 
@@ -77,7 +120,13 @@ async fn smtp_auth_switched_off_names_the_admin_center_switch() {
     let failure = smtp.verdict.failure().expect("SMTP fails");
     assert_eq!(failure.server_reply.as_deref(), Some(disabled));
     assert!(failure.advice.cause.contains("Authenticated SMTP"));
-    assert!(failure.advice.steps.iter().any(|step| step.contains("Manage email apps")));
+    assert!(
+        failure
+            .advice
+            .steps
+            .iter()
+            .any(|step| step.contains("Manage email apps"))
+    );
 }
 
 #[tokio::test]
@@ -87,12 +136,26 @@ async fn a_test_message_is_sent_only_when_asked() {
     let tokens = device_sign_in(&sandbox, &account, MAILBOX).await;
     let (mut context, seen) = recording_context();
     let credentials = MailCredentials::for_account(&account, tokens.access_token);
-    assert!(verify::check_smtp(&account.smtp, &credentials, &context).await.verdict.passed());
+    assert!(
+        verify::check_smtp(&account.smtp, &credentials, &context)
+            .await
+            .verdict
+            .passed()
+    );
     assert_eq!(sandbox.stats().messages_received, 0);
     context.send_test_message = true;
-    assert!(verify::check_smtp(&account.smtp, &credentials, &context).await.verdict.passed());
+    assert!(
+        verify::check_smtp(&account.smtp, &credentials, &context)
+            .await
+            .verdict
+            .passed()
+    );
     assert_eq!(sandbox.stats().messages_received, 1);
-    assert!(seen.lock().unwrap().contains(&(Protocol::Smtp, Stage::TestMessage)));
+    assert!(
+        seen.lock()
+            .unwrap()
+            .contains(&(Protocol::Smtp, Stage::TestMessage))
+    );
 }
 
 #[tokio::test]
@@ -105,11 +168,22 @@ async fn a_silent_server_times_out_naming_the_greeting_stage() {
     let credentials = MailCredentials::for_account(&account, SecretString::from("unused"));
     let started = std::time::Instant::now();
     let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "both checks should time out together");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "both checks should time out together"
+    );
     for report in [imap, smtp] {
         let failure = report.verdict.failure().expect("timeout");
-        assert_eq!((failure.stage, failure.kind), (Stage::Greeting, FailureKind::Timeout), "{report:?}");
-        assert!(failure.detail.contains("did not answer within 1 seconds"), "{}", failure.detail);
+        assert_eq!(
+            (failure.stage, failure.kind),
+            (Stage::Greeting, FailureKind::Timeout),
+            "{report:?}"
+        );
+        assert!(
+            failure.detail.contains("did not answer within 1 seconds"),
+            "{}",
+            failure.detail
+        );
     }
 }
 
@@ -124,32 +198,53 @@ async fn refused_unknown_and_insecure_servers_fail_before_any_secret_is_sent() {
     };
     let closed_port = crate::support::free_port();
     let refused = verify::check_imap(
-        &ServerSettings { host: "127.0.0.1".into(), port: closed_port, security: Security::PlainLoopbackOnly },
+        &ServerSettings {
+            host: "127.0.0.1".into(),
+            port: closed_port,
+            security: Security::PlainLoopbackOnly,
+        },
         &credentials,
         &context,
     )
     .await;
     let failure = refused.verdict.failure().expect("refused");
-    assert_eq!((failure.stage, failure.kind), (Stage::Connecting, FailureKind::Refused));
+    assert_eq!(
+        (failure.stage, failure.kind),
+        (Stage::Connecting, FailureKind::Refused)
+    );
     assert!(failure.advice.steps[0].contains("993"));
 
     let unknown = verify::check_smtp(
-        &ServerSettings { host: "no-such-host.invalid".into(), port: 587, security: Security::StartTls },
+        &ServerSettings {
+            host: "no-such-host.invalid".into(),
+            port: 587,
+            security: Security::StartTls,
+        },
         &credentials,
         &context,
     )
     .await;
     let failure = unknown.verdict.failure().expect("unknown host");
     assert_eq!(failure.stage, Stage::Resolving);
-    assert!(matches!(failure.kind, FailureKind::Dns | FailureKind::Timeout), "{failure:?}");
+    assert!(
+        matches!(failure.kind, FailureKind::Dns | FailureKind::Timeout),
+        "{failure:?}"
+    );
 
     // A documentation address (TEST-NET-1): refused before any connection is attempted.
     let insecure = verify::check_imap(
-        &ServerSettings { host: "192.0.2.1".into(), port: 143, security: Security::PlainLoopbackOnly },
+        &ServerSettings {
+            host: "192.0.2.1".into(),
+            port: 143,
+            security: Security::PlainLoopbackOnly,
+        },
         &credentials,
         &context,
     )
     .await;
     let failure = insecure.verdict.failure().expect("insecure");
-    assert_eq!((failure.stage, failure.kind), (Stage::Connecting, FailureKind::Insecure));
+    assert_eq!(
+        (failure.stage, failure.kind),
+        (Stage::Connecting, FailureKind::Insecure)
+    );
 }

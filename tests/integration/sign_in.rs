@@ -7,7 +7,9 @@ use mailconnect::config::Timeouts;
 use mailconnect::sandbox::{Fault, SandboxOptions};
 use secrecy::ExposeSecret;
 
-use crate::support::{browser, device_sign_in, platform_trust, quick_sandbox, sign_in_client, test_timeouts};
+use crate::support::{
+    browser, device_sign_in, platform_trust, quick_sandbox, sign_in_client, test_timeouts,
+};
 
 const MAILBOX: &str = "reception@smile-dental.example";
 
@@ -19,14 +21,31 @@ async fn device_code_sign_in_returns_tokens_and_names_the_account() {
     let prompt = client.start_device_code().await.expect("device code");
     assert_eq!(prompt.user_code.len(), 9);
     assert_eq!(prompt.verification_uri, sandbox.device_login_url());
-    assert!(prompt.message.as_deref().unwrap_or_default().contains(&prompt.user_code));
+    assert!(
+        prompt
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&prompt.user_code)
+    );
     assert!(prompt.remaining() > Duration::from_secs(890));
     assert!(sandbox.approve_device_code(&prompt.user_code, MAILBOX));
-    let tokens = client.poll_device_code(&prompt, |_| {}).await.expect("tokens");
+    let tokens = client
+        .poll_device_code(&prompt, |_| {})
+        .await
+        .expect("tokens");
     assert!(sandbox.is_valid_access_token(tokens.access_token.expose_secret(), MAILBOX));
     assert!(tokens.refresh_token.is_some());
-    assert_eq!(tokens.account.as_ref().map(|account| account.username.as_str()), Some(MAILBOX));
-    tokens.ensure_account("Reception@Smile-Dental.example").expect("same account, other case");
+    assert_eq!(
+        tokens
+            .account
+            .as_ref()
+            .map(|account| account.username.as_str()),
+        Some(MAILBOX)
+    );
+    tokens
+        .ensure_account("Reception@Smile-Dental.example")
+        .expect("same account, other case");
 }
 
 #[tokio::test]
@@ -51,8 +70,15 @@ async fn device_code_polling_honours_the_interval_and_slow_down() {
     assert_eq!(slow_downs, vec![Duration::from_secs(6)]);
     let polls = sandbox.stats().device_polls;
     let gaps: Vec<Duration> = polls.windows(2).map(|pair| pair[1] - pair[0]).collect();
-    assert!(gaps[0] >= Duration::from_millis(5900), "after slow_down the client waited only {:?}", gaps[0]);
-    assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(950)), "polled faster than the interval: {gaps:?}");
+    assert!(
+        gaps[0] >= Duration::from_millis(5900),
+        "after slow_down the client waited only {:?}",
+        gaps[0]
+    );
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(950)),
+        "polled faster than the interval: {gaps:?}"
+    );
 }
 
 #[tokio::test]
@@ -62,14 +88,20 @@ async fn declined_and_expired_device_codes_stop_polling_with_their_advice() {
 
     let prompt = client.start_device_code().await.expect("device code");
     sandbox.inject(Fault::DeviceDeclined);
-    let declined = client.poll_device_code(&prompt, |_| {}).await.expect_err("declined");
+    let declined = client
+        .poll_device_code(&prompt, |_| {})
+        .await
+        .expect_err("declined");
     assert_eq!(declined.code(), "authorization_declined");
     assert!(declined.advice().cause.contains("declined"));
     assert!(!declined.is_transient());
 
     let prompt = client.start_device_code().await.expect("device code");
     sandbox.inject(Fault::DeviceExpired);
-    let expired = client.poll_device_code(&prompt, |_| {}).await.expect_err("expired");
+    let expired = client
+        .poll_device_code(&prompt, |_| {})
+        .await
+        .expect_err("expired");
     assert_eq!(expired.code(), "AADSTS70019");
     assert!(expired.advice().steps[0].contains("Get a new code"));
 }
@@ -89,7 +121,11 @@ async fn dropping_the_poll_cancels_it() {
     let polls_at_cancel = sandbox.stats().device_polls.len();
     assert!(polls_at_cancel >= 1);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(sandbox.stats().device_polls.len(), polls_at_cancel, "polling went on after cancel");
+    assert_eq!(
+        sandbox.stats().device_polls.len(),
+        polls_at_cancel,
+        "polling went on after cancel"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +139,10 @@ async fn microsoft_errors_keep_code_and_ids_and_map_to_advice() {
         aadsts: 50076,
         description: "Due to a configuration change made by your administrator, you must use multi-factor authentication.".into(),
     });
-    let error = client.refresh(tokens.refresh_token.as_ref().expect("refresh token")).await.expect_err("MFA required");
+    let error = client
+        .refresh(tokens.refresh_token.as_ref().expect("refresh token"))
+        .await
+        .expect_err("MFA required");
     assert_eq!(error.code(), "AADSTS50076");
     assert!(error.correlation_id().is_some_and(|id| id.len() == 36));
     assert!(error.trace_id().is_some());
@@ -112,7 +151,10 @@ async fn microsoft_errors_keep_code_and_ids_and_map_to_advice() {
 
     let mut wrong_app = account.clone();
     wrong_app.client_id = "11111111-2222-3333-4444-555555555555".into();
-    let error = sign_in_client(&wrong_app).start_device_code().await.expect_err("unknown app");
+    let error = sign_in_client(&wrong_app)
+        .start_device_code()
+        .await
+        .expect_err("unknown app");
     assert_eq!(error.code(), "AADSTS700016");
     assert!(error.advice().cause.contains("client) ID"));
 }
@@ -127,27 +169,51 @@ async fn unusable_answers_are_classified_and_never_discard_tokens() {
         http: Duration::from_secs(2),
         ..test_timeouts()
     };
-    let client = SignInClient::new(&account.endpoints().unwrap(), &account.client_id, &platform_trust(), &timeouts).unwrap();
+    let client = SignInClient::new(
+        &account.endpoints().unwrap(),
+        &account.client_id,
+        &platform_trust(),
+        &timeouts,
+    )
+    .unwrap();
 
     sandbox.inject(Fault::TokenServiceUnavailable);
     let unavailable = client.refresh(&refresh_token).await.expect_err("503");
-    assert!(matches!(unavailable, SignInError::Unavailable { status: 503, .. }), "{unavailable:?}");
+    assert!(
+        matches!(unavailable, SignInError::Unavailable { status: 503, .. }),
+        "{unavailable:?}"
+    );
     assert!(unavailable.is_transient() && !unavailable.requires_new_sign_in());
 
     sandbox.inject(Fault::MalformedTokenAnswer);
     let malformed = client.refresh(&refresh_token).await.expect_err("not JSON");
-    assert!(matches!(malformed, SignInError::Malformed { .. }), "{malformed:?}");
+    assert!(
+        matches!(malformed, SignInError::Malformed { .. }),
+        "{malformed:?}"
+    );
     assert!(!malformed.requires_new_sign_in());
 
     sandbox.inject(Fault::TokenHang);
     let started = std::time::Instant::now();
     let hung = client.refresh(&refresh_token).await.expect_err("hang");
-    assert!(matches!(hung, SignInError::Network { stage: NetworkStage::Timeout, .. }), "{hung:?}");
+    assert!(
+        matches!(
+            hung,
+            SignInError::Network {
+                stage: NetworkStage::Timeout,
+                ..
+            }
+        ),
+        "{hung:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(hung.is_transient());
 
     // After all that, the refresh token still works.
-    client.refresh(&refresh_token).await.expect("refresh after transient failures");
+    client
+        .refresh(&refresh_token)
+        .await
+        .expect("refresh after transient failures");
 }
 
 #[tokio::test]
@@ -156,14 +222,26 @@ async fn refresh_rotates_and_a_revoked_grant_asks_for_a_new_sign_in() {
     let account = sandbox.account(MAILBOX);
     let first = device_sign_in(&sandbox, &account, MAILBOX).await;
     let client = sign_in_client(&account);
-    let second = client.refresh(first.refresh_token.as_ref().unwrap()).await.expect("refresh");
-    assert_ne!(second.refresh_token.as_ref().unwrap().expose_secret(), first.refresh_token.as_ref().unwrap().expose_secret());
-    assert_ne!(second.access_token.expose_secret(), first.access_token.expose_secret());
+    let second = client
+        .refresh(first.refresh_token.as_ref().unwrap())
+        .await
+        .expect("refresh");
+    assert_ne!(
+        second.refresh_token.as_ref().unwrap().expose_secret(),
+        first.refresh_token.as_ref().unwrap().expose_secret()
+    );
+    assert_ne!(
+        second.access_token.expose_secret(),
+        first.access_token.expose_secret()
+    );
     assert!(sandbox.is_valid_access_token(second.access_token.expose_secret(), MAILBOX));
     assert_eq!(sandbox.stats().refreshes(), 1);
 
     sandbox.revoke_all();
-    let revoked = client.refresh(second.refresh_token.as_ref().unwrap()).await.expect_err("revoked");
+    let revoked = client
+        .refresh(second.refresh_token.as_ref().unwrap())
+        .await
+        .expect_err("revoked");
     assert_eq!(revoked.code(), "AADSTS50173");
     assert!(revoked.requires_new_sign_in());
     assert!(revoked.advice().steps[0].contains("Sign in again"));
@@ -171,7 +249,11 @@ async fn refresh_rotates_and_a_revoked_grant_asks_for_a_new_sign_in() {
 
 /// Plays the browser: follows the authorization URL's redirects to the loopback listener.
 async fn browse(url: &url::Url) -> reqwest::Response {
-    browser(true).get(url.as_str()).send().await.expect("browser request")
+    browser(true)
+        .get(url.as_str())
+        .send()
+        .await
+        .expect("browser request")
 }
 
 #[tokio::test]
@@ -187,23 +269,52 @@ async fn browser_sign_in_with_pkce_lands_on_the_loopback_page() {
         select_account: true,
         ..SignInOptions::default()
     };
-    let sign_in = client.start_browser_sign_in(&options).await.expect("listener");
-    let query: std::collections::HashMap<_, _> = sign_in.authorize_url.query_pairs().into_owned().collect();
-    assert_eq!(query.get("code_challenge_method").map(String::as_str), Some("S256"));
-    assert_eq!(query.get("prompt").map(String::as_str), Some("select_account"));
+    let sign_in = client
+        .start_browser_sign_in(&options)
+        .await
+        .expect("listener");
+    let query: std::collections::HashMap<_, _> =
+        sign_in.authorize_url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query.get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
+    assert_eq!(
+        query.get("prompt").map(String::as_str),
+        Some("select_account")
+    );
     assert_eq!(query.get("login_hint").map(String::as_str), Some(MAILBOX));
     assert!(sign_in.redirect_uri().starts_with("http://localhost:"));
-    let port = sign_in.redirect_uri().rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+    let port = sign_in
+        .redirect_uri()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
 
     // A stray request (the browser's favicon) is ignored.
-    let favicon = browser(true).get(format!("http://127.0.0.1:{port}/favicon.ico")).send().await.expect("favicon request");
+    let favicon = browser(true)
+        .get(format!("http://127.0.0.1:{port}/favicon.ico"))
+        .send()
+        .await
+        .expect("favicon request");
     assert_eq!(favicon.status(), 404);
 
     let landing = browse(&sign_in.authorize_url).await;
-    assert!(landing.text().await.unwrap().contains("You can close this tab"));
+    assert!(
+        landing
+            .text()
+            .await
+            .unwrap()
+            .contains("You can close this tab")
+    );
     let tokens = sign_in.finish(&client).await.expect("tokens");
     assert!(sandbox.is_valid_access_token(tokens.access_token.expose_secret(), MAILBOX));
-    assert_eq!(sandbox.stats().token_requests.get("authorization_code"), Some(&1));
+    assert_eq!(
+        sandbox.stats().token_requests.get("authorization_code"),
+        Some(&1)
+    );
 }
 
 #[tokio::test]
@@ -214,20 +325,44 @@ async fn browser_answer_with_another_state_is_refused() {
     })
     .await;
     let client = sign_in_client(&sandbox.account(MAILBOX));
-    let sign_in = client.start_browser_sign_in(&SignInOptions::default()).await.expect("listener");
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
     let no_redirects = browser(false);
-    let answer = no_redirects.get(sign_in.authorize_url.as_str()).send().await.expect("authorize");
+    let answer = no_redirects
+        .get(sign_in.authorize_url.as_str())
+        .send()
+        .await
+        .expect("authorize");
     let mut location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
     let forged: Vec<(String, String)> = location
         .query_pairs()
-        .map(|(key, value)| if key == "state" { (key.into_owned(), "forged".to_owned()) } else { (key.into_owned(), value.into_owned()) })
+        .map(|(key, value)| {
+            if key == "state" {
+                (key.into_owned(), "forged".to_owned())
+            } else {
+                (key.into_owned(), value.into_owned())
+            }
+        })
         .collect();
     location.query_pairs_mut().clear().extend_pairs(forged);
-    let page = no_redirects.get(location.as_str()).send().await.expect("landing").text().await.unwrap();
+    let page = no_redirects
+        .get(location.as_str())
+        .send()
+        .await
+        .expect("landing")
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("did not finish"));
     let error = sign_in.finish(&client).await.expect_err("state mismatch");
     assert!(matches!(error, SignInError::StateMismatch), "{error:?}");
-    assert_eq!(sandbox.stats().token_requests.get("authorization_code"), None, "a forged answer reached the token endpoint");
+    assert_eq!(
+        sandbox.stats().token_requests.get("authorization_code"),
+        None,
+        "a forged answer reached the token endpoint"
+    );
 }
 
 #[tokio::test]
@@ -235,25 +370,56 @@ async fn browser_decline_and_another_account_are_reported() {
     let sandbox = quick_sandbox(SandboxOptions::default()).await;
     let client = sign_in_client(&sandbox.account(MAILBOX));
 
-    let sign_in = client.start_browser_sign_in(&SignInOptions::default()).await.expect("listener");
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
     let approval_page = browse(&sign_in.authorize_url).await.text().await.unwrap();
-    let request_id = approval_page.split("name=\"request\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let decide = sign_in.authorize_url.join(&format!("authorize/decide?request={request_id}&decision=decline")).unwrap();
+    let request_id = approval_page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let decide = sign_in
+        .authorize_url
+        .join(&format!(
+            "authorize/decide?request={request_id}&decision=decline"
+        ))
+        .unwrap();
     browse(&decide).await;
     let declined = sign_in.finish(&client).await.expect_err("declined");
     assert_eq!(declined.code(), "AADSTS65004");
 
-    let sign_in = client.start_browser_sign_in(&SignInOptions::default()).await.expect("listener");
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
     let approval_page = browse(&sign_in.authorize_url).await.text().await.unwrap();
-    let request_id = approval_page.split("name=\"request\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let request_id = approval_page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let decide = sign_in
         .authorize_url
         .join(&format!("authorize/decide?request={request_id}&decision=approve&user=someone.else%40gmail.example"))
         .unwrap();
     browse(&decide).await;
-    let tokens = sign_in.finish(&client).await.expect("tokens for the other account");
+    let tokens = sign_in
+        .finish(&client)
+        .await
+        .expect("tokens for the other account");
     let mismatch = tokens.ensure_account(MAILBOX).expect_err("other account");
-    assert_eq!(mismatch.to_string(), format!("Signed in as someone.else@gmail.example, but this mailbox expects {MAILBOX}"));
+    assert_eq!(
+        mismatch.to_string(),
+        format!("Signed in as someone.else@gmail.example, but this mailbox expects {MAILBOX}")
+    );
     assert!(mismatch.advice().steps[0].contains("Use another account"));
 }
 
@@ -265,23 +431,56 @@ async fn browser_sign_in_times_out_and_cancels_cleanly() {
         browser_sign_in: Duration::from_secs(1),
         ..test_timeouts()
     };
-    let client = SignInClient::new(&account.endpoints().unwrap(), &account.client_id, &platform_trust(), &timeouts).unwrap();
-    let sign_in = client.start_browser_sign_in(&SignInOptions::default()).await.expect("listener");
+    let client = SignInClient::new(
+        &account.endpoints().unwrap(),
+        &account.client_id,
+        &platform_trust(),
+        &timeouts,
+    )
+    .unwrap();
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
     let error = sign_in.finish(&client).await.expect_err("nobody came back");
-    assert!(matches!(error, SignInError::BrowserTimedOut { .. }), "{error:?}");
+    assert!(
+        matches!(error, SignInError::BrowserTimedOut { .. }),
+        "{error:?}"
+    );
 
-    let sign_in = client.start_browser_sign_in(&SignInOptions::default()).await.expect("listener");
-    let port = sign_in.redirect_uri().rsplit(':').next().unwrap().to_owned();
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
+    let port = sign_in
+        .redirect_uri()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
     drop(sign_in);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.is_err(), "listener still open after cancel");
+    assert!(
+        tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .is_err(),
+        "listener still open after cancel"
+    );
 }
 
 #[tokio::test]
 async fn plain_http_identity_endpoints_elsewhere_are_refused() {
-    let mut endpoints = mailconnect::config::Provider::Microsoft365.cloud().unwrap().endpoints("organizations");
+    let mut endpoints = mailconnect::config::Provider::Microsoft365
+        .cloud()
+        .unwrap()
+        .endpoints("organizations");
     endpoints.token = url::Url::parse("http://login.example.com/token").unwrap();
-    let error = SignInClient::new(&endpoints, "9e5f94bc-e8a4-4e73-b8be-63364c29d753", &platform_trust(), &test_timeouts())
-        .expect_err("insecure");
+    let error = SignInClient::new(
+        &endpoints,
+        "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
+        &platform_trust(),
+        &test_timeouts(),
+    )
+    .expect_err("insecure");
     assert!(matches!(error, SignInError::InsecureEndpoint { .. }));
 }

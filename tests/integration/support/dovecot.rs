@@ -22,8 +22,13 @@ pub struct Dovecot {
 impl Drop for Dovecot {
     fn drop(&mut self) {
         // SIGTERM lets the master stop its children; kill would leave login processes behind.
-        let _ = Command::new("kill").arg("-TERM").arg(self.process.id().to_string()).status();
-        if !wait_until(Duration::from_secs(3), || matches!(self.process.try_wait(), Ok(Some(_)))) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.process.id().to_string())
+            .status();
+        if !wait_until(Duration::from_secs(3), || {
+            matches!(self.process.try_wait(), Ok(Some(_)))
+        }) {
             let _ = self.process.kill();
         }
         let _ = self.process.wait();
@@ -36,7 +41,8 @@ impl Dovecot {
         let binary = require_program("dovecot");
         let dir = tempfile::tempdir().expect("temporary directory");
         // Mail processes run as an unprivileged user, which must be able to reach the mail homes.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
         let (mail_uid, mail_gid, service_users) = if is_root() {
             (65534, 65534, String::new())
         } else {
@@ -45,13 +51,16 @@ impl Dovecot {
             (
                 uid.0,
                 uid.1,
-                format!("default_internal_user = {user}\ndefault_internal_group = {user}\ndefault_login_user = {user}\n"),
+                format!(
+                    "default_internal_user = {user}\ndefault_internal_group = {user}\ndefault_login_user = {user}\n"
+                ),
             )
         };
         let chroot = if is_root() { "" } else { "  chroot =\n" };
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("mail homes");
-        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).expect("chmod homes");
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod homes");
         let imaps_port = free_port();
         let submission_port = free_port();
         let oauth2_file = dir.path().join("oauth2.conf.ext");
@@ -144,7 +153,11 @@ service anvil {{
             std::net::TcpStream::connect(("127.0.0.1", imaps_port)).is_ok()
                 && std::net::TcpStream::connect(("127.0.0.1", submission_port)).is_ok()
         });
-        assert!(listening, "dovecot did not start listening; its log:\n{}", dovecot.log());
+        assert!(
+            listening,
+            "dovecot did not start listening; its log:\n{}",
+            dovecot.log()
+        );
         dovecot
     }
 
@@ -172,7 +185,10 @@ service anvil {{
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.starts_with(b"0\n"))
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.starts_with(b"0\n"))
 }
 
 /// The current user's uid and gid, for a Dovecot that cannot switch users.

@@ -47,7 +47,14 @@ impl PrivateKeyring {
         let mut keyring = PrivateKeyring::start("right password");
         // An item makes the daemon write the login collection to disk.
         let stored = Command::new(require_program("secret-tool"))
-            .args(["store", "--label=seed", "service", "seed", "username", "seed"])
+            .args([
+                "store",
+                "--label=seed",
+                "service",
+                "seed",
+                "username",
+                "seed",
+            ])
             .env("DBUS_SESSION_BUS_ADDRESS", &keyring.bus_address)
             .stdin(Stdio::piped())
             .spawn()
@@ -62,10 +69,16 @@ impl PrivateKeyring {
             let _ = daemon.wait();
         }
         assert!(
-            wait_until(Duration::from_secs(5), || !name_has_owner(&keyring.bus_address)),
+            wait_until(Duration::from_secs(5), || !name_has_owner(
+                &keyring.bus_address
+            )),
             "the first keyring daemon did not go away"
         );
-        keyring.keyring = Some(start_daemon(keyring.dir.path(), &keyring.bus_address, "wrong password"));
+        keyring.keyring = Some(start_daemon(
+            keyring.dir.path(),
+            &keyring.bus_address,
+            "wrong password",
+        ));
         // SAFETY: as in `start_for_this_process`.
         unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &keyring.bus_address) };
         keyring
@@ -82,7 +95,9 @@ impl PrivateKeyring {
             .spawn()
             .expect("start dbus-daemon");
         let mut address = String::new();
-        BufReader::new(bus.stdout.take().expect("bus stdout")).read_line(&mut address).expect("bus address");
+        BufReader::new(bus.stdout.take().expect("bus stdout"))
+            .read_line(&mut address)
+            .expect("bus address");
         let bus_address = address.trim().to_owned();
         let keyring = start_daemon(dir.path(), &bus_address, password);
         PrivateKeyring {
@@ -144,7 +159,8 @@ impl PrivateKeyring {
 fn start_daemon(dir: &Path, bus_address: &str, password: &str) -> Child {
     let runtime = dir.join("runtime");
     std::fs::create_dir_all(&runtime).expect("runtime dir");
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).expect("chmod runtime");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+        .expect("chmod runtime");
     let mut daemon = Command::new(require_program("gnome-keyring-daemon"))
         .args(["--foreground", "--unlock", "--components=secrets"])
         .env("HOME", dir)
@@ -157,7 +173,9 @@ fn start_daemon(dir: &Path, bus_address: &str, password: &str) -> Child {
         .spawn()
         .expect("start gnome-keyring-daemon");
     let mut stdin = daemon.stdin.take().expect("keyring stdin");
-    stdin.write_all(password.as_bytes()).expect("unlock password");
+    stdin
+        .write_all(password.as_bytes())
+        .expect("unlock password");
     drop(stdin);
     assert!(
         wait_until(Duration::from_secs(10), || name_has_owner(bus_address)),

@@ -32,16 +32,30 @@ impl TestCa {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "mailconnect test CA");
-        ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mailconnect test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
 
         let server_key = rcgen::KeyPair::generate().expect("server key");
-        let mut server_params =
-            rcgen::CertificateParams::new(names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>()).expect("server params");
-        server_params.distinguished_name.push(rcgen::DnType::CommonName, names[0]);
-        let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
+        let mut server_params = rcgen::CertificateParams::new(
+            names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .expect("server params");
+        server_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0]);
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
 
         let ca_file = dir.path().join("ca.pem");
         let cert_file = dir.path().join("server.crt");
@@ -85,8 +99,13 @@ pub async fn quick_sandbox(options: SandboxOptions) -> Sandbox {
 }
 
 pub fn sign_in_client(account: &Account) -> SignInClient {
-    SignInClient::new(&account.endpoints().expect("endpoints"), &account.client_id, &platform_trust(), &test_timeouts())
-        .expect("sign-in client")
+    SignInClient::new(
+        &account.endpoints().expect("endpoints"),
+        &account.client_id,
+        &platform_trust(),
+        &test_timeouts(),
+    )
+    .expect("sign-in client")
 }
 
 pub fn platform_trust() -> Trust {
@@ -98,12 +117,19 @@ pub async fn device_sign_in(sandbox: &Sandbox, account: &Account, user: &str) ->
     let client = sign_in_client(account);
     let prompt = client.start_device_code().await.expect("device code");
     assert!(sandbox.approve_device_code(&prompt.user_code, user));
-    client.poll_device_code(&prompt, |_| {}).await.expect("tokens")
+    client
+        .poll_device_code(&prompt, |_| {})
+        .await
+        .expect("tokens")
 }
 
 /// An HTTP client standing in for the user's browser; `follow_redirects` as a browser does, or not.
 pub fn browser(follow_redirects: bool) -> reqwest::Client {
-    let policy = if follow_redirects { reqwest::redirect::Policy::limited(5) } else { reqwest::redirect::Policy::none() };
+    let policy = if follow_redirects {
+        reqwest::redirect::Policy::limited(5)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     reqwest::Client::builder()
         .use_preconfigured_tls((*platform_trust().client_config()).clone())
         .redirect(policy)
@@ -113,7 +139,11 @@ pub fn browser(follow_redirects: bool) -> reqwest::Client {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes.
@@ -131,7 +161,18 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
 /// Whether a program is on PATH; the test runner installs them all, so a missing one is a setup error.
 pub fn require_program(name: &str) -> PathBuf {
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| path.is_file()))
-        .or_else(|| ["/usr/sbin", "/usr/bin", "/sbin"].iter().map(|dir| Path::new(dir).join(name)).find(|path| path.is_file()))
-        .unwrap_or_else(|| panic!("{name} is not installed; run tests/run.sh, which installs the test peers"))
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|path| path.is_file())
+        })
+        .or_else(|| {
+            ["/usr/sbin", "/usr/bin", "/sbin"]
+                .iter()
+                .map(|dir| Path::new(dir).join(name))
+                .find(|path| path.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed; run tests/run.sh, which installs the test peers")
+        })
 }

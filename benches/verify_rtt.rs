@@ -1,0 +1,168 @@
+//! Benchmark: IMAP and SMTP checks against a real Dovecot through a TCP proxy that delays every packet, to count
+//! round trips (time / RTT) and to show that running both checks at once costs little more than the slower one.
+//!
+//! Run after `tests/run.sh` has installed the test peers: `cargo bench --bench verify_rtt`.
+//! Optional: `MAILCONNECT_BENCH_DELAY_MS` (one-way delay, default 25) and `MAILCONNECT_BENCH_RUNS` (default 7).
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/integration/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use mailconnect::config::{Account, ServerSettings};
+use mailconnect::sandbox::SandboxOptions;
+use mailconnect::verify::{self, CheckContext, MailCredentials};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Forwards `127.0.0.1:<returned port>` to `upstream`, holding every chunk for `delay` in each direction.
+async fn delaying_proxy(upstream: u16, delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let _ = client.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    return;
+                };
+                let _ = server.set_nodelay(true);
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::join!(
+                    pump(client_read, server_write, delay),
+                    pump(server_read, client_write, delay)
+                );
+            });
+        }
+    });
+    port
+}
+
+/// Copies one direction, each chunk delivered `delay` after it arrived, in order.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, chunk)) = receiver.recv().await {
+            tokio::time::sleep_until(due.into()).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok(read) = from.read(&mut buffer).await {
+        if read == 0
+            || sender
+                .send((Instant::now() + delay, buffer[..read].to_vec()))
+                .is_err()
+        {
+            break;
+        }
+    }
+    drop(sender);
+    let _ = writer.await;
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn measure(label: &str, token_length: usize, delay: Duration, runs: usize) {
+    let sandbox = support::quick_sandbox(SandboxOptions {
+        token_length,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ca = support::TestCa::new(&["localhost"]);
+    let dovecot = support::Dovecot::start(&ca, &sandbox.introspection_url());
+    let imap_port = delaying_proxy(dovecot.imaps_port, delay).await;
+    let smtp_port = delaying_proxy(dovecot.submission_port, delay).await;
+    let account = Account {
+        imap: ServerSettings {
+            port: imap_port,
+            ..dovecot.imap("localhost")
+        },
+        smtp: ServerSettings {
+            port: smtp_port,
+            ..dovecot.smtp("localhost")
+        },
+        ..sandbox.account("reception@smile-dental.example")
+    };
+    let tokens = support::device_sign_in(&sandbox, &account, &account.mailbox).await;
+    let credentials = MailCredentials::for_account(&account, tokens.access_token);
+    let context = CheckContext::new(ca.trust(), support::test_timeouts());
+
+    let mut imap_alone = Vec::new();
+    let mut smtp_alone = Vec::new();
+    let mut both = Vec::new();
+    for _ in 0..runs {
+        let report = verify::check_imap(&account.imap, &credentials, &context).await;
+        assert!(report.verdict.passed(), "{report:?}");
+        imap_alone.push(report.elapsed);
+        let report = verify::check_smtp(&account.smtp, &credentials, &context).await;
+        assert!(report.verdict.passed(), "{report:?}");
+        smtp_alone.push(report.elapsed);
+        let started = Instant::now();
+        let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
+        assert!(imap.verdict.passed() && smtp.verdict.passed());
+        both.push(started.elapsed());
+    }
+    let rtt = delay * 2;
+    let (imap, smtp, both) = (median(imap_alone), median(smtp_alone), median(both));
+    let round_trips = |elapsed: Duration| elapsed.as_secs_f64() / rtt.as_secs_f64();
+    let slower = imap.max(smtp);
+    println!(
+        "{label} (token {token_length} characters, RTT {} ms, median of {runs}):",
+        rtt.as_millis()
+    );
+    println!(
+        "  IMAP alone      {:>7.1} ms  = {:.2} round trips",
+        imap.as_secs_f64() * 1e3,
+        round_trips(imap)
+    );
+    println!(
+        "  SMTP alone      {:>7.1} ms  = {:.2} round trips",
+        smtp.as_secs_f64() * 1e3,
+        round_trips(smtp)
+    );
+    println!(
+        "  both at once    {:>7.1} ms  = {:.3} x the slower check alone",
+        both.as_secs_f64() * 1e3,
+        both.as_secs_f64() / slower.as_secs_f64()
+    );
+}
+
+fn main() {
+    let delay = Duration::from_millis(
+        std::env::var("MAILCONNECT_BENCH_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(25),
+    );
+    let runs = std::env::var("MAILCONNECT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        measure("Microsoft-sized token", 1800, delay, runs).await;
+        measure(
+            "Short token (SMTP initial response fits one line)",
+            200,
+            delay,
+            runs,
+        )
+        .await;
+    });
+}

@@ -1,0 +1,184 @@
+//! The support report: versions, settings, verdicts, error codes and correlation ids, in plain text to paste into
+//! an email. It is built only from non-secret fields; no token or password can reach it.
+
+use std::fmt::Write;
+
+use crate::auth::SignInError;
+use crate::config::Account;
+use crate::verify::{CheckFailure, Protocol};
+use crate::wizard::{CheckRow, SignIn, StoredPassword, Wizard};
+
+/// The report for the wizard as it stands.
+pub fn wizard_report(wizard: &Wizard) -> String {
+    let mut report = header();
+    let _ = writeln!(
+        report,
+        "Wizard step:     {} of 5, {}",
+        wizard.step.number(),
+        wizard.step.title()
+    );
+    if let Some(account) = wizard.account.as_ref() {
+        account_section(&mut report, account);
+    }
+    let _ = writeln!(
+        report,
+        "Basic password:  {}",
+        match &wizard.password {
+            StoredPassword::Loading => "not looked up yet".to_owned(),
+            StoredPassword::None => "none stored".to_owned(),
+            StoredPassword::Present(_) => "stored (not shown here)".to_owned(),
+            StoredPassword::Unavailable(error) => format!("keyring error {}", error.code()),
+        }
+    );
+    report.push_str("\nSign-in\n");
+    match &wizard.sign_in {
+        SignIn::Choosing => report.push_str("  not started\n"),
+        SignIn::Starting(method) => {
+            let _ = writeln!(report, "  starting ({method:?})");
+        }
+        SignIn::ShowingCode(prompt) => {
+            let _ = writeln!(
+                report,
+                "  waiting for the code to be entered ({} s left)",
+                prompt.remaining().as_secs()
+            );
+        }
+        SignIn::WaitingForBrowser { .. } => report.push_str("  waiting for the browser\n"),
+        SignIn::CodeExpired => report.push_str("  the code expired\n"),
+        SignIn::Failed(error) => sign_in_error_section(&mut report, error),
+        SignIn::SignedIn { tokens, mismatch } => {
+            let who = tokens
+                .account
+                .as_ref()
+                .map_or("(not named by the id token)", |account| {
+                    account.username.as_str()
+                });
+            let _ = writeln!(report, "  signed in as {who}");
+            let expires = chrono::DateTime::<chrono::Utc>::from(tokens.expires_at);
+            let _ = writeln!(
+                report,
+                "  access token expires {}",
+                expires.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            if let Some(mismatch) = mismatch {
+                let _ = writeln!(report, "  problem: {mismatch}");
+            }
+        }
+    }
+    report.push_str("\nConnection checks\n");
+    for (protocol, row) in [
+        (Protocol::Imap, &wizard.imap),
+        (Protocol::Smtp, &wizard.smtp),
+    ] {
+        check_section(&mut report, protocol, row);
+    }
+    if let Some(saving) = &wizard.saving {
+        let _ = writeln!(
+            report,
+            "\nSave:            {}",
+            match saving {
+                crate::wizard::Saving::InProgress => "in progress".to_owned(),
+                crate::wizard::Saving::Saved => "saved in the OS keyring".to_owned(),
+                crate::wizard::Saving::Failed(error) =>
+                    format!("failed: {} ({error})", error.code()),
+            }
+        );
+    }
+    report
+}
+
+fn header() -> String {
+    let mut header = String::new();
+    let _ = writeln!(header, "mailconnect support report");
+    let _ = writeln!(header, "Version:         {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        header,
+        "System:          {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let _ = writeln!(
+        header,
+        "Created:         {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    header
+}
+
+fn account_section(report: &mut String, account: &Account) {
+    let _ = writeln!(report, "Mailbox:         {}", account.mailbox);
+    if let Some(delegate) = &account.sign_in_account {
+        let _ = writeln!(report, "Signs in as:     {delegate}");
+    }
+    let _ = writeln!(
+        report,
+        "Provider:        {}",
+        account.provider.display_name()
+    );
+    let _ = writeln!(report, "Tenant:          {}", account.tenant);
+    let _ = writeln!(report, "Client id:       {}", account.client_id);
+    let _ = writeln!(
+        report,
+        "IMAP server:     {}:{} ({})",
+        account.imap.host,
+        account.imap.port,
+        account.imap.security.label()
+    );
+    let _ = writeln!(
+        report,
+        "SMTP server:     {}:{} ({})",
+        account.smtp.host,
+        account.smtp.port,
+        account.smtp.security.label()
+    );
+}
+
+fn sign_in_error_section(report: &mut String, error: &SignInError) {
+    let _ = writeln!(report, "  failed: {error}");
+    let _ = writeln!(report, "  code: {}", error.code());
+    if let Some(correlation_id) = error.correlation_id() {
+        let _ = writeln!(report, "  correlation id: {correlation_id}");
+    }
+    if let Some(trace_id) = error.trace_id() {
+        let _ = writeln!(report, "  trace id: {trace_id}");
+    }
+    if let Some(timestamp) = error
+        .identity()
+        .and_then(|identity| identity.timestamp.as_deref())
+    {
+        let _ = writeln!(report, "  timestamp: {timestamp}");
+    }
+}
+
+fn check_section(report: &mut String, protocol: Protocol, row: &CheckRow) {
+    let role = protocol.role();
+    match row {
+        CheckRow::Waiting => {
+            let _ = writeln!(report, "  {role}: not run");
+        }
+        CheckRow::Running(stage) => {
+            let _ = writeln!(report, "  {role}: running ({})", stage.name());
+        }
+        CheckRow::Passed { server_reply } => {
+            let _ = writeln!(report, "  {role}: passed, server said \"{server_reply}\"");
+        }
+        CheckRow::Failed(failure) => failure_section(report, protocol, failure),
+    }
+}
+
+fn failure_section(report: &mut String, protocol: Protocol, failure: &CheckFailure) {
+    let _ = writeln!(
+        report,
+        "  {}: FAILED at the {} stage",
+        protocol.role(),
+        failure.stage.name()
+    );
+    let _ = writeln!(report, "    code: {}", failure.code(protocol));
+    let _ = writeln!(report, "    detail: {}", failure.detail);
+    if let Some(reply) = &failure.server_reply {
+        let _ = writeln!(report, "    server reply: {reply}");
+    }
+    if let Some(oauth_error) = &failure.oauth_error {
+        let _ = writeln!(report, "    OAuth error from server: {oauth_error}");
+    }
+}

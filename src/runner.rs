@@ -1,0 +1,279 @@
+//! Carries out the wizard's effects on tokio and sends the results back as events, waking the window each time.
+//!
+//! No egui here: the window hands in a `wake` callback (egui's `request_repaint`) and drains the event channel.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use secrecy::SecretString;
+use tokio::task::AbortHandle;
+
+use crate::auth::SignInClient;
+use crate::config::{Account, ConfigFile, Timeouts};
+use crate::store::{StoreError, TokenStore};
+use crate::tls::Trust;
+use crate::verify::{self, CheckContext, MailCredentials, Protocol};
+use crate::wizard::{Effect, Event};
+
+/// Where the wizard's work goes: trust, timeouts, keyring and configuration.
+#[derive(Clone)]
+pub struct Services {
+    pub trust: Trust,
+    pub timeouts: Timeouts,
+    /// The keyring `service` attribute: `mailconnect`, or a separate one for the demo.
+    pub keyring_service: &'static str,
+    /// Where a saved account is recorded; `None` keeps the configuration untouched (the demo).
+    pub config_file: Option<ConfigFile>,
+    /// Open the system browser for browser sign-in (off in tests, which play the browser themselves).
+    pub open_browser: bool,
+    /// The demo's old Basic Auth password, shown on the reminder step instead of reading the keyring.
+    pub demo_password: Option<SecretString>,
+}
+
+/// What the window itself must do: things only it can (clipboard, opening a link, closing).
+#[derive(Debug, Clone)]
+pub enum WindowCommand {
+    CopyToClipboard(SecretString),
+    OpenUrl(String),
+    Close,
+}
+
+/// Runs effects; owns the handles of running work so that it can be stopped.
+pub struct EffectRunner {
+    runtime: tokio::runtime::Handle,
+    services: Arc<Services>,
+    sender: mpsc::Sender<Event>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    sign_in_task: Option<AbortHandle>,
+}
+
+impl Drop for EffectRunner {
+    fn drop(&mut self) {
+        self.cancel_sign_in();
+    }
+}
+
+impl EffectRunner {
+    /// A runner and the receiving end the window drains before it draws.
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        services: Services,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> (EffectRunner, mpsc::Receiver<Event>) {
+        let (sender, receiver) = mpsc::channel();
+        let runner = EffectRunner {
+            runtime,
+            services: Arc::new(services),
+            sender,
+            wake,
+            sign_in_task: None,
+        };
+        (runner, receiver)
+    }
+
+    fn reporter(&self) -> Reporter {
+        Reporter {
+            sender: self.sender.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    fn cancel_sign_in(&mut self) {
+        if let Some(task) = self.sign_in_task.take() {
+            task.abort();
+        }
+    }
+
+    /// Starts `effect`; returns what the window has to do itself, if anything.
+    pub fn run(&mut self, effect: Effect) -> Option<WindowCommand> {
+        match effect {
+            Effect::CopyToClipboard(text) => return Some(WindowCommand::CopyToClipboard(text)),
+            Effect::OpenUrl(url) => return Some(WindowCommand::OpenUrl(url)),
+            Effect::Close => {
+                self.cancel_sign_in();
+                return Some(WindowCommand::Close);
+            }
+            Effect::CancelSignIn => self.cancel_sign_in(),
+            Effect::LoadBasicPassword { mailbox } => {
+                let reporter = self.reporter();
+                let services = self.services.clone();
+                self.runtime.spawn(async move {
+                    let result = match &services.demo_password {
+                        Some(password) => Ok(Some(password.clone())),
+                        None => match TokenStore::open_for_service(services.keyring_service) {
+                            Ok(store) => {
+                                store
+                                    .run(move |store| store.load_basic_password(&mailbox))
+                                    .await
+                            }
+                            Err(error) => Err(error),
+                        },
+                    };
+                    reporter.send(Event::BasicPassword(result));
+                });
+            }
+            Effect::StartDeviceCode { attempt, account } => {
+                self.cancel_sign_in();
+                let reporter = self.reporter();
+                let services = self.services.clone();
+                let task = self.runtime.spawn(async move {
+                    let client = match sign_in_client(&account, &services) {
+                        Ok(client) => client,
+                        Err(error) => {
+                            return reporter.send(Event::DeviceCode {
+                                attempt,
+                                result: Err(error),
+                            });
+                        }
+                    };
+                    let prompt = match client.start_device_code().await {
+                        Ok(prompt) => prompt,
+                        Err(error) => {
+                            return reporter.send(Event::DeviceCode {
+                                attempt,
+                                result: Err(error),
+                            });
+                        }
+                    };
+                    reporter.send(Event::DeviceCode {
+                        attempt,
+                        result: Ok(prompt.clone()),
+                    });
+                    let result = client.poll_device_code(&prompt, |_| {}).await;
+                    reporter.send(Event::SignedIn { attempt, result });
+                });
+                self.sign_in_task = Some(task.abort_handle());
+            }
+            Effect::StartBrowser {
+                attempt,
+                account,
+                options,
+            } => {
+                self.cancel_sign_in();
+                let reporter = self.reporter();
+                let services = self.services.clone();
+                let task = self.runtime.spawn(async move {
+                    let client = match sign_in_client(&account, &services) {
+                        Ok(client) => client,
+                        Err(error) => return reporter.send(Event::SignedIn { attempt, result: Err(error) }),
+                    };
+                    let sign_in = match client.start_browser_sign_in(&options).await {
+                        Ok(sign_in) => sign_in,
+                        Err(error) => return reporter.send(Event::SignedIn { attempt, result: Err(error) }),
+                    };
+                    if services.open_browser
+                        && let Err(error) = webbrowser::open(sign_in.authorize_url.as_str())
+                    {
+                        tracing::info!(%error, "no browser could be opened; the link is shown to copy");
+                    }
+                    reporter.send(Event::BrowserOpened { attempt, url: sign_in.authorize_url.clone() });
+                    let result = sign_in.finish(&client).await;
+                    reporter.send(Event::SignedIn { attempt, result });
+                });
+                self.sign_in_task = Some(task.abort_handle());
+            }
+            Effect::RunChecks {
+                attempt,
+                account,
+                access_token,
+                protocols,
+            } => {
+                for protocol in protocols {
+                    let reporter = self.reporter();
+                    let progress_reporter = self.reporter();
+                    let context =
+                        CheckContext::new(self.services.trust.clone(), self.services.timeouts)
+                            .with_progress(Arc::new(move |protocol, stage| {
+                                progress_reporter.send(Event::CheckProgress {
+                                    attempt,
+                                    protocol,
+                                    stage,
+                                })
+                            }));
+                    let credentials = MailCredentials::for_account(&account, access_token.clone());
+                    let account = account.clone();
+                    self.runtime.spawn(async move {
+                        let report = match protocol {
+                            Protocol::Imap => {
+                                verify::check_imap(&account.imap, &credentials, &context).await
+                            }
+                            Protocol::Smtp => {
+                                verify::check_smtp(&account.smtp, &credentials, &context).await
+                            }
+                        };
+                        reporter.send(Event::CheckFinished { attempt, report });
+                    });
+                }
+            }
+            Effect::Save {
+                attempt,
+                account,
+                tokens,
+            } => {
+                let reporter = self.reporter();
+                let services = self.services.clone();
+                self.runtime.spawn(async move {
+                    let result = save(&services, *account, tokens).await;
+                    reporter.send(Event::Saved { attempt, result });
+                });
+            }
+        }
+        None
+    }
+}
+
+async fn save(
+    services: &Services,
+    account: Account,
+    tokens: crate::store::StoredTokens,
+) -> Result<(), StoreError> {
+    let store = TokenStore::open_for_service(services.keyring_service)?;
+    let mailbox = account.mailbox.clone();
+    store
+        .run(move |store| store.save_tokens(&mailbox, &tokens))
+        .await?;
+    if let Some(config_file) = &services.config_file {
+        // The tokens are safe in the keyring already; a configuration problem must not undo that.
+        let recorded = config_file.load().and_then(|mut config| {
+            config.upsert_account(account);
+            config_file.save(&config)
+        });
+        if let Err(error) = recorded {
+            tracing::warn!(%error, "the account could not be recorded in the configuration file");
+        }
+    }
+    Ok(())
+}
+
+fn sign_in_client(
+    account: &Account,
+    services: &Services,
+) -> Result<SignInClient, crate::auth::SignInError> {
+    let endpoints = account
+        .endpoints()
+        .map_err(|error| crate::auth::SignInError::Malformed {
+            detail: error.message,
+        })?;
+    SignInClient::new(
+        &endpoints,
+        &account.client_id,
+        &services.trust,
+        &services.timeouts,
+    )
+}
+
+/// Sends events to the window and wakes it.
+#[derive(Clone)]
+struct Reporter {
+    sender: mpsc::Sender<Event>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Reporter {
+    fn send(&self, event: Event) {
+        // A closed channel means the window is gone; the result is simply not needed any more.
+        if self.sender.send(event).is_ok() {
+            (self.wake)();
+        }
+    }
+}

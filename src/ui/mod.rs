@@ -1,0 +1,113 @@
+//! The "Email Connection Wizard" window (eframe): draws the wizard's state and turns clicks into intents.
+//!
+//! Drawing never waits: results from background work arrive through a channel, drained in `logic` before drawing.
+
+use eframe::egui;
+mod steps;
+mod widgets;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::runner::{EffectRunner, Services, WindowCommand};
+use crate::wizard::{Effect, Event, Wizard};
+
+pub const WINDOW_TITLE: &str = "Email Connection Wizard";
+
+/// The window's application state.
+pub struct WizardApp {
+    wizard: Wizard,
+    runner: EffectRunner,
+    events: mpsc::Receiver<Event>,
+    /// What the window was asked to do, newest last (tests read the clipboard text from here).
+    pub window_commands: Vec<WindowCommand>,
+}
+
+impl WizardApp {
+    pub fn new(
+        ctx: &egui::Context,
+        runtime: tokio::runtime::Handle,
+        services: Services,
+        wizard: Wizard,
+    ) -> WizardApp {
+        let repaint = ctx.clone();
+        let (runner, events) = EffectRunner::new(
+            runtime,
+            services,
+            Arc::new(move || repaint.request_repaint()),
+        );
+        WizardApp {
+            wizard,
+            runner,
+            events,
+            window_commands: Vec::new(),
+        }
+    }
+
+    pub fn wizard(&self) -> &Wizard {
+        &self.wizard
+    }
+
+    fn carry_out(&mut self, ctx: &egui::Context, effects: Vec<Effect>) {
+        for effect in effects {
+            let Some(command) = self.runner.run(effect) else {
+                continue;
+            };
+            match &command {
+                WindowCommand::CopyToClipboard(text) => {
+                    ctx.copy_text(secrecy::ExposeSecret::expose_secret(text).to_owned())
+                }
+                WindowCommand::OpenUrl(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+                WindowCommand::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            }
+            self.window_commands.push(command);
+        }
+    }
+}
+
+impl eframe::App for WizardApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        while let Ok(event) = self.events.try_recv() {
+            let effects = self.wizard.apply_event(event);
+            self.carry_out(ctx, effects);
+        }
+        // Only a visible countdown keeps the window repainting by itself, once a second.
+        if self.wizard.needs_ticking(Instant::now()) {
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
+            let effects = self.wizard.apply_intent(intent);
+            let ctx = ui.ctx().clone();
+            self.carry_out(&ctx, effects);
+        }
+    }
+}
+
+/// Opens the window and runs it until it closes.
+pub fn run(runtime: tokio::runtime::Handle, services: Services, wizard: Wizard) -> eframe::Result {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(WINDOW_TITLE)
+            .with_app_id("mailconnect")
+            .with_inner_size([720.0, 600.0])
+            .with_min_inner_size([640.0, 480.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        WINDOW_TITLE,
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(WizardApp::new(
+                &cc.egui_ctx,
+                runtime,
+                services,
+                wizard,
+            )))
+        }),
+    )
+}

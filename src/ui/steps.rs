@@ -1,0 +1,673 @@
+//! The five pages of the wizard, and the header and navigation around them. Each function draws and returns what
+//! the user asked for; the app applies it after drawing.
+
+use eframe::egui;
+use std::time::Duration;
+
+use egui::{RichText, Ui};
+
+use super::widgets::{FAIL_RED, advice_ui, qr_code, text_field, verdict_badge};
+use crate::config::{Field, Provider, Security};
+use crate::verify::Protocol;
+use crate::wizard::{CheckRow, Intent, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard};
+
+/// The whole window: header, page, navigation. Returns the user's intent, if any.
+#[must_use]
+pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    egui::Panel::top("step_header").show(ui, |ui| header_ui(ui, wizard.step));
+    egui::Panel::bottom("navigation").show(ui, |ui| intent = navigation_ui(ui, wizard));
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                ui.add_space(8.0);
+                let page_intent = match wizard.step {
+                    Step::Account => account_ui(ui, wizard),
+                    Step::Reminder => reminder_ui(ui, wizard),
+                    Step::SignIn => sign_in_ui(ui, wizard),
+                    Step::Check => check_ui(ui, wizard),
+                    Step::Save => save_ui(ui, wizard),
+                };
+                intent = intent.take().or(page_intent);
+            });
+    });
+    // Enter moves on where nothing can be lost by it: not while signing in, and not from a multi-step action.
+    let enter = ui.input(|input| input.key_pressed(egui::Key::Enter));
+    if intent.is_none()
+        && enter
+        && matches!(wizard.step, Step::Account | Step::Reminder | Step::Check)
+    {
+        intent = Some(Intent::Next);
+    }
+    intent
+}
+
+fn header_ui(ui: &mut Ui, step: Step) {
+    ui.add_space(8.0);
+    ui.label(RichText::new(format!("Step {} of 5", step.number())).small());
+    ui.heading(step.title());
+    ui.label(match step {
+        Step::Account => "Choose the mailbox to move to the new Microsoft sign-in. Nothing changes until the last step.",
+        Step::Reminder => "These are the settings the mailbox uses today. Note them before you continue.",
+        Step::SignIn => "Sign in once with the mailbox's Microsoft account. Your password goes only to Microsoft.",
+        Step::Check => "mailconnect now checks that receiving (IMAP) and sending (SMTP) work with the new sign-in.",
+        Step::Save => "The sign-in is stored in this computer's secure keyring, never in a plain file.",
+    });
+    ui.add_space(8.0);
+}
+
+fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
+    let mut intent = None;
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        if ui.button("Cancel").clicked() {
+            intent = Some(Intent::Cancel);
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let (label, enabled) = match wizard.step {
+                // Next stays clickable on the form: a refused Next reveals every problem.
+                Step::Account => ("Next", true),
+                Step::Save => ("Finish", wizard.can_go_next()),
+                _ => ("Next", wizard.can_go_next()),
+            };
+            let next = ui.add_enabled(
+                enabled,
+                egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(90.0, 0.0)),
+            );
+            if next.clicked() {
+                intent = Some(if wizard.step == Step::Save {
+                    Intent::Finish
+                } else {
+                    Intent::Next
+                });
+            }
+            if ui
+                .add_enabled(wizard.step != Step::Account, egui::Button::new("Back"))
+                .clicked()
+            {
+                intent = Some(Intent::Back);
+            }
+        });
+    });
+    ui.add_space(6.0);
+    intent
+}
+
+fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    if !wizard.accounts.is_empty() {
+        ui.label(RichText::new("Mailboxes set up on this computer").strong());
+        for (index, account) in wizard.accounts.iter().enumerate() {
+            let selected = wizard.form.mailbox.eq_ignore_ascii_case(&account.mailbox);
+            if ui.selectable_label(selected, &account.mailbox).clicked() {
+                intent = Some(Intent::ChooseAccount(index));
+            }
+        }
+        if ui.button("Add another mailbox").clicked() {
+            intent = Some(Intent::NewAccount);
+        }
+        ui.separator();
+    }
+    let form = &mut wizard.form;
+    let reveal = form.reveal_problems;
+    let problem = |form: &crate::wizard::AccountForm, field: Field, typed: bool| {
+        if reveal || typed {
+            form.problem_for(field)
+        } else {
+            None
+        }
+    };
+
+    let provider_label = ui.label("Provider");
+    let mut provider = form.preset.provider;
+    egui::ComboBox::from_id_salt("provider")
+        .selected_text(provider.display_name())
+        .width(360.0)
+        .show_ui(ui, |ui| {
+            for option in Provider::ALL {
+                ui.selectable_value(&mut provider, option, option.display_name());
+            }
+        })
+        .response
+        .labelled_by(provider_label.id);
+    if provider != form.preset.provider {
+        form.set_provider(provider);
+    }
+    ui.add_space(6.0);
+    let typed = !form.mailbox.is_empty();
+    let mailbox_problem = problem(form, Field::Mailbox, typed);
+    let mut mailbox = std::mem::take(&mut form.mailbox);
+    text_field(
+        ui,
+        "Email address",
+        &mut mailbox,
+        mailbox_problem.as_ref(),
+        "reception@yourpractice.com",
+    );
+    form.mailbox = mailbox;
+
+    ui.add_space(6.0);
+    ui.checkbox(&mut form.show_advanced, "Show advanced settings");
+    if form.client_id.trim().is_empty() && !form.show_advanced {
+        ui.label(
+            RichText::new("No application (client) ID yet: load the preset file from your support team, or enter it under advanced settings.")
+                .color(FAIL_RED),
+        );
+    }
+    if form.show_advanced {
+        egui::Frame::group(ui.style()).show(ui, |ui| advanced_ui(ui, form, reveal));
+    }
+    intent
+}
+
+fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool) {
+    let problem_for = |form: &crate::wizard::AccountForm, field: Field, value: &str| {
+        if reveal || !value.trim().is_empty() {
+            form.problem_for(field)
+        } else {
+            None
+        }
+    };
+    let edit = |ui: &mut Ui,
+                form: &mut crate::wizard::AccountForm,
+                label: &str,
+                field: Field,
+                pick: fn(&mut crate::wizard::AccountForm) -> &mut String,
+                hint: &str| {
+        let current = pick(form).clone();
+        let problem = problem_for(form, field, &current);
+        let mut value = current;
+        text_field(ui, label, &mut value, problem.as_ref(), hint);
+        *pick(form) = value;
+    };
+    edit(
+        ui,
+        form,
+        "Sign-in account (only for a shared mailbox)",
+        Field::SignInAccount,
+        |f| &mut f.sign_in_account,
+        "the delegate who signs in",
+    );
+    if form.preset.provider != Provider::Custom {
+        edit(
+            ui,
+            form,
+            "Tenant",
+            Field::Tenant,
+            |f| &mut f.tenant,
+            "organizations, your domain or tenant ID",
+        );
+    }
+    edit(
+        ui,
+        form,
+        "Application (client) ID",
+        Field::ClientId,
+        |f| &mut f.client_id,
+        "00000000-0000-0000-0000-000000000000",
+    );
+    for (protocol, host, port, security) in [
+        (
+            Protocol::Imap,
+            &mut form.imap_host,
+            &mut form.imap_port,
+            &mut form.imap_security,
+        ),
+        (
+            Protocol::Smtp,
+            &mut form.smtp_host,
+            &mut form.smtp_port,
+            &mut form.smtp_security,
+        ),
+    ] {
+        ui.add_space(4.0);
+        ui.label(RichText::new(protocol.role()).strong());
+        ui.horizontal(|ui| {
+            let server_label = ui.label("Server");
+            ui.add(egui::TextEdit::singleline(host).desired_width(240.0))
+                .labelled_by(server_label.id);
+            let port_label = ui.label("Port");
+            ui.add(egui::TextEdit::singleline(port).desired_width(60.0))
+                .labelled_by(port_label.id);
+            let security_label = ui.label("Security");
+            egui::ComboBox::from_id_salt(("security", protocol == Protocol::Imap))
+                .selected_text(security.label())
+                .show_ui(ui, |ui| {
+                    for option in [
+                        Security::ImplicitTls,
+                        Security::StartTls,
+                        Security::PlainLoopbackOnly,
+                    ] {
+                        ui.selectable_value(security, option, option.label());
+                    }
+                })
+                .response
+                .labelled_by(security_label.id);
+        });
+    }
+    for field in [Field::Host, Field::Port] {
+        if let Some(problem) = problem_for(form, field, "x") {
+            ui.label(RichText::new(problem.message).color(FAIL_RED));
+        }
+    }
+    if form.preset.provider == Provider::Custom {
+        ui.add_space(4.0);
+        edit(
+            ui,
+            form,
+            "Authorize URL",
+            Field::Url,
+            |f| &mut f.authorize_url,
+            "https://login.example.com/oauth2/v2.0/authorize",
+        );
+        edit(
+            ui,
+            form,
+            "Token URL",
+            Field::Url,
+            |f| &mut f.token_url,
+            "https://login.example.com/oauth2/v2.0/token",
+        );
+        edit(
+            ui,
+            form,
+            "Device code URL",
+            Field::Url,
+            |f| &mut f.device_code_url,
+            "https://login.example.com/oauth2/v2.0/devicecode",
+        );
+        edit(
+            ui,
+            form,
+            "Scopes (separated by spaces)",
+            Field::Scope,
+            |f| &mut f.scopes,
+            "offline_access ...",
+        );
+    }
+}
+
+fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    let Some(account) = wizard.account.clone() else {
+        return None;
+    };
+    ui.label(
+        "If anything goes wrong, support will ask for these, and other programs in the practice (scanners, practice \
+         software) may still use them until they are moved too.",
+    );
+    ui.add_space(8.0);
+    egui::Grid::new("current_settings")
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new("Incoming (IMAP):").strong());
+            ui.label(format!(
+                "{}, port {}, {}",
+                account.imap.host,
+                account.imap.port,
+                account.imap.security.label()
+            ));
+            ui.end_row();
+            ui.label(RichText::new("Outgoing (SMTP):").strong());
+            ui.label(format!(
+                "{}, port {}, {}",
+                account.smtp.host,
+                account.smtp.port,
+                account.smtp.security.label()
+            ));
+            ui.end_row();
+            ui.label(RichText::new("User name:").strong());
+            ui.label(account.sign_in_account());
+            ui.end_row();
+            ui.label(RichText::new("Password:").strong());
+            match &wizard.password {
+                StoredPassword::Loading => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Looking in the keyring…");
+                    });
+                }
+                StoredPassword::None => {
+                    ui.label("No Basic Auth password is stored for this mailbox.");
+                }
+                StoredPassword::Unavailable(error) => {
+                    ui.label(
+                        RichText::new(format!("The keyring could not be read: {error}"))
+                            .color(FAIL_RED),
+                    );
+                }
+                StoredPassword::Present(password) => {
+                    ui.horizontal(|ui| {
+                        let shown = if wizard.password_shown {
+                            secrecy::ExposeSecret::expose_secret(password).to_owned()
+                        } else {
+                            "•".repeat(10)
+                        };
+                        ui.label(RichText::new(shown).monospace());
+                        let toggle = if wizard.password_shown {
+                            "Hide password"
+                        } else {
+                            "Show password"
+                        };
+                        if ui.button(toggle).clicked() {
+                            wizard.password_shown = !wizard.password_shown;
+                        }
+                        if ui.button("Copy password").clicked() {
+                            intent = Some(Intent::CopyPassword);
+                        }
+                    });
+                }
+            }
+            ui.end_row();
+        });
+    ui.add_space(12.0);
+    match &wizard.password {
+        StoredPassword::Present(_) => {
+            let mut noted = wizard.noted;
+            if ui
+                .checkbox(&mut noted, "I have noted these settings")
+                .changed()
+            {
+                intent = Some(Intent::SetNoted(noted));
+            }
+        }
+        StoredPassword::None | StoredPassword::Unavailable(_) => {
+            ui.label("Nothing to note here; you can go on.");
+        }
+        StoredPassword::Loading => {}
+    }
+    intent
+}
+
+fn sign_in_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    let expected = wizard
+        .account
+        .as_ref()
+        .map(|account| account.sign_in_account().to_owned())
+        .unwrap_or_default();
+    match &wizard.sign_in {
+        SignIn::Choosing => {
+            ui.label(format!("Sign in as {expected}."));
+            ui.add_space(8.0);
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.label(RichText::new("Sign in with a code (recommended)").strong());
+                ui.label("You get a short code. Open the Microsoft page on this computer or your phone and type it in.");
+                if ui.button("Sign in with a code").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
+                }
+            });
+            ui.add_space(6.0);
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.label(RichText::new("Sign in with your browser").strong());
+                ui.label("Your web browser opens Microsoft's sign-in page.");
+                if ui.button("Sign in with your browser").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
+                }
+            });
+        }
+        SignIn::Starting(method) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(match method {
+                    SignInMethod::DeviceCode => "Getting a code from Microsoft…",
+                    SignInMethod::Browser => "Opening your browser…",
+                });
+            });
+            if ui.button("Cancel sign-in").clicked() {
+                intent = Some(Intent::CancelSignIn);
+            }
+        }
+        SignIn::ShowingCode(prompt) => {
+            let page = prompt.verification_uri.to_string();
+            ui.label("1. Open this page:");
+            ui.horizontal(|ui| {
+                if ui.link(RichText::new(&page).size(16.0)).clicked() {
+                    intent = Some(Intent::OpenUrl(page.clone()));
+                }
+                if ui.button("Open the sign-in page").clicked() {
+                    intent = Some(Intent::OpenUrl(page.clone()));
+                }
+            });
+            ui.add_space(6.0);
+            ui.label("2. Enter this code:");
+            ui.horizontal(|ui| {
+                let code = ui.label(
+                    RichText::new(&prompt.user_code)
+                        .size(34.0)
+                        .monospace()
+                        .strong(),
+                );
+                code.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Label,
+                        true,
+                        format!("Code {}", prompt.user_code),
+                    )
+                });
+                if ui.button("Copy code").clicked() {
+                    intent = Some(Intent::CopyText(prompt.user_code.clone()));
+                }
+            });
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                qr_code(ui, &page, 132.0);
+                ui.vertical(|ui| {
+                    ui.label("On a phone? Scan this to open the page.");
+                    let remaining = prompt.remaining();
+                    ui.label(format!(
+                        "The code expires in {}.",
+                        minutes_seconds(remaining)
+                    ));
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Waiting for you to sign in…");
+                    });
+                });
+            });
+            if ui.button("Cancel sign-in").clicked() {
+                intent = Some(Intent::CancelSignIn);
+            }
+        }
+        SignIn::WaitingForBrowser { url } => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Finish signing in in your browser. This page moves on by itself.");
+            });
+            ui.add_space(6.0);
+            ui.label("No browser opened? Copy this link into one:");
+            let link = url.to_string();
+            ui.add(egui::Label::new(RichText::new(&link).small().monospace()).wrap());
+            ui.horizontal(|ui| {
+                if ui.button("Copy link").clicked() {
+                    intent = Some(Intent::CopyText(link.clone()));
+                }
+                if ui.button("Cancel sign-in").clicked() {
+                    intent = Some(Intent::CancelSignIn);
+                }
+            });
+        }
+        SignIn::CodeExpired => {
+            ui.horizontal(|ui| {
+                verdict_badge(
+                    ui,
+                    false,
+                    "The code expired before the sign-in was finished",
+                )
+            });
+            ui.label("Codes last 15 minutes. Get a new one and sign in straight away.");
+            ui.horizontal(|ui| {
+                if ui.button("Get a new code").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
+                }
+                if ui.button("Sign in with your browser").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
+                }
+            });
+        }
+        SignIn::Failed(error) => {
+            ui.horizontal(|ui| verdict_badge(ui, false, "Sign-in did not work"));
+            ui.add_space(4.0);
+            advice_ui(ui, &error.advice());
+            ui.add_space(6.0);
+            ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
+            if let Some(correlation_id) = error.correlation_id() {
+                ui.label(RichText::new(format!("Correlation id: {correlation_id}")).monospace());
+            }
+            ui.label(RichText::new(error.to_string()).small());
+            ui.horizontal(|ui| {
+                if ui.button("Try again with a code").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
+                }
+                if ui.button("Try again with the browser").clicked() {
+                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
+                }
+            });
+        }
+        SignIn::SignedIn { tokens, mismatch } => match mismatch {
+            None => {
+                let who = tokens
+                    .account
+                    .as_ref()
+                    .map_or(expected.clone(), |account| account.username.clone());
+                ui.horizontal(|ui| verdict_badge(ui, true, &format!("Signed in as {who}")));
+                ui.label("Choose Next to check the connection.");
+            }
+            Some(message) => {
+                ui.horizontal(|ui| verdict_badge(ui, false, "Signed in with a different account"));
+                ui.label(message);
+                if let Some(error) = tokens.ensure_account(&expected).err() {
+                    advice_ui(ui, &error.advice());
+                }
+                if ui.button("Use another account").clicked() {
+                    intent = Some(Intent::UseAnotherAccount);
+                }
+            }
+        },
+    }
+    intent
+}
+
+fn minutes_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    for (protocol, row) in [
+        (Protocol::Imap, &wizard.imap),
+        (Protocol::Smtp, &wizard.smtp),
+    ] {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(protocol.role()).strong().size(16.0));
+            match row {
+                CheckRow::Waiting => {
+                    ui.label("Waiting to start…");
+                }
+                CheckRow::Running(stage) => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("{}…", stage.doing()));
+                    });
+                }
+                CheckRow::Passed { server_reply } => {
+                    ui.horizontal(|ui| verdict_badge(ui, true, "Connected"));
+                    ui.label(RichText::new(format!("Server reply: {server_reply}")).small());
+                }
+                CheckRow::Failed(failure) => {
+                    ui.horizontal(|ui| {
+                        verdict_badge(
+                            ui,
+                            false,
+                            &format!(
+                                "Not connected: stopped at the {} step",
+                                failure.stage.name()
+                            ),
+                        )
+                    });
+                    ui.add_space(4.0);
+                    advice_ui(ui, &failure.advice);
+                    ui.add_space(4.0);
+                    if let Some(reply) = &failure.server_reply {
+                        ui.label(RichText::new(format!("Server reply: {reply}")).monospace());
+                    }
+                    ui.label(
+                        RichText::new(format!("Code: {}", failure.code(protocol))).monospace(),
+                    );
+                    ui.label(RichText::new(&failure.detail).small());
+                }
+            }
+        });
+        ui.add_space(6.0);
+    }
+    ui.horizontal(|ui| {
+        let can_retry = (wizard.imap.failed() || wizard.smtp.failed()) && !wizard.checks_running();
+        if ui
+            .add_enabled(can_retry, egui::Button::new("Try again"))
+            .clicked()
+        {
+            intent = Some(Intent::RetryFailedChecks);
+        }
+        if ui.button("Copy support report").clicked() {
+            intent = Some(Intent::CopySupportReport);
+        }
+    });
+    if let Some(notice) = &wizard.notice {
+        ui.label(notice);
+    }
+    intent
+}
+
+fn save_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+    let mut intent = None;
+    let mailbox = wizard
+        .account
+        .as_ref()
+        .map(|account| account.mailbox.clone())
+        .unwrap_or_default();
+    match &wizard.saving {
+        None | Some(Saving::InProgress) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Saving the sign-in in the keyring…");
+            });
+        }
+        Some(Saving::Saved) => {
+            ui.horizontal(|ui| verdict_badge(ui, true, "Saved"));
+            ui.add_space(4.0);
+            ui.label(format!(
+                "The sign-in for {mailbox} is stored in {}.",
+                keyring_name()
+            ));
+            ui.label("It renews itself. Programs that send mail for the practice can ask mailconnect for a fresh token.");
+            ui.label(
+                "Nothing was written to disk in plain text. Choose Finish to close the wizard.",
+            );
+        }
+        Some(Saving::Failed(error)) => {
+            ui.horizontal(|ui| verdict_badge(ui, false, "Not saved yet"));
+            ui.add_space(4.0);
+            advice_ui(ui, &error.advice());
+            ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
+            ui.label(RichText::new(error.to_string()).small());
+            if ui.button("Try again").clicked() {
+                intent = Some(Intent::RetrySave);
+            }
+        }
+    }
+    intent
+}
+
+fn keyring_name() -> &'static str {
+    if cfg!(target_os = "windows") {
+        "Windows Credential Manager"
+    } else if cfg!(target_os = "macos") {
+        "the macOS Keychain"
+    } else {
+        "your keyring (Secret Service)"
+    }
+}

@@ -1,0 +1,85 @@
+//! Small widgets the steps share: the tick and cross with words, the fix steps, a QR code, a labelled field.
+
+use eframe::egui;
+use egui::{Color32, RichText, Ui};
+
+use crate::config::InputError;
+use crate::troubleshoot::Advice;
+
+pub const PASS_GREEN: Color32 = Color32::from_rgb(0x1e, 0x8e, 0x3e);
+pub const FAIL_RED: Color32 = Color32::from_rgb(0xc5, 0x22, 0x1f);
+
+/// A green tick or a red cross, always with words beside it (never colour alone).
+pub fn verdict_badge(ui: &mut Ui, passed: bool, words: &str) {
+    let (symbol, colour) = if passed {
+        ("✔", PASS_GREEN)
+    } else {
+        ("✖", FAIL_RED)
+    };
+    ui.label(RichText::new(symbol).size(22.0).color(colour).strong());
+    ui.label(RichText::new(words).strong().color(colour));
+}
+
+/// The cause in plain words and the numbered fix.
+pub fn advice_ui(ui: &mut Ui, advice: &Advice) {
+    ui.label(RichText::new(advice.cause).strong());
+    ui.add_space(4.0);
+    ui.label("How to fix it:");
+    for (number, step) in advice.steps.iter().enumerate() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("{}.", number + 1));
+            ui.label(*step);
+        });
+    }
+}
+
+/// A label above a single-line text box, tied together for screen readers; the problem, if any, below it.
+pub fn text_field(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut String,
+    problem: Option<&InputError>,
+    hint: &str,
+) -> egui::Response {
+    let label_response = ui.label(label);
+    let response = ui
+        .add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label_response.id);
+    if let Some(problem) = problem {
+        ui.label(RichText::new(&problem.message).color(FAIL_RED));
+    }
+    response
+}
+
+/// A QR code of `text`, drawn as squares, labelled for screen readers.
+pub fn qr_code(ui: &mut Ui, text: &str, side: f32) {
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+        return;
+    };
+    let width = code.width();
+    let colours = code.to_colors();
+    let quiet_zone = 2;
+    let modules = width + 2 * quiet_zone;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, Color32::WHITE);
+    let module = side / modules as f32;
+    for (index, colour) in colours.iter().enumerate() {
+        if *colour == qrcode::Color::Dark {
+            let (x, y) = (index % width + quiet_zone, index / width + quiet_zone);
+            let min = rect.min + egui::vec2(x as f32 * module, y as f32 * module);
+            painter.rect_filled(
+                egui::Rect::from_min_size(min, egui::vec2(module, module)),
+                0.0,
+                Color32::BLACK,
+            );
+        }
+    }
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Image, true, format!("QR code for {text}"))
+    });
+}

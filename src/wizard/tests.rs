@@ -1,0 +1,420 @@
+//! Table tests for the wizard's transitions: (state, intent or event) -> next step and effects.
+
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+
+use super::*;
+use crate::auth::SignedInAccount;
+use crate::config::{Preset, Provider};
+use crate::verify::{FailureKind, Verdict};
+
+const MAILBOX: &str = "reception@practice.com";
+
+fn ready_form() -> AccountForm {
+    let mut form = AccountForm::new_for(Preset {
+        client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".into()),
+        ..Preset::for_provider(Provider::Microsoft365)
+    });
+    form.mailbox = MAILBOX.into();
+    form
+}
+
+fn tokens_for(user: &str) -> TokenSet {
+    TokenSet {
+        access_token: SecretString::from("access"),
+        refresh_token: Some(SecretString::from("refresh")),
+        expires_at: SystemTime::now() + Duration::from_secs(3600),
+        account: Some(SignedInAccount {
+            username: user.into(),
+            display_name: None,
+            tenant_id: None,
+        }),
+    }
+}
+
+fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
+    effects
+        .iter()
+        .map(|effect| match effect {
+            Effect::LoadBasicPassword { .. } => "load password",
+            Effect::StartDeviceCode { .. } => "start device code",
+            Effect::StartBrowser { .. } => "start browser",
+            Effect::CancelSignIn => "cancel sign-in",
+            Effect::RunChecks { .. } => "run checks",
+            Effect::Save { .. } => "save",
+            Effect::CopyToClipboard(_) => "copy",
+            Effect::OpenUrl(_) => "open url",
+            Effect::Close => "close",
+        })
+        .collect()
+}
+
+fn attempt_of(effects: &[Effect]) -> u64 {
+    effects
+        .iter()
+        .find_map(|effect| match effect {
+            Effect::StartDeviceCode { attempt, .. }
+            | Effect::StartBrowser { attempt, .. }
+            | Effect::RunChecks { attempt, .. }
+            | Effect::Save { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .expect("an effect with an attempt")
+}
+
+/// A wizard on the sign-in step (account chosen, reminder passed).
+fn at_sign_in() -> Wizard {
+    let mut wizard = Wizard::new(Vec::new(), ready_form());
+    let _ = wizard.apply_intent(Intent::Next);
+    let _ = wizard.apply_event(Event::BasicPassword(Ok(None)));
+    let _ = wizard.apply_intent(Intent::Next);
+    assert_eq!(wizard.step, Step::SignIn);
+    wizard
+}
+
+/// A wizard on the check step with both checks running; returns the checks' attempt.
+fn at_check() -> (Wizard, u64) {
+    let mut wizard = at_sign_in();
+    let effects = wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode));
+    let attempt = attempt_of(&effects);
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt,
+        result: Ok(tokens_for(MAILBOX)),
+    });
+    let effects = wizard.apply_intent(Intent::Next);
+    assert_eq!(effect_names(&effects), ["run checks"]);
+    (wizard, attempt_of(&effects))
+}
+
+fn report(protocol: Protocol, verdict: Verdict) -> CheckReport {
+    CheckReport {
+        protocol,
+        server: "server:1".into(),
+        verdict,
+        elapsed: Duration::ZERO,
+    }
+}
+
+fn rejected() -> Verdict {
+    Verdict::Failed(CheckFailure {
+        stage: Stage::Authenticating,
+        kind: FailureKind::Rejected,
+        detail: "refused".into(),
+        server_reply: Some("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.".into()),
+        oauth_error: None,
+        advice: crate::troubleshoot::for_smtp_reply("535 5.7.139 SmtpClientAuthentication is disabled"),
+    })
+}
+
+#[test]
+fn intents_move_between_steps_as_the_table_says() {
+    // (what the user did, step before, step after, effects)
+    type Case = (
+        &'static str,
+        fn() -> Wizard,
+        Intent,
+        Step,
+        &'static [&'static str],
+    );
+    let cases: [Case; 8] = [
+        (
+            "valid account, Next",
+            || Wizard::new(Vec::new(), ready_form()),
+            Intent::Next,
+            Step::Reminder,
+            &["load password"],
+        ),
+        (
+            "invalid account, Next",
+            || {
+                Wizard::new(
+                    Vec::new(),
+                    AccountForm::new_for(Preset::for_provider(Provider::Microsoft365)),
+                )
+            },
+            Intent::Next,
+            Step::Account,
+            &[],
+        ),
+        (
+            "Back on the first step",
+            || Wizard::new(Vec::new(), ready_form()),
+            Intent::Back,
+            Step::Account,
+            &[],
+        ),
+        (
+            "Cancel anywhere",
+            at_sign_in,
+            Intent::Cancel,
+            Step::SignIn,
+            &["cancel sign-in", "close"],
+        ),
+        (
+            "sign in with a code",
+            at_sign_in,
+            Intent::StartSignIn(SignInMethod::DeviceCode),
+            Step::SignIn,
+            &["start device code"],
+        ),
+        (
+            "sign in with the browser",
+            at_sign_in,
+            Intent::StartSignIn(SignInMethod::Browser),
+            Step::SignIn,
+            &["start browser"],
+        ),
+        (
+            "Next before signing in",
+            at_sign_in,
+            Intent::Next,
+            Step::SignIn,
+            &[],
+        ),
+        (
+            "Back from sign-in",
+            at_sign_in,
+            Intent::Back,
+            Step::Reminder,
+            &[],
+        ),
+    ];
+    for (name, start, intent, expected_step, expected_effects) in cases {
+        let mut wizard = start();
+        let effects = wizard.apply_intent(intent);
+        assert_eq!(wizard.step, expected_step, "{name}");
+        assert_eq!(effect_names(&effects), expected_effects, "{name}");
+    }
+}
+
+#[test]
+fn the_reminder_needs_the_tick_box_only_when_a_password_is_stored() {
+    let mut wizard = Wizard::new(Vec::new(), ready_form());
+    let _ = wizard.apply_intent(Intent::Next);
+    assert!(!wizard.can_go_next(), "still loading");
+    let _ = wizard.apply_event(Event::BasicPassword(Ok(Some(SecretString::from(
+        "Winter2026!",
+    )))));
+    assert!(!wizard.can_go_next());
+    let _ = wizard.apply_intent(Intent::SetNoted(true));
+    assert!(wizard.can_go_next());
+
+    let mut nothing_stored = Wizard::new(Vec::new(), ready_form());
+    let _ = nothing_stored.apply_intent(Intent::Next);
+    let _ = nothing_stored.apply_event(Event::BasicPassword(Ok(None)));
+    assert!(nothing_stored.can_go_next());
+}
+
+#[test]
+fn a_result_arriving_after_cancel_is_dropped() {
+    let mut wizard = at_sign_in();
+    let effects = wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode));
+    let abandoned = attempt_of(&effects);
+    assert_eq!(
+        effect_names(&wizard.apply_intent(Intent::CancelSignIn)),
+        ["cancel sign-in"]
+    );
+    let _ = wizard.apply_event(Event::DeviceCode {
+        attempt: abandoned,
+        result: Ok(DeviceCodePrompt::for_tests(
+            "ABCD",
+            Duration::from_secs(900),
+        )),
+    });
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt: abandoned,
+        result: Ok(tokens_for(MAILBOX)),
+    });
+    assert!(
+        matches!(wizard.sign_in, SignIn::Choosing),
+        "{:?}",
+        wizard.sign_in
+    );
+    assert!(!wizard.can_go_next());
+}
+
+#[test]
+fn device_code_shows_then_signs_in_or_expires() {
+    let mut wizard = at_sign_in();
+    let attempt = attempt_of(&wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode)));
+    let _ = wizard.apply_event(Event::DeviceCode {
+        attempt,
+        result: Ok(DeviceCodePrompt::for_tests(
+            "ABCD",
+            Duration::from_secs(900),
+        )),
+    });
+    assert!(matches!(wizard.sign_in, SignIn::ShowingCode(_)));
+    assert!(
+        wizard.needs_ticking(std::time::Instant::now()),
+        "the countdown repaints"
+    );
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt,
+        result: Err(SignInError::DeviceCodeExpired),
+    });
+    assert!(matches!(wizard.sign_in, SignIn::CodeExpired));
+    assert!(
+        !wizard.needs_ticking(std::time::Instant::now()),
+        "no repainting once the code is gone"
+    );
+
+    let attempt = attempt_of(&wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode)));
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt,
+        result: Ok(tokens_for("RECEPTION@practice.com")),
+    });
+    assert!(wizard.can_go_next());
+}
+
+#[test]
+fn signing_in_as_someone_else_is_reported_and_blocks_next() {
+    let mut wizard = at_sign_in();
+    let attempt = attempt_of(&wizard.apply_intent(Intent::StartSignIn(SignInMethod::Browser)));
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt,
+        result: Ok(tokens_for("someone@gmail.example")),
+    });
+    let SignIn::SignedIn {
+        mismatch: Some(message),
+        ..
+    } = &wizard.sign_in
+    else {
+        panic!("{:?}", wizard.sign_in)
+    };
+    assert!(message.contains("someone@gmail.example"));
+    assert!(!wizard.can_go_next());
+    let effects = wizard.apply_intent(Intent::UseAnotherAccount);
+    assert_eq!(effect_names(&effects), ["cancel sign-in", "start browser"]);
+    let Effect::StartBrowser { options, .. } = &effects[1] else {
+        unreachable!()
+    };
+    assert!(options.select_account && options.login_hint.is_none());
+}
+
+#[test]
+fn try_again_reruns_only_the_failed_check() {
+    let (mut wizard, attempt) = at_check();
+    let _ = wizard.apply_event(Event::CheckProgress {
+        attempt,
+        protocol: Protocol::Smtp,
+        stage: Stage::Authenticating,
+    });
+    assert!(matches!(
+        wizard.smtp,
+        CheckRow::Running(Stage::Authenticating)
+    ));
+    let _ = wizard.apply_event(Event::CheckFinished {
+        attempt,
+        report: report(
+            Protocol::Imap,
+            Verdict::Passed {
+                server_reply: "OK".into(),
+            },
+        ),
+    });
+    let _ = wizard.apply_event(Event::CheckFinished {
+        attempt,
+        report: report(Protocol::Smtp, rejected()),
+    });
+    assert!(wizard.imap.passed() && wizard.smtp.failed());
+    assert!(!wizard.can_go_next());
+
+    let effects = wizard.apply_intent(Intent::RetryFailedChecks);
+    let Effect::RunChecks {
+        protocols,
+        attempt: retry,
+        ..
+    } = &effects[0]
+    else {
+        panic!()
+    };
+    assert_eq!(protocols, &[Protocol::Smtp]);
+    assert!(wizard.imap.passed());
+    // The first run's late progress must not disturb the retry.
+    let _ = wizard.apply_event(Event::CheckProgress {
+        attempt,
+        protocol: Protocol::Smtp,
+        stage: Stage::Greeting,
+    });
+    assert!(matches!(wizard.smtp, CheckRow::Running(Stage::Resolving)));
+    let _ = wizard.apply_event(Event::CheckFinished {
+        attempt: *retry,
+        report: report(
+            Protocol::Smtp,
+            Verdict::Passed {
+                server_reply: "235".into(),
+            },
+        ),
+    });
+    assert!(wizard.can_go_next());
+}
+
+#[test]
+fn a_failed_save_can_be_retried_without_signing_in_again() {
+    let (mut wizard, attempt) = at_check();
+    for protocol in [Protocol::Imap, Protocol::Smtp] {
+        let _ = wizard.apply_event(Event::CheckFinished {
+            attempt,
+            report: report(
+                protocol,
+                Verdict::Passed {
+                    server_reply: "OK".into(),
+                },
+            ),
+        });
+    }
+    let effects = wizard.apply_intent(Intent::Next);
+    assert_eq!(wizard.step, Step::Save);
+    let first = attempt_of(&effects);
+    let _ = wizard.apply_event(Event::Saved {
+        attempt: first,
+        result: Err(StoreError::Locked {
+            detail: "locked".into(),
+        }),
+    });
+    assert!(matches!(
+        wizard.saving,
+        Some(Saving::Failed(StoreError::Locked { .. }))
+    ));
+    assert!(
+        wizard.apply_intent(Intent::Finish).is_empty(),
+        "cannot finish before saving"
+    );
+    let effects = wizard.apply_intent(Intent::RetrySave);
+    assert_eq!(effect_names(&effects), ["save"]);
+    let _ = wizard.apply_event(Event::Saved {
+        attempt: attempt_of(&effects),
+        result: Ok(()),
+    });
+    assert_eq!(
+        effect_names(&wizard.apply_intent(Intent::Finish)),
+        ["close"]
+    );
+}
+
+#[test]
+fn copying_the_support_report_says_so() {
+    let (mut wizard, attempt) = at_check();
+    let _ = wizard.apply_event(Event::CheckFinished {
+        attempt,
+        report: report(Protocol::Smtp, rejected()),
+    });
+    let effects = wizard.apply_intent(Intent::CopySupportReport);
+    let Effect::CopyToClipboard(text) = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    let text = secrecy::ExposeSecret::expose_secret(text);
+    assert!(
+        text.contains("SMTP (sending): FAILED at the authentication stage"),
+        "{text}"
+    );
+    assert!(text.contains("5.7.139"));
+    assert!(text.contains("Mailbox:         reception@practice.com"));
+    assert!(
+        !text.contains("access") && !text.contains("refresh"),
+        "no token in the report:\n{text}"
+    );
+    assert!(wizard.notice.is_some());
+}
