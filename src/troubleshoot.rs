@@ -259,8 +259,8 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
             steps: &[
                 ADMIN_CENTER_MAIL_APPS,
                 "Tick \"Authenticated SMTP\" and save (it can take up to an hour to apply).",
-                "If it stays off for the whole organisation: admin center > Settings > Org settings > Modern authentication, \
-                 or in Exchange PowerShell: Set-TransportConfig -SmtpClientAuthenticationDisabled $false.",
+                "If it is switched off for the whole organisation, an admin runs this in Exchange Online PowerShell: \
+                 Set-TransportConfig -SmtpClientAuthenticationDisabled $false",
                 "Then choose \"Try again\".",
             ],
         };

@@ -151,10 +151,10 @@ async fn redirect_landing(
     Query(query): Query<HashMap<String, String>>,
 ) -> impl IntoResponse {
     let result = if let Some(error) = query.get("error") {
-        Err(SignInError::Rejected(IdentityError::from_parts(
+        Err(SignInError::Rejected(Box::new(IdentityError::from_parts(
             error,
             query.get("error_description").map(String::as_str),
-        )))
+        ))))
     } else if let Some(code) = query.get("code") {
         if query.get("state") == Some(&listener.expected_state) {
             Ok(AuthorizationCode::new(code.clone()))

@@ -120,12 +120,12 @@ pub enum NetworkStage {
 pub enum SignInError {
     /// Microsoft answered with an OAuth error; its code and ids are kept for support.
     #[error("Microsoft refused the sign-in ({0})")]
-    Rejected(IdentityError),
+    Rejected(Box<IdentityError>),
     /// 408, 429 or a 5xx: try again later; nothing stored is touched.
     #[error("Microsoft's sign-in service is unavailable right now (HTTP {status})")]
     Unavailable {
         status: u16,
-        identity: Option<IdentityError>,
+        identity: Option<Box<IdentityError>>,
     },
     #[error("The sign-in service could not be reached ({detail})")]
     Network { stage: NetworkStage, detail: String },
@@ -175,7 +175,7 @@ impl SignInError {
     pub fn identity(&self) -> Option<&IdentityError> {
         match self {
             SignInError::Rejected(identity) => Some(identity),
-            SignInError::Unavailable { identity, .. } => identity.as_ref(),
+            SignInError::Unavailable { identity, .. } => identity.as_deref(),
             _ => None,
         }
     }
@@ -185,7 +185,7 @@ impl SignInError {
         match self {
             SignInError::Rejected(identity) => identity.code(),
             SignInError::Unavailable { status, identity } => identity
-                .as_ref()
+                .as_deref()
                 .map_or_else(|| format!("HTTP {status}"), IdentityError::code),
             SignInError::Network { stage, .. } => {
                 format!("network-{}", format!("{stage:?}").to_lowercase())
@@ -288,13 +288,13 @@ mod tests {
 
     #[test]
     fn classifies_transient_and_permanent() {
-        let revoked = SignInError::Rejected(IdentityError {
+        let revoked = SignInError::Rejected(Box::new(IdentityError {
             error_codes: vec![50173],
             ..IdentityError::from_parts(
                 "invalid_grant",
                 Some("AADSTS50173: The provided grant has expired due to it being revoked"),
             )
-        });
+        }));
         assert!(revoked.requires_new_sign_in());
         assert!(!revoked.is_transient());
         let busy = SignInError::Unavailable {

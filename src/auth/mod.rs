@@ -233,7 +233,7 @@ impl SignInClient {
         if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             return Err(HttpFailure::Transport(SignInError::Unavailable {
                 status: status.as_u16(),
-                identity: serde_json::from_slice(&body).ok(),
+                identity: serde_json::from_slice(&body).ok().map(Box::new),
             }));
         }
         let mut http_response = HttpResponse::new(body.to_vec());
@@ -281,7 +281,7 @@ impl SignInClient {
 /// An error body that is not Microsoft's JSON still becomes a readable error.
 fn identity_error_from_body(status: u16, body: &[u8]) -> SignInError {
     match serde_json::from_slice::<IdentityError>(body) {
-        Ok(identity) => SignInError::Rejected(identity),
+        Ok(identity) => SignInError::Rejected(Box::new(identity)),
         Err(_) => SignInError::Malformed {
             detail: format!(
                 "HTTP {status} with a body that is not an OAuth error ({} bytes)",
@@ -343,7 +343,7 @@ fn network_error(error: &reqwest::Error) -> SignInError {
 
 fn from_oauth_error(error: RequestTokenError<HttpFailure, IdentityError>) -> SignInError {
     match error {
-        RequestTokenError::ServerResponse(identity) => SignInError::Rejected(identity),
+        RequestTokenError::ServerResponse(identity) => SignInError::Rejected(Box::new(identity)),
         RequestTokenError::Request(HttpFailure::Transport(error)) => error,
         RequestTokenError::Parse(error, _body) => SignInError::Malformed {
             detail: format!("the answer could not be read at {}", error.path()),

@@ -86,9 +86,10 @@ fn humantime_now() -> String {
 }
 
 /// Checks tenant and client id the way Microsoft does before anything else.
-fn check_app(tenant: &str, params: &Params) -> Result<(), Response> {
+/// Microsoft's answer when tenant or client id is wrong, or `None` when both are fine.
+fn check_app(tenant: &str, params: &Params) -> Option<Response> {
     if tenant != SANDBOX_TENANT {
-        return Err(oauth_error(
+        return Some(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some(90002),
@@ -98,7 +99,7 @@ fn check_app(tenant: &str, params: &Params) -> Result<(), Response> {
         ));
     }
     if params.get("client_id").map(String::as_str) != Some(SANDBOX_CLIENT_ID) {
-        return Err(oauth_error(
+        return Some(oauth_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             Some(700016),
@@ -109,14 +110,14 @@ fn check_app(tenant: &str, params: &Params) -> Result<(), Response> {
         ));
     }
     if params.contains_key("client_secret") {
-        return Err(oauth_error(
+        return Some(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_request",
             Some(700025),
             "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
         ));
     }
-    Ok(())
+    None
 }
 
 async fn device_code(
@@ -124,7 +125,7 @@ async fn device_code(
     Path(tenant): Path<String>,
     Form(params): Form<Params>,
 ) -> Response {
-    if let Err(response) = check_app(&tenant, &params) {
+    if let Some(response) = check_app(&tenant, &params) {
         return response;
     }
     let device_code = shared.random_token("sbx-dc-");
@@ -173,7 +174,7 @@ async fn token(
         .token_requests
         .entry(grant_type.clone())
         .or_default() += 1;
-    if let Err(response) = check_app(&tenant, &params) {
+    if let Some(response) = check_app(&tenant, &params) {
         return response;
     }
     let is_identity_fault = |fault: &Fault| {
@@ -420,7 +421,7 @@ async fn authorize(
     Path(tenant): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    if let Err(response) = check_app(&tenant, &params) {
+    if let Some(response) = check_app(&tenant, &params) {
         return response;
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::runner::{EffectRunner, Services, WindowCommand};
-use crate::wizard::{Effect, Event, Wizard};
+use crate::wizard::{Effect, Event, Intent, Wizard};
 
 pub const WINDOW_TITLE: &str = "Email Connection Wizard";
 
@@ -31,6 +31,7 @@ impl WizardApp {
         services: Services,
         wizard: Wizard,
     ) -> WizardApp {
+        apply_style(ctx);
         let repaint = ctx.clone();
         let (runner, events) = EffectRunner::new(
             runtime,
@@ -47,6 +48,12 @@ impl WizardApp {
 
     pub fn wizard(&self) -> &Wizard {
         &self.wizard
+    }
+
+    /// Applies an intent as if the user had clicked it (the screenshot tour drives the window this way).
+    pub fn apply_intent(&mut self, ctx: &egui::Context, intent: Intent) {
+        let effects = self.wizard.apply_intent(intent);
+        self.carry_out(ctx, effects);
     }
 
     fn carry_out(&mut self, ctx: &egui::Context, effects: Vec<Effect>) {
@@ -80,11 +87,40 @@ impl eframe::App for WizardApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
-            let effects = self.wizard.apply_intent(intent);
             let ctx = ui.ctx().clone();
-            self.carry_out(&ctx, effects);
+            self.apply_intent(&ctx, intent);
         }
     }
+}
+
+/// Larger text than egui's defaults: the wizard is read by people who are not at ease with computers, often
+/// while on the phone.
+fn apply_style(ctx: &egui::Context) {
+    use egui::{FontFamily, FontId, TextStyle};
+    ctx.all_styles_mut(|style| {
+        style.text_styles = [
+            (
+                TextStyle::Small,
+                FontId::new(12.0, FontFamily::Proportional),
+            ),
+            (TextStyle::Body, FontId::new(15.0, FontFamily::Proportional)),
+            (
+                TextStyle::Button,
+                FontId::new(15.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Heading,
+                FontId::new(24.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Monospace,
+                FontId::new(14.0, FontFamily::Monospace),
+            ),
+        ]
+        .into();
+        style.spacing.button_padding = egui::vec2(10.0, 5.0);
+        style.spacing.item_spacing = egui::vec2(8.0, 7.0);
+    });
 }
 
 /// Opens the window and runs it until it closes.

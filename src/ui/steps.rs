@@ -15,23 +15,30 @@ use crate::wizard::{CheckRow, Intent, Saving, SignIn, SignInMethod, Step, Stored
 #[must_use]
 pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let mut intent = None;
-    egui::Panel::top("step_header").show(ui, |ui| header_ui(ui, wizard.step));
-    egui::Panel::bottom("navigation").show(ui, |ui| intent = navigation_ui(ui, wizard));
-    egui::CentralPanel::default().show(ui, |ui| {
-        egui::ScrollArea::vertical()
-            .auto_shrink(false)
-            .show(ui, |ui| {
-                ui.add_space(8.0);
-                let page_intent = match wizard.step {
-                    Step::Account => account_ui(ui, wizard),
-                    Step::Reminder => reminder_ui(ui, wizard),
-                    Step::SignIn => sign_in_ui(ui, wizard),
-                    Step::Check => check_ui(ui, wizard),
-                    Step::Save => save_ui(ui, wizard),
-                };
-                intent = intent.take().or(page_intent);
-            });
-    });
+    let margin = egui::Margin::symmetric(20, 10);
+    egui::Panel::top("step_header")
+        .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
+        .show(ui, |ui| header_ui(ui, wizard.step));
+    egui::Panel::bottom("navigation")
+        .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
+        .show(ui, |ui| intent = navigation_ui(ui, wizard));
+    egui::CentralPanel::default()
+        .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| {
+                    ui.add_space(8.0);
+                    let page_intent = match wizard.step {
+                        Step::Account => account_ui(ui, wizard),
+                        Step::Reminder => reminder_ui(ui, wizard),
+                        Step::SignIn => sign_in_ui(ui, wizard),
+                        Step::Check => check_ui(ui, wizard),
+                        Step::Save => save_ui(ui, wizard),
+                    };
+                    intent = intent.take().or(page_intent);
+                });
+        });
     // Enter moves on where nothing can be lost by it: not while signing in, and not from a multi-step action.
     let enter = ui.input(|input| input.key_pressed(egui::Key::Enter));
     if intent.is_none()
@@ -44,9 +51,23 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
 }
 
 fn header_ui(ui: &mut Ui, step: Step) {
-    ui.add_space(8.0);
-    ui.label(RichText::new(format!("Step {} of 5", step.number())).small());
-    ui.heading(step.title());
+    // Every step by name, the current one marked: support staff can say "you are on step 3, Sign in".
+    ui.horizontal_wrapped(|ui| {
+        for (index, each) in Step::ALL.iter().enumerate() {
+            if index > 0 {
+                ui.label(RichText::new("›").weak());
+            }
+            let text = RichText::new(format!("{}. {}", each.number(), each.title())).small();
+            ui.label(if *each == step {
+                text.strong().underline()
+            } else {
+                text.weak()
+            });
+        }
+    });
+    ui.add_space(2.0);
+    ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
+    ui.heading(RichText::new(step.title()).strong());
     ui.label(match step {
         Step::Account => "Choose the mailbox to move to the new Microsoft sign-in. Nothing changes until the last step.",
         Step::Reminder => "These are the settings the mailbox uses today. Note them before you continue.",
@@ -54,12 +75,10 @@ fn header_ui(ui: &mut Ui, step: Step) {
         Step::Check => "mailconnect now checks that receiving (IMAP) and sending (SMTP) work with the new sign-in.",
         Step::Save => "The sign-in is stored in this computer's secure keyring, never in a plain file.",
     });
-    ui.add_space(8.0);
 }
 
 fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
     let mut intent = None;
-    ui.add_space(6.0);
     ui.horizontal(|ui| {
         if ui.button("Cancel").clicked() {
             intent = Some(Intent::Cancel);
@@ -90,7 +109,6 @@ fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
             }
         });
     });
-    ui.add_space(6.0);
     intent
 }
 
@@ -290,9 +308,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
 
 fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let mut intent = None;
-    let Some(account) = wizard.account.clone() else {
-        return None;
-    };
+    let account = wizard.account.clone()?;
     ui.label(
         "If anything goes wrong, support will ask for these, and other programs in the practice (scanners, practice \
          software) may still use them until they are moved too.",
@@ -557,6 +573,23 @@ fn minutes_seconds(duration: Duration) -> String {
 
 fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let mut intent = None;
+    // The actions come first so a long explanation below never pushes them out of sight.
+    ui.horizontal(|ui| {
+        let can_retry = (wizard.imap.failed() || wizard.smtp.failed()) && !wizard.checks_running();
+        if ui
+            .add_enabled(can_retry, egui::Button::new("Try again"))
+            .clicked()
+        {
+            intent = Some(Intent::RetryFailedChecks);
+        }
+        if ui.button("Copy support report").clicked() {
+            intent = Some(Intent::CopySupportReport);
+        }
+    });
+    if let Some(notice) = &wizard.notice {
+        ui.label(notice);
+    }
+    ui.add_space(6.0);
     for (protocol, row) in [
         (Protocol::Imap, &wizard.imap),
         (Protocol::Smtp, &wizard.smtp),
@@ -604,21 +637,6 @@ fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
         });
         ui.add_space(6.0);
     }
-    ui.horizontal(|ui| {
-        let can_retry = (wizard.imap.failed() || wizard.smtp.failed()) && !wizard.checks_running();
-        if ui
-            .add_enabled(can_retry, egui::Button::new("Try again"))
-            .clicked()
-        {
-            intent = Some(Intent::RetryFailedChecks);
-        }
-        if ui.button("Copy support report").clicked() {
-            intent = Some(Intent::CopySupportReport);
-        }
-    });
-    if let Some(notice) = &wizard.notice {
-        ui.label(notice);
-    }
     intent
 }
 
@@ -640,10 +658,35 @@ fn save_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             ui.horizontal(|ui| verdict_badge(ui, true, "Saved"));
             ui.add_space(4.0);
             ui.label(format!(
-                "The sign-in for {mailbox} is stored in {}.",
+                "The sign-in for {mailbox} is stored in {}:",
                 keyring_name()
             ));
-            ui.label("It renews itself. Programs that send mail for the practice can ask mailconnect for a fresh token.");
+            if let SignIn::SignedIn { tokens, .. } = &wizard.sign_in {
+                let until =
+                    chrono::DateTime::<chrono::Local>::from(tokens.expires_at).format("%H:%M");
+                let who = tokens
+                    .account
+                    .as_ref()
+                    .map_or(mailbox.clone(), |account| account.username.clone());
+                egui::Grid::new("stored_items")
+                    .num_columns(2)
+                    .spacing([16.0, 4.0])
+                    .show(ui, |ui| {
+                        ui.label("  •  Refresh token");
+                        ui.label("lets mailconnect renew the sign-in by itself");
+                        ui.end_row();
+                        ui.label("  •  Access token");
+                        ui.label(format!("valid until {until}, renewed before it runs out"));
+                        ui.end_row();
+                        ui.label("  •  Signed-in account");
+                        ui.label(who);
+                        ui.end_row();
+                    });
+            }
+            ui.add_space(4.0);
+            ui.label(
+                "Programs that send mail for the practice can ask mailconnect for a fresh token.",
+            );
             ui.label(
                 "Nothing was written to disk in plain text. Choose Finish to close the wizard.",
             );

@@ -9,14 +9,22 @@ use crate::troubleshoot::Advice;
 pub const PASS_GREEN: Color32 = Color32::from_rgb(0x1e, 0x8e, 0x3e);
 pub const FAIL_RED: Color32 = Color32::from_rgb(0xc5, 0x22, 0x1f);
 
-/// A green tick or a red cross, always with words beside it (never colour alone).
+/// A green tick or a red cross, always with words beside it (never colour alone). The marks are drawn, not
+/// taken from a font, so they show whatever fonts the system has.
 pub fn verdict_badge(ui: &mut Ui, passed: bool, words: &str) {
-    let (symbol, colour) = if passed {
-        ("✔", PASS_GREEN)
+    let colour = if passed { PASS_GREEN } else { FAIL_RED };
+    let size = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.circle_filled(rect.center(), size / 2.0, colour);
+    let stroke = egui::Stroke::new(size / 8.0, Color32::WHITE);
+    let at = |x: f32, y: f32| rect.min + egui::vec2(x * size, y * size);
+    if passed {
+        painter.line(vec![at(0.27, 0.52), at(0.44, 0.69), at(0.74, 0.34)], stroke);
     } else {
-        ("✖", FAIL_RED)
-    };
-    ui.label(RichText::new(symbol).size(22.0).color(colour).strong());
+        painter.line_segment([at(0.32, 0.32), at(0.68, 0.68)], stroke);
+        painter.line_segment([at(0.68, 0.32), at(0.32, 0.68)], stroke);
+    }
     ui.label(RichText::new(words).strong().color(colour));
 }
 

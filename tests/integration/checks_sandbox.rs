@@ -12,7 +12,10 @@ use crate::support::{device_sign_in, platform_trust, quick_sandbox, test_timeout
 
 const MAILBOX: &str = "reception@smile-dental.example";
 
-fn recording_context() -> (CheckContext, Arc<Mutex<Vec<(Protocol, Stage)>>>) {
+/// Every (protocol, stage) a check reported, in order.
+type SeenStages = Arc<Mutex<Vec<(Protocol, Stage)>>>;
+
+fn recording_context() -> (CheckContext, SeenStages) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let context = CheckContext::new(platform_trust(), test_timeouts()).with_progress(Arc::new(

@@ -7,3 +7,4 @@ mod keyring_store;
 mod secrets_never_leak;
 mod sign_in;
 mod support;
+mod wizard_window;

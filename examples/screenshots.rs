@@ -1,0 +1,203 @@
+//! Walks the demo wizard through every step in a real window and saves a screenshot of each to
+//! `assets/screenshots/`. Run it under a display with a Secret Service, for example:
+//! `xvfb-run dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets; cargo run --example screenshots'`
+
+use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use mailconnect::sandbox::{Fault, Sandbox};
+use mailconnect::ui::WizardApp;
+use mailconnect::wizard::{
+    CheckRow, Intent, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard,
+};
+
+const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
+
+/// One stop of the tour: wait until `ready`, take the picture, then do `next`.
+struct Stop {
+    file: &'static str,
+    ready: fn(&Wizard) -> bool,
+    next: fn(&mut Tour, &egui::Context),
+}
+
+struct Tour {
+    app: WizardApp,
+    sandbox: Sandbox,
+    stops: Vec<Stop>,
+    current: usize,
+    ready_since: Option<Instant>,
+    waiting_for_picture: bool,
+    directory: PathBuf,
+    pictures: (
+        mpsc::Sender<Arc<egui::ColorImage>>,
+        mpsc::Receiver<Arc<egui::ColorImage>>,
+    ),
+}
+
+fn row_done(row: &CheckRow) -> bool {
+    matches!(row, CheckRow::Passed { .. } | CheckRow::Failed(_))
+}
+
+fn stops() -> Vec<Stop> {
+    vec![
+        Stop {
+            file: "1-account.png",
+            ready: |w| w.step == Step::Account,
+            next: |t, ctx| t.act(ctx, Intent::Next),
+        },
+        Stop {
+            file: "2-reminder.png",
+            ready: |w| w.step == Step::Reminder && matches!(w.password, StoredPassword::Present(_)),
+            next: |t, ctx| {
+                t.act(ctx, Intent::SetNoted(true));
+                t.act(ctx, Intent::Next);
+            },
+        },
+        Stop {
+            file: "3a-sign-in-choose.png",
+            ready: |w| w.step == Step::SignIn,
+            next: |t, ctx| t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode)),
+        },
+        Stop {
+            file: "3b-sign-in-code.png",
+            ready: |w| matches!(w.sign_in, SignIn::ShowingCode(_)),
+            next: |t, _| {
+                let SignIn::ShowingCode(prompt) = &t.app.wizard().sign_in else {
+                    return;
+                };
+                t.sandbox
+                    .approve_device_code(&prompt.user_code, mailconnect::demo::DEMO_MAILBOX);
+            },
+        },
+        Stop {
+            file: "3c-signed-in.png",
+            ready: |w| matches!(w.sign_in, SignIn::SignedIn { .. }),
+            next: |t, ctx| {
+                t.sandbox
+                    .inject(Fault::SmtpAuthReply(SMTP_AUTH_DISABLED.into()));
+                t.act(ctx, Intent::Next);
+            },
+        },
+        Stop {
+            file: "4a-check-red-cross.png",
+            ready: |w| w.step == Step::Check && row_done(&w.imap) && row_done(&w.smtp),
+            next: |t, ctx| {
+                t.sandbox.clear_faults();
+                t.act(ctx, Intent::RetryFailedChecks);
+            },
+        },
+        Stop {
+            file: "4b-check-green.png",
+            ready: |w| w.imap.passed() && w.smtp.passed(),
+            next: |t, ctx| t.act(ctx, Intent::Next),
+        },
+        Stop {
+            file: "5-save.png",
+            ready: |w| matches!(w.saving, Some(Saving::Saved | Saving::Failed(_))),
+            next: |t, ctx| {
+                ctx.set_theme(egui::Theme::Light);
+                for _ in 0..4 {
+                    t.act(ctx, Intent::Back);
+                }
+            },
+        },
+        Stop {
+            file: "1-account-light.png",
+            ready: |w| w.step == Step::Account,
+            next: |_, ctx| ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+        },
+    ]
+}
+
+impl Tour {
+    fn act(&mut self, ctx: &egui::Context, intent: Intent) {
+        self.app.apply_intent(ctx, intent);
+    }
+}
+
+impl eframe::App for Tour {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        eframe::App::logic(&mut self.app, ctx, frame);
+        if let Ok(image) = self.pictures.1.try_recv() {
+            let stop = &self.stops[self.current];
+            let path = self.directory.join(stop.file);
+            let pixels: Vec<u8> = image
+                .pixels
+                .iter()
+                .flat_map(|pixel| pixel.to_array())
+                .collect();
+            let [width, height] = image.size;
+            image::RgbaImage::from_raw(width as u32, height as u32, pixels)
+                .expect("screenshot size")
+                .save(&path)
+                .expect("save screenshot");
+            println!("saved {}", path.display());
+            let next = stop.next;
+            self.waiting_for_picture = false;
+            self.ready_since = None;
+            self.current += 1;
+            next(self, ctx);
+        } else if !self.waiting_for_picture && self.current < self.stops.len() {
+            if (self.stops[self.current].ready)(self.app.wizard()) {
+                // Let layout and any animation settle before the picture.
+                let since = *self.ready_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(600) {
+                    self.waiting_for_picture = true;
+                    let sender = self.pictures.0.clone();
+                    let repaint = ctx.clone();
+                    ctx.request_screenshot(move |image| {
+                        let _ = sender.send(image);
+                        repaint.request_repaint();
+                    });
+                }
+            } else {
+                self.ready_since = None;
+            }
+        }
+        ctx.request_repaint_after(Duration::from_millis(100));
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        eframe::App::ui(&mut self.app, ui, frame);
+    }
+}
+
+fn main() -> eframe::Result {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut demo = runtime
+        .block_on(mailconnect::demo::start(None))
+        .expect("demo");
+    demo.services.open_browser = false;
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/screenshots");
+    std::fs::create_dir_all(&directory).expect("screenshot folder");
+    let handle = runtime.handle().clone();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(mailconnect::ui::WINDOW_TITLE)
+            .with_inner_size([720.0, 600.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        mailconnect::ui::WINDOW_TITLE,
+        options,
+        Box::new(move |cc| {
+            cc.egui_ctx.set_theme(egui::Theme::Dark);
+            Ok(Box::new(Tour {
+                app: WizardApp::new(&cc.egui_ctx, handle, demo.services, demo.wizard),
+                sandbox: demo.sandbox,
+                stops: stops(),
+                current: 0,
+                ready_since: None,
+                waiting_for_picture: false,
+                directory,
+                pictures: mpsc::channel(),
+            }))
+        }),
+    )
+}

@@ -1,0 +1,420 @@
+//! The wizard window driven through egui_kittest by its labels, against the sandbox and a private GNOME Keyring.
+
+use std::time::Duration;
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mailconnect::demo::{DEMO_KEYRING_SERVICE, DEMO_MAILBOX};
+use mailconnect::runner::WindowCommand;
+use mailconnect::sandbox::{Fault, Sandbox};
+use mailconnect::store::TokenStore;
+use mailconnect::ui::WizardApp;
+use mailconnect::wizard::{SignIn, Step};
+use secrecy::ExposeSecret;
+
+use crate::support::PrivateKeyring;
+
+const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
+
+/// The demo in a test harness: the runtime and sandbox outlive the window.
+struct Window {
+    harness: Harness<'static, WizardApp>,
+    sandbox: Sandbox,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Window {
+    fn open(size: egui::Vec2, pixels_per_point: f32) -> Window {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut demo = runtime
+            .block_on(mailconnect::demo::start(None))
+            .expect("demo");
+        demo.services.open_browser = false;
+        demo.services.timeouts = crate::support::test_timeouts();
+        let handle = runtime.handle().clone();
+        let (services, wizard) = (demo.services, demo.wizard);
+        let harness = Harness::builder()
+            .with_size(size)
+            .with_pixels_per_point(pixels_per_point)
+            .build_eframe(move |cc| WizardApp::new(&cc.egui_ctx, handle, services, wizard));
+        Window {
+            harness,
+            sandbox: demo.sandbox,
+            _runtime: runtime,
+        }
+    }
+
+    fn standard() -> Window {
+        Window::open(egui::vec2(720.0, 600.0), 1.0)
+    }
+
+    /// Steps frames until a node whose label contains `text` shows, for at most ten seconds.
+    fn wait_for(&mut self, text: &str) {
+        for _ in 0..500 {
+            self.harness.step();
+            if self
+                .harness
+                .query_all_by_label_contains(text)
+                .next()
+                .is_some()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "\"{text}\" did not appear; the wizard is at {:?}",
+            self.harness.state().wizard().step
+        );
+    }
+
+    /// Whether any node's label contains `text`.
+    fn shows(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn step(&self) -> Step {
+        self.harness.state().wizard().step
+    }
+
+    /// From the first step to signed in with a device code approved in the sandbox.
+    fn sign_in(&mut self) {
+        self.wait_for("Step 1 of 5");
+        self.click("Next");
+        self.wait_for("I have noted these settings");
+        self.click("I have noted these settings");
+        self.click("Next");
+        assert_eq!(self.step(), Step::SignIn);
+        self.click("Sign in with a code");
+        self.wait_for("Copy code");
+        let SignIn::ShowingCode(prompt) = &self.harness.state().wizard().sign_in else {
+            unreachable!()
+        };
+        let user_code = prompt.user_code.clone();
+        assert!(
+            self.harness
+                .query_by_label(&format!("Code {user_code}"))
+                .is_some(),
+            "the code is shown large and labelled"
+        );
+        assert!(
+            self.harness
+                .query_by_label_contains("QR code for http://127.0.0.1")
+                .is_some()
+        );
+        assert!(
+            self.harness
+                .query_by_label_contains("The code expires in 1")
+                .is_some()
+        );
+        assert!(self.sandbox.approve_device_code(&user_code, DEMO_MAILBOX));
+        self.wait_for(&format!("Signed in as {DEMO_MAILBOX}"));
+    }
+
+    fn copied_text(&self) -> String {
+        self.harness
+            .state()
+            .window_commands
+            .iter()
+            .rev()
+            .find_map(|command| match command {
+                WindowCommand::CopyToClipboard(text) => Some(text.expose_secret().to_owned()),
+                _ => None,
+            })
+            .expect("something was copied")
+    }
+}
+
+#[test]
+fn the_happy_path_ends_with_tokens_in_the_keyring() {
+    let _keyring = PrivateKeyring::start_for_this_process("test keyring password");
+    let mut window = Window::standard();
+    window.wait_for("Step 1 of 5");
+    assert!(
+        window
+            .harness
+            .query_by_label("Choose the mailbox")
+            .is_some()
+    );
+    window.click("Next");
+
+    window.wait_for("Step 2 of 5");
+    assert!(
+        window
+            .harness
+            .query_by_label(mailconnect::demo::DEMO_BASIC_PASSWORD)
+            .is_none(),
+        "masked until asked"
+    );
+    window.click("Show password");
+    assert!(
+        window
+            .harness
+            .query_by_label(mailconnect::demo::DEMO_BASIC_PASSWORD)
+            .is_some()
+    );
+    window.click("Copy password");
+    assert_eq!(window.copied_text(), mailconnect::demo::DEMO_BASIC_PASSWORD);
+    window.click("Next");
+    assert_eq!(window.step(), Step::Reminder, "Next waits for the tick box");
+    window.click("I have noted these settings");
+    window.click("Next");
+
+    window.wait_for("Step 3 of 5");
+    window.click("Sign in with a code");
+    window.wait_for("Copy code");
+    let SignIn::ShowingCode(prompt) = &window.harness.state().wizard().sign_in else {
+        unreachable!()
+    };
+    let user_code = prompt.user_code.clone();
+    window.click("Copy code");
+    assert_eq!(window.copied_text(), user_code);
+    assert!(window.sandbox.approve_device_code(&user_code, DEMO_MAILBOX));
+    window.wait_for(&format!("Signed in as {DEMO_MAILBOX}"));
+    window.click("Next");
+
+    window.wait_for("Step 4 of 5");
+    for _ in 0..500 {
+        window.harness.step();
+        if window.harness.query_all_by_label("Connected").count() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        window.harness.query_all_by_label("Connected").count(),
+        2,
+        "IMAP and SMTP both show a tick with words"
+    );
+    window.click("Next");
+
+    window.wait_for("Step 5 of 5");
+    window.wait_for("Saved");
+    let store = TokenStore::open_for_service(DEMO_KEYRING_SERVICE).unwrap();
+    let saved = store
+        .load_tokens(DEMO_MAILBOX)
+        .unwrap()
+        .expect("tokens in the keyring");
+    assert!(
+        window
+            .sandbox
+            .is_valid_access_token(saved.access_token.expose_secret(), DEMO_MAILBOX)
+    );
+    window.click("Finish");
+    assert!(matches!(
+        window.harness.state().window_commands.last(),
+        Some(WindowCommand::Close)
+    ));
+}
+
+#[test]
+fn a_red_cross_explains_authenticated_smtp_and_try_again_reruns_only_smtp() {
+    let mut window = Window::standard();
+    window
+        .sandbox
+        .inject(Fault::SmtpAuthReply(SMTP_AUTH_DISABLED.into()));
+    window.sign_in();
+    window.click("Next");
+    window.wait_for("Not connected: stopped at the authentication step");
+    window.wait_for("Connected");
+    assert!(
+        window.shows("Authenticated SMTP"),
+        "the cause names the switch"
+    );
+    assert!(
+        window.shows("Manage email apps"),
+        "the fix says where it is"
+    );
+    assert!(
+        window
+            .harness
+            .query_by_label(&format!("Server reply: {SMTP_AUTH_DISABLED}"))
+            .is_some()
+    );
+    assert!(
+        window
+            .harness
+            .query_by_label("Code: SMTP-authentication-rejected")
+            .is_some()
+    );
+    assert!(window.harness.query_by_label("Next").is_some());
+
+    window.click("Copy support report");
+    let report = window.copied_text();
+    assert!(
+        report.contains("5.7.139") && report.contains(DEMO_MAILBOX),
+        "{report}"
+    );
+    assert!(window.shows("Support report copied"));
+
+    window.sandbox.clear_faults();
+    window.click("Try again");
+    assert!(
+        window.harness.state().wizard().imap.passed(),
+        "IMAP is not checked again"
+    );
+    for _ in 0..500 {
+        window.harness.step();
+        if window.harness.state().wizard().smtp.passed() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(window.harness.query_all_by_label("Connected").count(), 2);
+}
+
+#[test]
+fn cancel_during_sign_in_drops_the_late_result() {
+    let mut window = Window::standard();
+    window.wait_for("Step 1 of 5");
+    window.click("Next");
+    window.wait_for("I have noted these settings");
+    window.click("I have noted these settings");
+    window.click("Next");
+    window.click("Sign in with a code");
+    window.wait_for("Copy code");
+    let SignIn::ShowingCode(prompt) = &window.harness.state().wizard().sign_in else {
+        unreachable!()
+    };
+    let user_code = prompt.user_code.clone();
+    window.click("Cancel sign-in");
+    window.wait_for("Sign in with a code");
+    let polls = window.sandbox.stats().device_polls.len();
+    window.sandbox.approve_device_code(&user_code, DEMO_MAILBOX);
+    for _ in 0..150 {
+        window.harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(matches!(
+        window.harness.state().wizard().sign_in,
+        SignIn::Choosing
+    ));
+    assert_eq!(
+        window.sandbox.stats().device_polls.len(),
+        polls,
+        "polling stopped with Cancel"
+    );
+}
+
+#[test]
+fn an_expired_code_offers_a_new_one() {
+    let mut window = Window::standard();
+    window.wait_for("Step 1 of 5");
+    window.click("Next");
+    window.wait_for("I have noted these settings");
+    window.click("I have noted these settings");
+    window.click("Next");
+    window.sandbox.inject(Fault::DeviceExpired);
+    window.click("Sign in with a code");
+    window.wait_for("The code expired before the sign-in was finished");
+    window.click("Get a new code");
+    window.wait_for("Copy code");
+}
+
+#[test]
+fn a_locked_keyring_at_save_explains_and_offers_try_again() {
+    let _keyring = PrivateKeyring::start_locked_for_this_process();
+    let mut window = Window::standard();
+    window.sign_in();
+    window.click("Next");
+    for _ in 0..500 {
+        window.harness.step();
+        if window.harness.state().wizard().can_go_next() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    window.click("Next");
+    window.wait_for("Not saved yet");
+    assert!(window.shows("The keyring is locked"));
+    assert!(window.shows("Unlock the keyring"));
+    assert!(window.harness.query_by_label("Try again").is_some());
+    assert!(
+        window
+            .harness
+            .query_by_label("Code: keyring-locked")
+            .is_some()
+    );
+    window.click("Try again");
+    window.wait_for("Not saved yet");
+    assert!(
+        matches!(
+            window.harness.state().wizard().sign_in,
+            SignIn::SignedIn { .. }
+        ),
+        "the tokens are still in memory"
+    );
+}
+
+#[test]
+fn enter_moves_on_and_tab_reaches_the_controls_in_order() {
+    let mut window = Window::standard();
+    window.wait_for("Step 1 of 5");
+    let mut focused = Vec::new();
+    for _ in 0..8 {
+        window.harness.key_press(egui::Key::Tab);
+        window.harness.step();
+        if let Some(node) = window.harness.query_by(|node| node.is_focused()) {
+            focused.push(
+                egui_kittest::kittest::NodeT::accesskit_node(&node)
+                    .label()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let position = |label: &str| {
+        focused
+            .iter()
+            .position(|seen| seen == label)
+            .unwrap_or_else(|| panic!("{label} never focused: {focused:?}"))
+    };
+    assert!(
+        position("Provider") < position("Email address"),
+        "{focused:?}"
+    );
+    assert!(
+        position("Email address") < position("Show advanced settings"),
+        "{focused:?}"
+    );
+
+    // Enter in the address box moves on, as a person expects of a form.
+    let mut window = Window::standard();
+    window.wait_for("Step 1 of 5");
+    window.harness.get_by_label("Email address").focus();
+    window.harness.step();
+    window.harness.key_press(egui::Key::Enter);
+    window.harness.step();
+    window.harness.step();
+    assert_eq!(window.step(), Step::Reminder);
+}
+
+#[test]
+fn nothing_is_clipped_at_640_by_480_even_at_scale_two() {
+    for (size, scale) in [
+        (egui::vec2(640.0, 480.0), 1.0),
+        (egui::vec2(640.0, 480.0), 2.0),
+    ] {
+        let mut window = Window::open(size, scale);
+        window.wait_for("Step 1 of 5");
+        for label in ["Next", "Back", "Cancel", "Email address"] {
+            let rect = window.harness.get_by_label(label).rect();
+            assert!(
+                rect.max.x <= size.x + 0.5 && rect.max.y <= size.y + 0.5,
+                "{label} at {rect:?} is outside {size:?} at scale {scale}"
+            );
+        }
+    }
+}
