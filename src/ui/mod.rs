@@ -22,6 +22,40 @@ pub struct WizardApp {
     events: mpsc::Receiver<Event>,
     /// What the window was asked to do, newest last (tests read the clipboard text from here).
     pub window_commands: Vec<WindowCommand>,
+    /// Set by `MAILCONNECT_EXIT_AFTER_FIRST_FRAME`: report the first frame on stdout and close (smoke test and
+    /// startup benchmark).
+    exit_after_first_frame: bool,
+    frames_drawn: u64,
+}
+
+/// The environment variable that makes the window report its first frame and close.
+pub const EXIT_AFTER_FIRST_FRAME: &str = "MAILCONNECT_EXIT_AFTER_FIRST_FRAME";
+
+/// Prints `first-frame rss_kib=<resident memory>` once a frame has been presented, and asks to close.
+pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64) {
+    // `ui` runs before the frame is painted; by the second call the first frame is on screen.
+    if frames_drawn == 1 {
+        ctx.request_repaint();
+    } else if frames_drawn == 2 {
+        let rss_kib = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmRSS:"))
+                    .and_then(|value| {
+                        value
+                            .trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<u64>()
+                            .ok()
+                    })
+            })
+            .unwrap_or(0);
+        println!("first-frame rss_kib={rss_kib}");
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
 }
 
 impl WizardApp {
@@ -43,6 +77,8 @@ impl WizardApp {
             runner,
             events,
             window_commands: Vec::new(),
+            exit_after_first_frame: std::env::var_os(EXIT_AFTER_FIRST_FRAME).is_some(),
+            frames_drawn: 0,
         }
     }
 
@@ -86,6 +122,10 @@ impl eframe::App for WizardApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frames_drawn += 1;
+        if self.exit_after_first_frame {
+            report_first_frame(ui.ctx(), self.frames_drawn);
+        }
         if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
             let ctx = ui.ctx().clone();
             self.apply_intent(&ctx, intent);

@@ -4,6 +4,7 @@
 mod checks_dovecot;
 mod checks_sandbox;
 mod keyring_store;
+mod real_window;
 mod secrets_never_leak;
 mod sign_in;
 mod support;
