@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use mailconnect::config::{Account, ServerSettings};
 use mailconnect::sandbox::SandboxOptions;
-use mailconnect::verify::{self, CheckContext, MailCredentials};
+use std::sync::{Arc, Mutex};
+
+use mailconnect::verify::{self, CheckContext, MailCredentials, Protocol, Stage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -116,6 +118,38 @@ async fn measure(label: &str, token_length: usize, delay: Duration, runs: usize)
         both.push(started.elapsed());
     }
     let rtt = delay * 2;
+    // One more run of each with a stage log: when each stage started, in round trips.
+    for protocol in [Protocol::Imap, Protocol::Smtp] {
+        let started = Instant::now();
+        let stages = Arc::new(Mutex::new(Vec::new()));
+        let sink = stages.clone();
+        let traced = context
+            .clone()
+            .with_progress(Arc::new(move |_, stage: Stage| {
+                sink.lock().unwrap().push((stage, started.elapsed()))
+            }));
+        let report = match protocol {
+            Protocol::Imap => verify::check_imap(&account.imap, &credentials, &traced).await,
+            Protocol::Smtp => verify::check_smtp(&account.smtp, &credentials, &traced).await,
+        };
+        let timeline: Vec<String> = stages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(stage, at)| {
+                format!(
+                    "{} {:.1}",
+                    stage.name(),
+                    at.as_secs_f64() / rtt.as_secs_f64()
+                )
+            })
+            .collect();
+        println!(
+            "  {protocol:?} stages start at (round trips): {}, done {:.1}",
+            timeline.join(", "),
+            report.elapsed.as_secs_f64() / rtt.as_secs_f64()
+        );
+    }
     let (imap, smtp, both) = (median(imap_alone), median(smtp_alone), median(both));
     let round_trips = |elapsed: Duration| elapsed.as_secs_f64() / rtt.as_secs_f64();
     let slower = imap.max(smtp);

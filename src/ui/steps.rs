@@ -477,10 +477,9 @@ fn sign_in_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                         "The code expires in {}.",
                         minutes_seconds(remaining)
                     ));
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label("Waiting for you to sign in…");
-                    });
+                    // No spinner: it would repaint every frame for up to 15 minutes. The countdown already
+                    // shows that the page is alive, once a second.
+                    ui.label("Waiting for you to sign in. This page moves on by itself.");
                 });
             });
             if ui.button("Cancel sign-in").clicked() {
@@ -488,10 +487,11 @@ fn sign_in_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             }
         }
         SignIn::WaitingForBrowser { url } => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Finish signing in in your browser. This page moves on by itself.");
-            });
+            // No spinner here either: the wait can be long, and an idle window must not repaint.
+            ui.label(
+                RichText::new("Finish signing in in your browser. This page moves on by itself.")
+                    .strong(),
+            );
             ui.add_space(6.0);
             ui.label("No browser opened? Copy this link into one:");
             let link = url.to_string();

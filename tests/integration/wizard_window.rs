@@ -120,6 +120,11 @@ impl Window {
                 .query_by_label_contains("The code expires in 1")
                 .is_some()
         );
+        // An idle page settles: only the countdown asks for a repaint, a second later, never every frame.
+        assert!(
+            self.harness.run_ok().is_some(),
+            "the code page keeps repainting"
+        );
         assert!(self.sandbox.approve_device_code(&user_code, DEMO_MAILBOX));
         self.wait_for(&format!("Signed in as {DEMO_MAILBOX}"));
     }

@@ -1,0 +1,154 @@
+//! Benchmark: the wizard's window under Xvfb with the release build. Reports the time from process start to the
+//! first frame (against a bare eframe window with the same features), memory after the first frame, and the CPU
+//! used while the sign-in step sits ten seconds with its countdown. Run: `cargo bench --bench window`
+//! (it builds the release binaries it measures first). `MAILCONNECT_BENCH_RUNS` sets the runs (default 10).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn release_dir() -> PathBuf {
+    // This benchmark runs from target/release/deps.
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn start_xvfb() -> (std::process::Child, String) {
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb (install it with tests/run.sh)");
+    let mut number = String::new();
+    let mut byte = [0u8; 1];
+    let mut stdout = xvfb.stdout.take().unwrap();
+    while stdout
+        .read(&mut byte)
+        .map(|read| read == 1)
+        .unwrap_or(false)
+        && byte[0] != b'\n'
+    {
+        number.push(char::from(byte[0]));
+    }
+    (xvfb, format!(":{}", number.trim()))
+}
+
+/// Runs `program` until it reports its first frame and exits; returns (wall time, resident KiB).
+fn first_frame(program: &Path, arguments: &[&str], display: &str, home: &Path) -> (Duration, u64) {
+    let started = Instant::now();
+    let output = Command::new(program)
+        .args(arguments)
+        .env("DISPLAY", display)
+        .env("HOME", home)
+        .env_remove("WAYLAND_DISPLAY")
+        .env(mailconnect::ui::EXIT_AFTER_FIRST_FRAME, "1")
+        .output()
+        .expect("run");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rss = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("first-frame rss_kib="))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{} reported no first frame: {stdout} {}",
+                program.display(),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    (elapsed, rss)
+}
+
+fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn main() {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "mailconnect",
+            "--example",
+            "bare_window",
+            "--example",
+            "idle_cpu",
+        ])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let runs: usize = std::env::var("MAILCONNECT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let (mut xvfb, display) = start_xvfb();
+    let home = tempfile::tempdir().unwrap();
+    let release = release_dir();
+    let mailconnect = release.join("mailconnect");
+    let bare = release.join("examples/bare_window");
+    // One untimed run each warms the page cache.
+    first_frame(&mailconnect, &["--demo"], &display, home.path());
+    first_frame(&bare, &[], &display, home.path());
+    let mut wizard_times = Vec::new();
+    let mut bare_times = Vec::new();
+    let mut wizard_rss = Vec::new();
+    let mut bare_rss = Vec::new();
+    for _ in 0..runs {
+        let (time, rss) = first_frame(&mailconnect, &["--demo"], &display, home.path());
+        wizard_times.push(time);
+        wizard_rss.push(rss);
+        let (time, rss) = first_frame(&bare, &[], &display, home.path());
+        bare_times.push(time);
+        bare_rss.push(rss);
+    }
+    let (wizard, bare_time) = (median(wizard_times), median(bare_times));
+    println!("Start to first frame (median of {runs}, Xvfb, glow):");
+    println!(
+        "  mailconnect --demo  {:>6.1} ms   memory after first frame {:>6} KiB",
+        wizard.as_secs_f64() * 1e3,
+        median(wizard_rss)
+    );
+    println!(
+        "  bare eframe window  {:>6.1} ms   memory after first frame {:>6} KiB",
+        bare_time.as_secs_f64() * 1e3,
+        median(bare_rss)
+    );
+    println!(
+        "  ratio               {:>6.2} x",
+        wizard.as_secs_f64() / bare_time.as_secs_f64()
+    );
+
+    let output = Command::new(release.join("examples/idle_cpu"))
+        .env("DISPLAY", &display)
+        .env("HOME", home.path())
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("idle_cpu");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("idle-cpu"))
+        .unwrap_or("idle-cpu: no result");
+    println!("Sitting on the sign-in step with the countdown: {line}");
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+}
