@@ -5,14 +5,17 @@
 //! as a state machine, no egui), `runner` (carries out the wizard's effects on tokio), `ui` (egui only).
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod state;
 pub mod store;
 pub mod tls;
+pub mod tokens;
 pub mod troubleshoot;
 pub mod ui;
 pub mod verify;

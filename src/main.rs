@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use mailconnect::cli::UsageError;
 use mailconnect::config::{ConfigFile, Preset, Provider, load_preset_file};
 use mailconnect::runner::Services;
 use mailconnect::tls::Trust;
@@ -18,8 +19,11 @@ struct Arguments {
     #[arg(long)]
     demo: bool,
     /// The configuration file (default: config.toml in the platform's configuration folder).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    /// Without a command, the wizard opens.
+    #[command(subcommand)]
+    command: Option<mailconnect::cli::Command>,
 }
 
 fn main() -> ExitCode {
@@ -27,8 +31,8 @@ fn main() -> ExitCode {
     match run(Arguments::parse()) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("mailconnect: {error:#}");
-            ExitCode::from(2)
+            eprintln!("mailconnect: {}", mailconnect::cli::describe_error(&error));
+            mailconnect::cli::exit_code_for(&error)
         }
     }
 }
@@ -53,9 +57,14 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Some(path) => ConfigFile::at(path),
         None => ConfigFile::default_location()?,
     };
-    let config = config_file.load()?;
+    if let Some(command) = arguments.command {
+        return mailconnect::cli::run(command, config_file, &runtime);
+    }
+    let config = config_file
+        .load()
+        .map_err(|error| UsageError(error.to_string()))?;
     let presets = match &config.preset_file {
-        Some(path) => load_preset_file(path)?,
+        Some(path) => load_preset_file(path).map_err(|error| UsageError(error.to_string()))?,
         None => Vec::new(),
     };
     let form = match config.accounts.first() {

@@ -87,6 +87,66 @@ pub fn wizard_report(wizard: &Wizard) -> String {
     report
 }
 
+/// The report for one configured mailbox, from what is stored: settings, the saved sign-in's manifest (or the
+/// keyring error code) and the last verification.
+pub fn account_report(
+    account: &Account,
+    manifest: Result<Option<crate::store::Manifest>, String>,
+    last: Option<&crate::state::LastVerification>,
+) -> String {
+    let mut report = header();
+    account_section(&mut report, account);
+    report.push_str("\nSaved sign-in\n");
+    match manifest {
+        Ok(Some(manifest)) => {
+            let at = |seconds: u64| {
+                chrono::DateTime::<chrono::Utc>::from(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
+                )
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+            };
+            let _ = writeln!(
+                report,
+                "  signed in as: {}",
+                manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
+            );
+            let _ = writeln!(
+                report,
+                "  access token expires: {}",
+                at(manifest.access_token_expires_at)
+            );
+            let _ = writeln!(report, "  last refresh: {}", at(manifest.saved_at));
+            let _ = writeln!(report, "  keyring generation: {}", manifest.generation);
+        }
+        Ok(None) => report.push_str("  none\n"),
+        Err(code) => {
+            let _ = writeln!(report, "  the keyring could not be read ({code})");
+        }
+    }
+    report.push_str("\nLast verification\n");
+    match last {
+        Some(last) => {
+            let at = chrono::DateTime::<chrono::Utc>::from(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(last.at),
+            );
+            let _ = writeln!(report, "  at: {}", at.format("%Y-%m-%d %H:%M:%S UTC"));
+            let _ = writeln!(
+                report,
+                "  IMAP (receiving): {}",
+                crate::cli::describe_last_check(&last.imap)
+            );
+            let _ = writeln!(
+                report,
+                "  SMTP (sending): {}",
+                crate::cli::describe_last_check(&last.smtp)
+            );
+        }
+        None => report.push_str("  never\n"),
+    }
+    report
+}
+
 fn header() -> String {
     let mut header = String::new();
     let _ = writeln!(header, "mailconnect support report");

@@ -72,28 +72,31 @@ impl ConfigFile {
         if let Ok(existing) = fs::read_to_string(&self.path) {
             parse_toml::<Config>(&self.path, &existing)?;
         }
-        let io_error = |source| ConfigError::Io {
+        let text = toml::to_string_pretty(config).map_err(|error| ConfigError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(error),
+        })?;
+        write_atomically(&self.path, text.as_bytes()).map_err(|source| ConfigError::Io {
             path: self.path.clone(),
             source,
-        };
-        let directory = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::create_dir_all(directory).map_err(io_error)?;
-        let text = toml::to_string_pretty(config)
-            .map_err(|error| io_error(std::io::Error::other(error)))?;
-        let mut temporary = tempfile_in(directory).map_err(io_error)?;
-        temporary
-            .file
-            .write_all(text.as_bytes())
-            .map_err(io_error)?;
-        temporary.file.sync_all().map_err(io_error)?;
-        fs::rename(&temporary.path, &self.path).map_err(io_error)?;
-        temporary.renamed = true;
-        Ok(())
+        })
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it (mode 0600), flushed to disk, then renamed over it:
+/// a reader sees the old file or the new one, never half of either.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(directory)?;
+    let mut temporary = tempfile_in(directory)?;
+    temporary.file.write_all(bytes)?;
+    temporary.file.sync_all()?;
+    fs::rename(&temporary.path, path)?;
+    temporary.renamed = true;
+    Ok(())
 }
 
 /// Reads a vendor's preset file: a list of `[[preset]]` tables.
@@ -146,7 +149,7 @@ fn tempfile_in(directory: &Path) -> std::io::Result<TemporaryFile> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     for attempt in 0..16u32 {
-        let path = directory.join(format!(".config.toml.{}.{attempt}.tmp", std::process::id()));
+        let path = directory.join(format!(".mailconnect.{}.{attempt}.tmp", std::process::id()));
         match options.open(&path) {
             Ok(file) => {
                 return Ok(TemporaryFile {

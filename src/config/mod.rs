@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub(crate) use file::write_atomically;
 pub use file::{ConfigError, ConfigFile, load_preset_file};
 pub use provider::{Cloud, IdentityEndpoints, Provider};
 pub use validate::{Field, InputError};

@@ -176,13 +176,17 @@ impl TokenStore {
         &self,
         work: impl FnOnce(&TokenStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.run_within(KEYRING_TIMEOUT, work).await
+    }
+
+    /// Runs blocking keyring work off the async runtime, giving up after `limit`.
+    pub async fn run_within<T: Send + 'static>(
+        &self,
+        limit: Duration,
+        work: impl FnOnce(&TokenStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let store = self.clone();
-        match tokio::time::timeout(
-            KEYRING_TIMEOUT,
-            tokio::task::spawn_blocking(move || work(&store)),
-        )
-        .await
-        {
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || work(&store))).await {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(StoreError::Refused {
                 name: "(keyring call)".to_owned(),
@@ -233,6 +237,20 @@ impl TokenStore {
 
     /// Saves tokens for `mailbox`: the new parts first, then the manifest, then the old parts are removed.
     pub fn save_tokens(&self, mailbox: &str, tokens: &StoredTokens) -> Result<(), StoreError> {
+        if let Some(previous) = self.write_generation(mailbox, tokens)? {
+            self.remove_generation(mailbox, previous);
+        }
+        Ok(())
+    }
+
+    /// Writes `tokens` as a new generation and points the manifest at it. Returns the generation it replaced,
+    /// which stays in the keyring until [`TokenStore::remove_generation`]: nothing reads it any more, so a caller
+    /// in a hurry (another process waits for the token) may tidy it later.
+    pub fn write_generation(
+        &self,
+        mailbox: &str,
+        tokens: &StoredTokens,
+    ) -> Result<Option<u64>, StoreError> {
         let key = mailbox_key(mailbox);
         let previous = self.manifest(&key)?;
         let generation = previous
@@ -269,15 +287,23 @@ impl TokenStore {
             &format!("mailconnect sign-in for {key}"),
             &manifest_json,
         )?;
-        if let Some(previous) = previous {
-            // The new generation is in force; failing to tidy the old one only leaves unused items behind.
+        Ok(previous.map(|manifest| manifest.generation))
+    }
+
+    /// Removes the parts of a generation that is no longer in force, and of the one before it (left behind when a
+    /// tidy-up was cut short). Failing only leaves unused items behind, so it is logged, not returned.
+    pub fn remove_generation(&self, mailbox: &str, generation: u64) {
+        let key = mailbox_key(mailbox);
+        for old in [generation, generation.saturating_sub(1)]
+            .into_iter()
+            .filter(|old| *old > 0)
+        {
             for kind in [TokenKind::Access, TokenKind::Refresh] {
-                if let Err(error) = self.delete_parts(&key, kind, previous.generation) {
+                if let Err(error) = self.delete_parts(&key, kind, old) {
                     tracing::warn!(code = error.code(), "old token parts could not be removed");
                 }
             }
         }
-        Ok(())
     }
 
     /// The manifest for `mailbox`, if tokens were saved.

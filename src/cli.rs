@@ -1,0 +1,501 @@
+//! The command line: login, verify, token, status, forget and report, for support staff and for mail programs
+//! that need a fresh access token. Results go to stdout, everything meant for a person waiting goes to stderr.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Subcommand;
+use secrecy::ExposeSecret;
+
+use crate::auth::{SignInClient, SignInOptions};
+use crate::config::{Account, Config, ConfigFile, load_preset_file};
+use crate::state::{LastCheck, State};
+use crate::store::{StoredTokens, TokenStore};
+use crate::tls::Trust;
+use crate::tokens::fresh_access_token;
+use crate::troubleshoot::Advice;
+use crate::verify::{self, CheckContext, CheckReport, MailCredentials, Verdict, xoauth2};
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sign in without a window and save the tokens in the keyring.
+    Login {
+        /// The mailbox, as in the configuration (or new, when the preset file holds one preset).
+        mailbox: String,
+        /// Sign in with a code shown here (the default).
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// Sign in with the system browser.
+        #[arg(long)]
+        browser: bool,
+    },
+    /// Check IMAP and SMTP with the saved sign-in. Exit code 0: both pass; 1: a check failed; 2: usage or settings.
+    Verify {
+        mailbox: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also send a test message from the mailbox to itself.
+        #[arg(long)]
+        send_test_message: bool,
+    },
+    /// Print a valid access token and nothing else (refreshed when less than five minutes remain).
+    Token {
+        mailbox: String,
+        /// Print the base64 SASL XOAUTH2 string instead of the bare token.
+        #[arg(long)]
+        sasl: bool,
+    },
+    /// Show every account: Basic or OAuth, token expiry, last refresh, last verification.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a mailbox's secrets from the keyring.
+    Forget {
+        mailbox: String,
+        /// Remove only the old Basic Auth password and keep the OAuth sign-in.
+        #[arg(long)]
+        basic_only: bool,
+    },
+    /// Print a support report (no secrets) for a mailbox.
+    Report { mailbox: String },
+}
+
+/// A problem with how mailconnect was called or configured: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs `command`; errors that are [`UsageError`]s exit with 2, others with 1.
+pub fn run(
+    command: Command,
+    config_file: ConfigFile,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let config = config_file
+        .load()
+        .map_err(|error| UsageError(error.to_string()))?;
+    let context = Context {
+        config_file,
+        config,
+    };
+    match command {
+        Command::Login {
+            mailbox, browser, ..
+        } => runtime.block_on(context.login(&mailbox, browser)),
+        Command::Verify {
+            mailbox,
+            json,
+            send_test_message,
+        } => runtime.block_on(context.verify(&mailbox, json, send_test_message)),
+        Command::Token { mailbox, sasl } => runtime.block_on(context.token(&mailbox, sasl)),
+        Command::Status { json } => context.status(json),
+        Command::Forget {
+            mailbox,
+            basic_only,
+        } => context.forget(&mailbox, basic_only),
+        Command::Report { mailbox } => context.report(&mailbox),
+    }
+}
+
+struct Context {
+    config_file: ConfigFile,
+    config: Config,
+}
+
+impl Context {
+    fn account(&self, mailbox: &str) -> Result<Account, UsageError> {
+        self.config.account(mailbox).cloned().ok_or_else(|| {
+            UsageError(format!(
+                "{mailbox} is not set up in {}; run the wizard, or `mailconnect login {mailbox}` with a preset file",
+                self.config_file.path().display()
+            ))
+        })
+    }
+
+    /// The account, or a new one from the preset file when it holds exactly one preset.
+    fn account_or_preset(&self, mailbox: &str) -> anyhow::Result<Account> {
+        if let Ok(account) = self.account(mailbox) {
+            return Ok(account);
+        }
+        let presets = match &self.config.preset_file {
+            Some(path) => load_preset_file(path).map_err(|error| UsageError(error.to_string()))?,
+            None => Vec::new(),
+        };
+        let [preset] = presets.as_slice() else {
+            return Err(self.account(mailbox).unwrap_err().into());
+        };
+        let account = Account::from_preset(mailbox, preset);
+        if let Some(problem) = account.problems().first() {
+            return Err(UsageError(problem.message.clone()).into());
+        }
+        Ok(account)
+    }
+
+    fn trust(&self) -> anyhow::Result<Trust> {
+        Ok(Trust::new(self.config.extra_ca_file.as_deref())
+            .map_err(|error| UsageError(error.to_string()))?)
+    }
+
+    fn client(&self, account: &Account) -> anyhow::Result<SignInClient> {
+        let endpoints = account
+            .endpoints()
+            .map_err(|error| UsageError(error.message))?;
+        Ok(SignInClient::new(
+            &endpoints,
+            &account.client_id,
+            &self.trust()?,
+            &self.config.timeouts,
+        )?)
+    }
+
+    async fn login(&self, mailbox: &str, browser: bool) -> anyhow::Result<ExitCode> {
+        let account = self.account_or_preset(mailbox)?;
+        let client = self.client(&account)?;
+        let tokens = if browser {
+            let options = SignInOptions {
+                login_hint: Some(account.sign_in_account().to_owned()),
+                ..SignInOptions::default()
+            };
+            let sign_in = client.start_browser_sign_in(&options).await?;
+            eprintln!(
+                "Opening your browser to sign in. If it does not open, visit:\n{}",
+                sign_in.authorize_url
+            );
+            if let Err(error) = webbrowser::open(sign_in.authorize_url.as_str()) {
+                tracing::info!(%error, "no browser could be opened");
+            }
+            sign_in.finish(&client).await?
+        } else {
+            let prompt = client.start_device_code().await?;
+            eprintln!(
+                "To sign in, open {} and enter the code {} (it expires in {} minutes).",
+                prompt.verification_uri,
+                prompt.user_code,
+                prompt.expires_in.as_secs() / 60
+            );
+            client.poll_device_code(&prompt, |_| {}).await?
+        };
+        tokens.ensure_account(account.sign_in_account())?;
+        let refresh_token = tokens
+            .refresh_token
+            .clone()
+            .ok_or(crate::auth::SignInError::NoRefreshToken)?;
+        let stored = StoredTokens {
+            access_token: tokens.access_token.clone(),
+            refresh_token,
+            access_token_expires_at: tokens.expires_at,
+            signed_in_as: tokens.account.as_ref().map(|who| who.username.clone()),
+            saved_at: SystemTime::now(),
+        };
+        let store = TokenStore::open()?;
+        let key = account.mailbox.clone();
+        store
+            .run(move |store| store.save_tokens(&key, &stored))
+            .await?;
+        let mut config = self.config.clone();
+        config.upsert_account(account.clone());
+        self.config_file
+            .save(&config)
+            .map_err(|error| UsageError(error.to_string()))?;
+        let who = tokens
+            .account
+            .map_or_else(|| account.sign_in_account().to_owned(), |who| who.username);
+        println!(
+            "Signed in as {who}. The sign-in for {} is saved in the keyring.",
+            account.mailbox
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn verify(
+        &self,
+        mailbox: &str,
+        json: bool,
+        send_test_message: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let account = self.account(mailbox)?;
+        let store = TokenStore::open()?;
+        let token = fresh_access_token(&account, &store, &self.client(&account)?).await?;
+        crate::tokens::tidy(&store, &account.mailbox, &token).await;
+        let mut context = CheckContext::new(self.trust()?, self.config.timeouts);
+        context.send_test_message = send_test_message;
+        let credentials = MailCredentials::for_account(&account, token.access_token);
+        let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
+        if let Err(error) = State::record(&account.mailbox, &imap, &smtp) {
+            tracing::warn!(%error, "the verification could not be recorded");
+        }
+        let mut out = std::io::stdout().lock();
+        if json {
+            let value = serde_json::json!({
+                "mailbox": account.mailbox,
+                "imap": report_json(&imap),
+                "smtp": report_json(&smtp),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        } else {
+            for report in [&imap, &smtp] {
+                write_report_lines(&mut out, report)?;
+            }
+        }
+        let passed = imap.verdict.passed() && smtp.verdict.passed();
+        Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+
+    async fn token(&self, mailbox: &str, sasl: bool) -> anyhow::Result<ExitCode> {
+        let account = self.account(mailbox)?;
+        let store = TokenStore::open()?;
+        let token = fresh_access_token(&account, &store, &self.client(&account)?).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            if sasl {
+                let encoded = xoauth2::initial_response(&account.mailbox, &token.access_token);
+                writeln!(out, "{}", encoded.expose_secret())?;
+            } else {
+                writeln!(out, "{}", token.access_token.expose_secret())?;
+            }
+            out.flush()?;
+        }
+        // The token is out; tidying the replaced generation must not keep the mail program waiting long.
+        crate::tokens::tidy(&store, &account.mailbox, &token).await;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn status(&self, json: bool) -> anyhow::Result<ExitCode> {
+        let store = TokenStore::open()?;
+        let state = State::load();
+        let mut rows = Vec::new();
+        for account in &self.config.accounts {
+            let manifest = store.manifest(&account.mailbox)?;
+            let basic = store.load_basic_password(&account.mailbox)?.is_some();
+            let last = state.last_verification(&account.mailbox).cloned();
+            rows.push((account.clone(), manifest, basic, last));
+        }
+        let mut out = std::io::stdout().lock();
+        if json {
+            let value: Vec<_> = rows
+                .iter()
+                .map(|(account, manifest, basic, last)| {
+                    serde_json::json!({
+                        "mailbox": account.mailbox,
+                        "oauth": manifest.is_some(),
+                        "basic_password_stored": basic,
+                        "signed_in_as": manifest.as_ref().and_then(|m| m.signed_in_as.clone()),
+                        "access_token_expires_at": manifest.as_ref().map(|m| m.access_token_expires_at),
+                        "last_refresh": manifest.as_ref().map(|m| m.saved_at),
+                        "last_verification": last,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if rows.is_empty() {
+            writeln!(
+                out,
+                "No mailboxes are set up yet. Run the wizard or `mailconnect login <mailbox>`."
+            )?;
+        }
+        for (account, manifest, basic, last) in rows {
+            writeln!(out, "{}", account.mailbox)?;
+            let method = match (&manifest, basic) {
+                (Some(_), true) => "OAuth (an old Basic Auth password is still stored)",
+                (Some(_), false) => "OAuth",
+                (None, true) => "Basic Auth only: not moved to OAuth yet",
+                (None, false) => "no sign-in stored",
+            };
+            writeln!(out, "  sign-in:           {method}")?;
+            if let Some(manifest) = &manifest {
+                writeln!(
+                    out,
+                    "  signed in as:      {}",
+                    manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
+                )?;
+                writeln!(
+                    out,
+                    "  token expires:     {}",
+                    describe_time(manifest.access_token_expires_at)
+                )?;
+                writeln!(
+                    out,
+                    "  last refresh:      {}",
+                    describe_time(manifest.saved_at)
+                )?;
+            }
+            match last {
+                Some(last) => writeln!(
+                    out,
+                    "  last verification: {}: IMAP {}, SMTP {}",
+                    describe_time(last.at),
+                    last.imap.code,
+                    last.smtp.code
+                )?,
+                None => writeln!(out, "  last verification: never")?,
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn forget(&self, mailbox: &str, basic_only: bool) -> anyhow::Result<ExitCode> {
+        let store = TokenStore::open()?;
+        let password = store.delete_basic_password(mailbox)?;
+        let tokens = if basic_only {
+            false
+        } else {
+            store.delete_tokens(mailbox)?
+        };
+        let mut removed = Vec::new();
+        if tokens {
+            removed.push("the OAuth sign-in (access and refresh tokens)");
+        }
+        if password {
+            removed.push("the Basic Auth password");
+        }
+        if removed.is_empty() {
+            println!("Nothing was stored for {mailbox}.");
+        } else {
+            println!(
+                "Removed from the keyring for {mailbox}: {}.",
+                removed.join(" and ")
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn report(&self, mailbox: &str) -> anyhow::Result<ExitCode> {
+        let account = self.account(mailbox)?;
+        let store = TokenStore::open();
+        let manifest = match &store {
+            Ok(store) => store
+                .manifest(&account.mailbox)
+                .map_err(|error| error.code().to_owned()),
+            Err(error) => Err(error.code().to_owned()),
+        };
+        let state = State::load();
+        print!(
+            "{}",
+            crate::report::account_report(
+                &account,
+                manifest,
+                state.last_verification(&account.mailbox)
+            )
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn describe_time(unix_seconds: u64) -> String {
+    let time = UNIX_EPOCH + Duration::from_secs(unix_seconds);
+    let local = chrono::DateTime::<chrono::Local>::from(time).format("%Y-%m-%d %H:%M");
+    match time.duration_since(SystemTime::now()) {
+        Ok(ahead) => format!("{local} (in {} minutes)", ahead.as_secs() / 60),
+        Err(behind) => format!("{local} ({} minutes ago)", behind.duration().as_secs() / 60),
+    }
+}
+
+fn advice_json(advice: &Advice) -> serde_json::Value {
+    serde_json::json!({ "cause": advice.cause, "steps": advice.steps })
+}
+
+fn report_json(report: &CheckReport) -> serde_json::Value {
+    match &report.verdict {
+        Verdict::Passed { server_reply } => serde_json::json!({
+            "passed": true,
+            "server": report.server,
+            "server_reply": server_reply,
+            "elapsed_ms": report.elapsed.as_millis(),
+        }),
+        Verdict::Failed(failure) => serde_json::json!({
+            "passed": false,
+            "server": report.server,
+            "stage": failure.stage.name(),
+            "code": failure.code(report.protocol),
+            "detail": failure.detail,
+            "server_reply": failure.server_reply,
+            "oauth_error": failure.oauth_error,
+            "fix": advice_json(&failure.advice),
+            "elapsed_ms": report.elapsed.as_millis(),
+        }),
+    }
+}
+
+fn write_report_lines(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()> {
+    let role = report.protocol.role();
+    match &report.verdict {
+        Verdict::Passed { server_reply } => {
+            writeln!(out, "✔ {role} {}: passed ({server_reply})", report.server)
+        }
+        Verdict::Failed(failure) => {
+            writeln!(
+                out,
+                "✖ {role} {}: failed at the {} stage [{}]",
+                report.server,
+                failure.stage.name(),
+                failure.code(report.protocol)
+            )?;
+            if let Some(reply) = &failure.server_reply {
+                writeln!(out, "    server said: {reply}")?;
+            }
+            writeln!(out, "    {}", failure.advice.cause)?;
+            for (number, step) in failure.advice.steps.iter().enumerate() {
+                writeln!(out, "    {}. {step}", number + 1)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The last verdicts in words, for the support report.
+pub fn describe_last_check(check: &LastCheck) -> String {
+    match &check.server_reply {
+        Some(reply) => format!("{} (server said: {reply})", check.code),
+        None => check.code.clone(),
+    }
+}
+
+/// The exit code an error from [`run`] deserves.
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|cause| cause.is::<UsageError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The error with its fix, for stderr.
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let advice = error
+        .downcast_ref::<crate::tokens::TokenError>()
+        .map(crate::tokens::TokenError::advice)
+        .or_else(|| {
+            error
+                .downcast_ref::<crate::auth::SignInError>()
+                .map(crate::auth::SignInError::advice)
+        })
+        .or_else(|| {
+            error
+                .downcast_ref::<crate::store::StoreError>()
+                .map(crate::store::StoreError::advice)
+        });
+    let mut text = format!("{error:#}");
+    if let Some(code) = error
+        .downcast_ref::<crate::auth::SignInError>()
+        .map(crate::auth::SignInError::code)
+    {
+        text.push_str(&format!(" [{code}]"));
+    }
+    if let Some(advice) = advice {
+        text.push_str(&format!("\n{}", advice.cause));
+        for (number, step) in advice.steps.iter().enumerate() {
+            text.push_str(&format!("\n  {}. {step}", number + 1));
+        }
+    }
+    text
+}

@@ -1,0 +1,439 @@
+//! The `mailconnect` command line end to end: the real binary against the sandbox, a real Dovecot and a private
+//! GNOME Keyring, and real mail clients (msmtp, mbsync) using `mailconnect token`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use mailconnect::config::{Account, Config};
+use mailconnect::sandbox::{Fault, Sandbox, SandboxOptions};
+use mailconnect::store::TokenStore;
+use mailconnect::verify::{self, CheckContext, MailCredentials};
+use secrecy::SecretString;
+
+use crate::support::{
+    Dovecot, PrivateKeyring, TestCa, quick_sandbox, require_program, test_timeouts, wait_until,
+};
+
+const MAILBOX: &str = "reception@smile-dental.example";
+
+/// Everything a command-line test needs; children inherit the private keyring's bus from this process.
+struct Setup {
+    _keyring: PrivateKeyring,
+    runtime: tokio::runtime::Runtime,
+    sandbox: Sandbox,
+    ca: TestCa,
+    dovecot: Dovecot,
+    home: tempfile::TempDir,
+    config_path: PathBuf,
+    account: Account,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let keyring = PrivateKeyring::start_for_this_process("test keyring password");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime.block_on(quick_sandbox(SandboxOptions::default()));
+        let ca = TestCa::new(&["localhost"]);
+        let dovecot = Dovecot::start(&ca, &sandbox.introspection_url());
+        let home = tempfile::tempdir().unwrap();
+        let account = Account {
+            imap: dovecot.imap("localhost"),
+            smtp: dovecot.smtp("localhost"),
+            ..sandbox.account(MAILBOX)
+        };
+        let config = Config {
+            extra_ca_file: Some(ca.ca_file.clone()),
+            timeouts: test_timeouts(),
+            accounts: vec![account.clone()],
+            ..Config::default()
+        };
+        let config_path = home.path().join("config.toml");
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        Setup {
+            _keyring: keyring,
+            runtime,
+            sandbox,
+            ca,
+            dovecot,
+            home,
+            config_path,
+            account,
+        }
+    }
+
+    fn command(&self, arguments: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailconnect"));
+        command
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(arguments)
+            .env("HOME", self.home.path())
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, arguments: &[&str]) -> Output {
+        self.command(arguments).output().expect("run mailconnect")
+    }
+
+    /// `mailconnect login`, approving the printed code in the sandbox.
+    fn login(&self) -> Output {
+        let mut child = self
+            .command(&["login", MAILBOX])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let mut printed = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 {
+            printed.push_str(&line);
+            if let Some(code) = line.split("enter the code ").nth(1) {
+                let code = code.split_whitespace().next().unwrap();
+                assert!(self.sandbox.approve_device_code(code, MAILBOX));
+                break;
+            }
+            line.clear();
+        }
+        assert!(
+            printed.contains("/devicelogin"),
+            "the URL is printed: {printed}"
+        );
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        output
+    }
+
+    /// Marks the stored access token as expiring now, so the next `token` must refresh.
+    fn expire_access_token(&self) {
+        let store = TokenStore::open().unwrap();
+        let mut tokens = store.load_tokens(MAILBOX).unwrap().expect("signed in");
+        tokens.access_token_expires_at = SystemTime::now();
+        store.save_tokens(MAILBOX, &tokens).unwrap();
+    }
+
+    fn imap_accepts(&self, token: &str) -> bool {
+        let context = CheckContext::new(self.ca.trust(), test_timeouts());
+        let credentials =
+            MailCredentials::for_account(&self.account, SecretString::from(token.to_owned()));
+        self.runtime
+            .block_on(verify::check_imap(
+                &self.account.imap,
+                &credentials,
+                &context,
+            ))
+            .verdict
+            .passed()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_command_end_to_end() {
+    let setup = Setup::new();
+    let login = setup.login();
+    assert!(stdout(&login).contains(&format!("Signed in as {MAILBOX}")));
+
+    let token = setup.run(&["token", MAILBOX]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let printed = stdout(&token);
+    let access_token = printed.trim_end();
+    assert_eq!(
+        printed.lines().count(),
+        1,
+        "the token and nothing else on stdout"
+    );
+    assert!(setup.sandbox.is_valid_access_token(access_token, MAILBOX));
+    assert!(setup.imap_accepts(access_token));
+
+    let sasl = setup.run(&["token", MAILBOX, "--sasl"]);
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(stdout(&sasl).trim_end())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(decoded).unwrap(),
+        format!("user={MAILBOX}\x01auth=Bearer {access_token}\x01\x01")
+    );
+
+    let verified = setup.run(&["verify", MAILBOX]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verified),
+        stderr(&verified)
+    );
+    assert!(
+        stdout(&verified).contains("✔ IMAP (receiving)")
+            && stdout(&verified).contains("✔ SMTP (sending)")
+    );
+
+    let json = setup.run(&["verify", MAILBOX, "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["imap"]["passed"], true);
+    assert_eq!(value["smtp"]["passed"], true);
+
+    let status = setup.run(&["status"]);
+    let text = stdout(&status);
+    assert!(
+        text.contains(MAILBOX) && text.contains("sign-in:           OAuth"),
+        "{text}"
+    );
+    assert!(text.contains("IMAP passed, SMTP passed"), "{text}");
+    let status_json: serde_json::Value =
+        serde_json::from_slice(&setup.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status_json[0]["oauth"], true);
+    assert_eq!(status_json[0]["last_verification"]["smtp"]["passed"], true);
+
+    let report = setup.run(&["report", MAILBOX]);
+    assert!(
+        stdout(&report).contains("Last verification")
+            && stdout(&report).contains("signed in as: reception@")
+    );
+
+    // A token the server no longer accepts: the check fails, exit code 1, with the server's words.
+    setup.sandbox.revoke_all();
+    let failed = setup.run(&["verify", MAILBOX]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        stdout(&failed).contains("✖ IMAP (receiving)")
+            && stdout(&failed).contains("server said: NO"),
+        "{}",
+        stdout(&failed)
+    );
+
+    // Usage and configuration errors exit with 2.
+    let unknown = setup.run(&["token", "nobody@elsewhere.example"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("is not set up"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(stdout(&unknown).is_empty());
+
+    let store = TokenStore::open().unwrap();
+    store
+        .save_basic_password(MAILBOX, &SecretString::from("Winter2026!practice"))
+        .unwrap();
+    let basic_only = setup.run(&["forget", MAILBOX, "--basic-only"]);
+    assert!(stdout(&basic_only).contains("the Basic Auth password"));
+    assert!(
+        store.load_tokens(MAILBOX).unwrap().is_some(),
+        "--basic-only keeps the OAuth sign-in"
+    );
+    let forget = setup.run(&["forget", MAILBOX]);
+    assert!(stdout(&forget).contains("the OAuth sign-in"));
+    assert!(store.load_tokens(MAILBOX).unwrap().is_none());
+    let after = setup.run(&["token", MAILBOX]);
+    assert_eq!(after.status.code(), Some(1));
+    assert!(
+        stderr(&after).contains("not signed in"),
+        "{}",
+        stderr(&after)
+    );
+
+    // Every output above, with TRACE logging on, holds no token.
+    for output in [&login, &verified, &json, &status, &report, &failed, &forget] {
+        for text in [stdout(output), stderr(output)] {
+            assert!(
+                !text.contains(access_token),
+                "a command printed the token where it should not"
+            );
+            assert!(!text.contains("Winter2026!practice"));
+        }
+    }
+}
+
+#[test]
+fn sixteen_processes_cause_one_refresh_and_all_get_a_working_token() {
+    let setup = Setup::new();
+    setup.login();
+    setup.expire_access_token();
+    let refreshes_before = setup.sandbox.stats().refreshes();
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            setup
+                .command(&["token", MAILBOX])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for output in &outputs {
+        assert!(output.status.success(), "{}", stderr(output));
+    }
+    assert_eq!(
+        setup.sandbox.stats().refreshes() - refreshes_before,
+        1,
+        "the identity server saw more than one refresh"
+    );
+    let tokens: std::collections::BTreeSet<String> = outputs
+        .iter()
+        .map(|output| stdout(output).trim_end().to_owned())
+        .collect();
+    assert_eq!(tokens.len(), 1, "everyone got the refreshed token");
+    for output in &outputs {
+        assert!(
+            setup.imap_accepts(stdout(output).trim_end()),
+            "Dovecot refused a token"
+        );
+    }
+}
+
+#[test]
+fn a_process_killed_during_a_refresh_leaves_a_working_refresh_token() {
+    let setup = Setup::new();
+    setup.login();
+    setup.expire_access_token();
+    setup.sandbox.inject(Fault::TokenHang);
+    let before = setup.sandbox.stats().refreshes();
+    let mut child = setup
+        .command(&["token", MAILBOX])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || setup
+            .sandbox
+            .stats()
+            .refreshes()
+            > before),
+        "the refresh never started"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let again = setup.run(&["token", MAILBOX]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(setup.imap_accepts(stdout(&again).trim_end()));
+}
+
+fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn msmtp_sends_through_dovecot_with_the_readme_snippet() {
+    let setup = Setup::new();
+    setup.login();
+    let msmtprc = setup.home.path().join("msmtprc");
+    let binary = env!("CARGO_BIN_EXE_mailconnect");
+    write_file(
+        &msmtprc,
+        &format!(
+            "defaults\ntls on\ntls_trust_file {ca}\n\naccount practice\nhost localhost\nport {port}\ntls_starttls on\n\
+             auth xoauth2\nuser {MAILBOX}\nfrom {MAILBOX}\npasswordeval \"{binary} --config {config} token {MAILBOX}\"\n",
+            ca = setup.ca.ca_file.display(),
+            port = setup.dovecot.submission_port,
+            config = setup.config_path.display(),
+        ),
+    );
+    std::fs::set_permissions(
+        &msmtprc,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let mut msmtp = Command::new(require_program("msmtp"))
+        .args(["-C"])
+        .arg(&msmtprc)
+        .args(["-a", "practice", "frontdesk@smile-dental.example"])
+        .env("HOME", setup.home.path())
+        .env("XDG_CACHE_HOME", setup.home.path().join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut msmtp.stdin.take().unwrap(),
+        format!("From: {MAILBOX}\r\nTo: frontdesk@smile-dental.example\r\nSubject: scan\r\n\r\nScanned document.\r\n").as_bytes(),
+    )
+    .unwrap();
+    let output = msmtp.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "msmtp: {}\n{}",
+        stderr(&output),
+        setup.dovecot.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || setup
+            .dovecot
+            .relay
+            .messages
+            .load(Ordering::SeqCst)
+            == 1),
+        "the message did not reach Dovecot's relay"
+    );
+}
+
+#[test]
+fn mbsync_syncs_the_mailbox_with_the_readme_snippet() {
+    let setup = Setup::new();
+    setup.login();
+    let mail = setup.home.path().join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    let mbsyncrc = setup.home.path().join("mbsyncrc");
+    write_file(
+        &mbsyncrc,
+        &format!(
+            "IMAPAccount practice\nHost localhost\nPort {port}\nUser {MAILBOX}\n\
+             PassCmd \"{binary} --config {config} token {MAILBOX}\"\nAuthMechs XOAUTH2\nSSLType IMAPS\nCertificateFile {ca}\n\n\
+             IMAPStore practice-remote\nAccount practice\n\n\
+             MaildirStore practice-local\nPath {mail}/\nInbox {mail}/INBOX\n\n\
+             Channel practice\nFar :practice-remote:\nNear :practice-local:\nPatterns INBOX\nCreate Near\nSyncState *\n",
+            port = setup.dovecot.imaps_port,
+            binary = env!("CARGO_BIN_EXE_mailconnect"),
+            config = setup.config_path.display(),
+            ca = setup.ca.ca_file.display(),
+            mail = mail.display(),
+        ),
+    );
+    let output = Command::new(require_program("mbsync"))
+        .arg("-c")
+        .arg(&mbsyncrc)
+        .arg("practice")
+        .env("HOME", setup.home.path())
+        .env("XDG_CACHE_HOME", setup.home.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "mbsync: {}{}\n{}",
+        stdout(&output),
+        stderr(&output),
+        setup.dovecot.log()
+    );
+    assert!(
+        mail.join("INBOX").join("cur").is_dir(),
+        "the inbox was synced to a Maildir"
+    );
+}
