@@ -219,7 +219,7 @@ impl Context {
     ) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
         let store = TokenStore::open()?;
-        let token = fresh_access_token(&account, &store, &self.client(&account)?).await?;
+        let token = fresh_access_token(&account, &store, || self.client(&account)).await?;
         crate::tokens::tidy(&store, &account.mailbox, &token).await;
         let mut context = CheckContext::new(self.trust()?, self.config.timeouts);
         context.send_test_message = send_test_message;
@@ -252,7 +252,7 @@ impl Context {
     async fn token(&self, mailbox: &str, sasl: bool) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
         let store = TokenStore::open()?;
-        let token = fresh_access_token(&account, &store, &self.client(&account)?).await?;
+        let token = fresh_access_token(&account, &store, || self.client(&account)).await?;
         {
             let mut out = std::io::stdout().lock();
             if sasl {

@@ -29,6 +29,9 @@ pub enum TokenError {
     Refresh(#[from] SignInError),
     #[error("the refresh lock {path} could not be taken: {detail}")]
     Lock { path: PathBuf, detail: String },
+    /// The sign-in client for the refresh could not be set up (settings, trust roots).
+    #[error("{0:#}")]
+    Setup(anyhow::Error),
 }
 
 impl TokenError {
@@ -40,6 +43,12 @@ impl TokenError {
             },
             TokenError::Store(error) => error.advice(),
             TokenError::Refresh(error) => error.advice(),
+            TokenError::Setup(_) => Advice {
+                cause: "The settings for renewing the sign-in cannot be used.",
+                steps: &[
+                    "Check the account's settings (client id, tenant, extra_ca_file) in config.toml.",
+                ],
+            },
             TokenError::Lock { .. } => Advice {
                 cause: "Another mailconnect process held the refresh lock for too long.",
                 steps: &[
@@ -111,11 +120,12 @@ pub async fn tidy(store: &TokenStore, mailbox: &str, fresh: &FreshToken) {
 }
 
 /// A valid access token for `account`, refreshing it when less than [`REFRESH_MARGIN`] remains. Several processes
-/// asking at once cause one refresh: the others wait on the lock and then read what it stored.
+/// asking at once cause one refresh: the others wait on the lock and then read what it stored. `client` is only
+/// called when a refresh is needed: a cached token costs no TLS set-up.
 pub async fn fresh_access_token(
     account: &Account,
     store: &TokenStore,
-    client: &SignInClient,
+    client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> Result<FreshToken, TokenError> {
     let mailbox = account.mailbox.clone();
     let stored = load(store, &mailbox).await?;
@@ -136,6 +146,7 @@ pub async fn fresh_access_token(
             replaced_generation: None,
         });
     }
+    let client = client().map_err(TokenError::Setup)?;
     let tokens = client.refresh(&stored.refresh_token).await?;
     let rotated = StoredTokens {
         access_token: tokens.access_token.clone(),

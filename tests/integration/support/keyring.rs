@@ -34,8 +34,14 @@ impl PrivateKeyring {
     /// session bus.
     pub fn start_for_this_process(password: &str) -> PrivateKeyring {
         require_one_test_per_process();
+        PrivateKeyring::start_as_session_bus(password)
+    }
+
+    /// The same, for a program that has started no other thread yet (a benchmark's `main`).
+    pub fn start_as_session_bus(password: &str) -> PrivateKeyring {
         let keyring = PrivateKeyring::start(password);
-        // SAFETY: nextest runs each test in its own process and this runs before the test starts any other thread.
+        // SAFETY: the caller runs one test per process (nextest) or is a single-threaded main, before any other
+        // thread starts.
         unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &keyring.bus_address) };
         keyring
     }
