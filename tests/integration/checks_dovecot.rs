@@ -234,3 +234,38 @@ async fn a_server_that_accepts_and_says_nothing_times_out_at_tls() {
     );
     holder.abort();
 }
+
+#[tokio::test]
+async fn imap_over_starttls_passes_and_sends_nothing_before_the_upgrade() {
+    let sandbox = quick_sandbox(SandboxOptions::default()).await;
+    let ca = TestCa::new(&["localhost"]);
+    let dovecot = Dovecot::start(&ca, &sandbox.introspection_url());
+    let mut account = dovecot_account(&sandbox, &dovecot, "localhost");
+    account.imap = ServerSettings {
+        host: "localhost".into(),
+        port: dovecot.imap_starttls_port,
+        security: Security::StartTls,
+    };
+    let tokens = device_sign_in(&sandbox, &account, MAILBOX).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let context = CheckContext::new(ca.trust(), test_timeouts()).with_progress(
+        std::sync::Arc::new(move |_, stage| sink.lock().unwrap().push(stage)),
+    );
+    let credentials = MailCredentials::for_account(&account, tokens.access_token);
+    let report = verify::check_imap(&account.imap, &credentials, &context).await;
+    assert!(report.verdict.passed(), "{report:?}\n{}", dovecot.log());
+    let stages = seen.lock().unwrap().clone();
+    let tls = stages
+        .iter()
+        .position(|stage| *stage == Stage::Tls)
+        .expect("a TLS stage");
+    let authentication = stages
+        .iter()
+        .position(|stage| *stage == Stage::Authenticating)
+        .expect("authentication");
+    assert!(
+        tls < authentication,
+        "the token went out before STARTTLS: {stages:?}"
+    );
+}

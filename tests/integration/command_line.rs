@@ -34,12 +34,16 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        Setup::with_sandbox(SandboxOptions::default())
+    }
+
+    fn with_sandbox(options: SandboxOptions) -> Setup {
         let keyring = PrivateKeyring::start_for_this_process("test keyring password");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
-        let sandbox = runtime.block_on(quick_sandbox(SandboxOptions::default()));
+        let sandbox = runtime.block_on(quick_sandbox(options));
         let ca = TestCa::new(&["localhost"]);
         let dovecot = Dovecot::start(&ca, &sandbox.introspection_url());
         let home = tempfile::tempdir().unwrap();
@@ -436,4 +440,54 @@ fn mbsync_syncs_the_mailbox_with_the_readme_snippet() {
         mail.join("INBOX").join("cur").is_dir(),
         "the inbox was synced to a Maildir"
     );
+}
+
+#[test]
+fn login_with_the_browser_prints_the_link_and_saves_the_sign_in() {
+    let setup = Setup::with_sandbox(SandboxOptions {
+        auto_approve_browser: true,
+        ..SandboxOptions::default()
+    });
+    let mut child = setup
+        .command(&["login", MAILBOX, "--browser"])
+        .env_remove("DISPLAY")
+        .env("BROWSER", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut link = None;
+    while stderr_lines.read_line(&mut line).unwrap() > 0 {
+        if line.starts_with("http://127.0.0.1") {
+            link = Some(line.trim().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let link = link.expect("the sign-in link is printed");
+    // Play the browser: the sandbox approves and redirects to the CLI's loopback listener.
+    let page = setup.runtime.block_on(async {
+        crate::support::browser(true)
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(page.contains("You can close this tab"), "{page}");
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert!(stdout(&output).contains(&format!("Signed in as {MAILBOX}")));
+    assert!(
+        TokenStore::open()
+            .unwrap()
+            .load_tokens(MAILBOX)
+            .unwrap()
+            .is_some()
+    );
+    assert!(link.contains("code_challenge_method=S256") && link.contains("login_hint="));
 }

@@ -14,6 +14,8 @@ pub struct Dovecot {
     process: Child,
     pub dir: tempfile::TempDir,
     pub imaps_port: u16,
+    /// Plain IMAP that must be upgraded with STARTTLS (`ssl = required` refuses login before it).
+    pub imap_starttls_port: u16,
     pub submission_port: u16,
     /// Where submission relays accepted messages.
     pub relay: SmtpSink,
@@ -62,6 +64,7 @@ impl Dovecot {
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777))
             .expect("chmod homes");
         let imaps_port = free_port();
+        let imap_starttls_port = free_port();
         let submission_port = free_port();
         let oauth2_file = dir.path().join("oauth2.conf.ext");
         std::fs::write(
@@ -104,7 +107,7 @@ submission_relay_port = {relay_port}
 submission_relay_trusted = yes
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {imap_starttls_port}
   }}
   inet_listener imaps {{
     port = {imaps_port}
@@ -146,6 +149,7 @@ service anvil {{
             process,
             dir,
             imaps_port,
+            imap_starttls_port,
             submission_port,
             relay,
         };
