@@ -3,9 +3,12 @@
 //! used while the sign-in step sits ten seconds with its countdown. Run: `cargo bench --bench window`
 //! (it builds the release binaries it measures first). `MAILCONNECT_BENCH_RUNS` sets the runs (default 10).
 
-use std::io::Read;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/integration/support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn release_dir() -> PathBuf {
@@ -17,36 +20,6 @@ fn release_dir() -> PathBuf {
         .parent()
         .unwrap()
         .to_owned()
-}
-
-fn start_xvfb() -> (std::process::Child, String) {
-    let mut xvfb = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Xvfb (install it with tests/run.sh)");
-    let mut number = String::new();
-    let mut byte = [0u8; 1];
-    let mut stdout = xvfb.stdout.take().unwrap();
-    while stdout
-        .read(&mut byte)
-        .map(|read| read == 1)
-        .unwrap_or(false)
-        && byte[0] != b'\n'
-    {
-        number.push(char::from(byte[0]));
-    }
-    (xvfb, format!(":{}", number.trim()))
 }
 
 /// Runs `program` until it reports its first frame and exits; returns (wall time, resident KiB).
@@ -100,7 +73,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let (mut xvfb, display) = start_xvfb();
+    let xvfb = support::xvfb::Xvfb::start(None);
+    let display = xvfb.display.clone();
     let home = tempfile::tempdir().unwrap();
     let release = release_dir();
     let mailconnect = release.join("mailconnect");
@@ -149,6 +123,5 @@ fn main() {
         .find(|line| line.starts_with("idle-cpu"))
         .unwrap_or("idle-cpu: no result");
     println!("Sitting on the sign-in step with the countdown: {line}");
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
+    drop(xvfb);
 }

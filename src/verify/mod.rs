@@ -242,7 +242,7 @@ pub async fn check_imap(
     timed(
         Protocol::Imap,
         server,
-        imap::check(server, credentials, context),
+        imap::run(server, credentials, context),
     )
     .await
 }
@@ -256,7 +256,7 @@ pub async fn check_smtp(
     timed(
         Protocol::Smtp,
         server,
-        smtp::check(server, credentials, context),
+        smtp::run(server, credentials, context),
     )
     .await
 }
@@ -276,10 +276,13 @@ pub async fn check_both(
 async fn timed(
     protocol: Protocol,
     server: &ServerSettings,
-    check: impl Future<Output = Verdict>,
+    check: impl Future<Output = Result<String, CheckFailure>>,
 ) -> CheckReport {
     let started = Instant::now();
-    let verdict = check.await;
+    let verdict = match check.await {
+        Ok(server_reply) => Verdict::Passed { server_reply },
+        Err(failure) => Verdict::Failed(failure),
+    };
     match &verdict {
         Verdict::Passed { .. } => tracing::info!(?protocol, server = %server.host, "check passed"),
         Verdict::Failed(failure) => {

@@ -14,9 +14,7 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::net::{self, MailStream, failure, io_failure, within};
-use super::{
-    CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, Verdict, xoauth2,
-};
+use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
 
@@ -136,18 +134,8 @@ impl Connection {
     }
 }
 
-pub(super) async fn check(
-    server: &ServerSettings,
-    credentials: &MailCredentials,
-    context: &CheckContext,
-) -> Verdict {
-    match run(server, credentials, context).await {
-        Ok(server_reply) => Verdict::Passed { server_reply },
-        Err(failure) => Verdict::Failed(failure),
-    }
-}
-
-async fn run(
+/// Runs the check; `Ok` holds the server's reply to the sign-in.
+pub(super) async fn run(
     server: &ServerSettings,
     credentials: &MailCredentials,
     context: &CheckContext,

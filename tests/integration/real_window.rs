@@ -1,60 +1,12 @@
 //! Smoke test: the real `mailconnect --demo` binary opens its window under Xvfb, draws a first frame, and a
 //! screenshot of the screen shows it.
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::xvfb::Xvfb;
 use crate::support::{require_program, wait_until};
-
-/// A private X server; killed on drop.
-struct Xvfb {
-    process: std::process::Child,
-    display: String,
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-fn start_xvfb(runtime_dir: &std::path::Path) -> Xvfb {
-    // With -displayfd, Xvfb picks a free display and writes its number to that descriptor: here, our pipe.
-    let mut process = Command::new(require_program("Xvfb"))
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ])
-        .env("XDG_RUNTIME_DIR", runtime_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start Xvfb");
-    let mut number = String::new();
-    let mut stdout = process.stdout.take().expect("Xvfb stdout");
-    let mut byte = [0u8; 1];
-    while stdout
-        .read(&mut byte)
-        .map(|read| read == 1)
-        .unwrap_or(false)
-        && byte[0] != b'\n'
-    {
-        number.push(char::from(byte[0]));
-    }
-    Xvfb {
-        process,
-        display: format!(":{}", number.trim()),
-    }
-}
 
 #[test]
 fn the_demo_opens_a_real_window_and_draws_its_first_frame() {
@@ -62,7 +14,7 @@ fn the_demo_opens_a_real_window_and_draws_its_first_frame() {
     let runtime_dir = home.path().join("runtime");
     std::fs::create_dir_all(&runtime_dir).unwrap();
     std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let xvfb = start_xvfb(&runtime_dir);
+    let xvfb = Xvfb::start(Some(&runtime_dir));
     assert!(xvfb.display.len() > 1, "Xvfb did not report a display");
 
     // First: the window reports its first frame and exits by itself.

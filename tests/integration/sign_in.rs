@@ -365,6 +365,22 @@ async fn browser_answer_with_another_state_is_refused() {
     );
 }
 
+/// Plays the person on the sandbox's approval page: opens it and submits `answer` (its form's query).
+async fn answer_approval_page(authorize_url: &url::Url, answer: &str) {
+    let page = browse(authorize_url).await.text().await.unwrap();
+    let request_id = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a request id");
+    browse(
+        &authorize_url
+            .join(&format!("authorize/decide?request={request_id}&{answer}"))
+            .unwrap(),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn browser_decline_and_another_account_are_reported() {
     let sandbox = quick_sandbox(SandboxOptions::default()).await;
@@ -374,22 +390,7 @@ async fn browser_decline_and_another_account_are_reported() {
         .start_browser_sign_in(&SignInOptions::default())
         .await
         .expect("listener");
-    let approval_page = browse(&sign_in.authorize_url).await.text().await.unwrap();
-    let request_id = approval_page
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let decide = sign_in
-        .authorize_url
-        .join(&format!(
-            "authorize/decide?request={request_id}&decision=decline"
-        ))
-        .unwrap();
-    browse(&decide).await;
+    answer_approval_page(&sign_in.authorize_url, "decision=decline").await;
     let declined = sign_in.finish(&client).await.expect_err("declined");
     assert_eq!(declined.code(), "AADSTS65004");
 
@@ -397,20 +398,11 @@ async fn browser_decline_and_another_account_are_reported() {
         .start_browser_sign_in(&SignInOptions::default())
         .await
         .expect("listener");
-    let approval_page = browse(&sign_in.authorize_url).await.text().await.unwrap();
-    let request_id = approval_page
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let decide = sign_in
-        .authorize_url
-        .join(&format!("authorize/decide?request={request_id}&decision=approve&user=someone.else%40gmail.example"))
-        .unwrap();
-    browse(&decide).await;
+    answer_approval_page(
+        &sign_in.authorize_url,
+        "decision=approve&user=someone.else%40gmail.example",
+    )
+    .await;
     let tokens = sign_in
         .finish(&client)
         .await

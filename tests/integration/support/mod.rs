@@ -4,6 +4,7 @@ pub mod dovecot;
 pub mod keyring;
 pub mod logs;
 pub mod sink;
+pub mod xvfb;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
