@@ -9,7 +9,7 @@ use async_imap::imap_proto::{Capability, MailboxDatum, Response, ResponseCode, S
 use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
 
-use super::net::{self, MailStream, failure, io_failure, within};
+use super::net::{self, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
@@ -102,17 +102,7 @@ pub(super) async fn run(
 
     if server.security == Security::StartTls {
         progress(Stage::Capabilities);
-        let offered = match capabilities.take() {
-            Some(offered) => offered,
-            None => {
-                within(
-                    Stage::Capabilities,
-                    reply_limit,
-                    query_capabilities(&mut client),
-                )
-                .await?
-            }
-        };
+        let offered = known_or_queried(&mut client, capabilities.take(), reply_limit).await?;
         if !offered
             .iter()
             .any(|capability| capability.eq_ignore_ascii_case("STARTTLS"))
@@ -140,17 +130,7 @@ pub(super) async fn run(
     }
 
     progress(Stage::Capabilities);
-    let capabilities = match capabilities {
-        Some(capabilities) => capabilities,
-        None => {
-            within(
-                Stage::Capabilities,
-                reply_limit,
-                query_capabilities(&mut client),
-            )
-            .await?
-        }
-    };
+    let capabilities = known_or_queried(&mut client, capabilities, reply_limit).await?;
     if !capabilities
         .iter()
         .any(|capability| capability.eq_ignore_ascii_case("AUTH=XOAUTH2"))
@@ -277,6 +257,18 @@ async fn read_greeting(client: &mut ImapClient) -> Result<Option<Vec<String>>, C
     }
 }
 
+/// The capabilities the greeting already listed, or else those a `CAPABILITY` command returns.
+async fn known_or_queried(
+    client: &mut ImapClient,
+    known: Option<Vec<String>>,
+    limit: std::time::Duration,
+) -> Result<Vec<String>, CheckFailure> {
+    match known {
+        Some(capabilities) => Ok(capabilities),
+        None => within(Stage::Capabilities, limit, query_capabilities(client)).await,
+    }
+}
+
 async fn query_capabilities(client: &mut ImapClient) -> Result<Vec<String>, CheckFailure> {
     let tag = client.send("CAPABILITY", Stage::Capabilities).await?;
     let mut found = Vec::new();
@@ -378,26 +370,12 @@ async fn authenticate(
 /// A refusal by the server: `NO`, `BAD` or `BYE`, with the advice that fits its words.
 fn rejected(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.to_ascii_uppercase().contains("[UNAVAILABLE]");
-    CheckFailure {
-        stage,
-        kind: if temporary {
-            FailureKind::Temporary
-        } else {
-            FailureKind::Rejected
-        },
-        detail: if temporary {
-            "the server could not check the sign-in right now".to_owned()
-        } else {
-            format!("the server refused at the {} stage", stage.name())
-        },
-        advice: if stage == Stage::Authenticating || stage == Stage::Mailbox {
-            troubleshoot::for_imap_reply(&reply)
-        } else {
-            troubleshoot::for_connection_failure(FailureKind::Protocol, stage)
-        },
-        server_reply: Some(reply),
-        oauth_error: None,
-    }
+    let advice = if stage == Stage::Authenticating || stage == Stage::Mailbox {
+        troubleshoot::for_imap_reply(&reply)
+    } else {
+        troubleshoot::for_connection_failure(FailureKind::Protocol, stage)
+    };
+    server_refusal(stage, reply, temporary, advice)
 }
 
 fn capability_name(capability: &Capability<'_>) -> String {

@@ -75,6 +75,32 @@ pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> Ch
     }
 }
 
+/// The server said no at `stage` (IMAP `NO`/`BAD`, SMTP 4xx/5xx): temporary or not, with the advice its words
+/// point to.
+pub fn server_refusal(
+    stage: Stage,
+    reply: String,
+    temporary: bool,
+    advice: crate::troubleshoot::Advice,
+) -> CheckFailure {
+    CheckFailure {
+        stage,
+        kind: if temporary {
+            FailureKind::Temporary
+        } else {
+            FailureKind::Rejected
+        },
+        detail: if temporary {
+            "the server could not check the sign-in right now".to_owned()
+        } else {
+            format!("the server refused at the {} stage", stage.name())
+        },
+        server_reply: Some(reply),
+        oauth_error: None,
+        advice,
+    }
+}
+
 /// Runs one stage under its timeout; a hang becomes a timeout failure that names the stage.
 pub async fn within<T>(
     stage: Stage,

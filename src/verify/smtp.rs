@@ -13,7 +13,7 @@ use lettre::transport::smtp::response::Response;
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::net::{self, MailStream, failure, io_failure, within};
+use super::net::{self, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
@@ -329,26 +329,12 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
 /// A refusal by the server, classified as temporary (4xx) or permanent, with the advice its words point to.
 fn refused(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.starts_with('4');
-    CheckFailure {
-        stage,
-        kind: if temporary {
-            FailureKind::Temporary
-        } else {
-            FailureKind::Rejected
-        },
-        detail: if temporary {
-            "the server could not check the sign-in right now".to_owned()
-        } else {
-            format!("the server refused at the {} stage", stage.name())
-        },
-        advice: match stage {
-            Stage::Authenticating | Stage::TestMessage => troubleshoot::for_smtp_reply(&reply),
-            _ if temporary => troubleshoot::TEMPORARY_SERVER_FAILURE,
-            _ => troubleshoot::for_connection_failure(FailureKind::Protocol, stage),
-        },
-        server_reply: Some(reply),
-        oauth_error: None,
-    }
+    let advice = match stage {
+        Stage::Authenticating | Stage::TestMessage => troubleshoot::for_smtp_reply(&reply),
+        _ if temporary => troubleshoot::TEMPORARY_SERVER_FAILURE,
+        _ => troubleshoot::for_connection_failure(FailureKind::Protocol, stage),
+    };
+    server_refusal(stage, reply, temporary, advice)
 }
 
 #[cfg(test)]
