@@ -491,3 +491,63 @@ fn login_with_the_browser_prints_the_link_and_saves_the_sign_in() {
     );
     assert!(link.contains("code_challenge_method=S256") && link.contains("login_hint="));
 }
+
+#[test]
+fn neomutt_sends_through_dovecot_with_the_readme_snippet() {
+    // neomutt puts the XOAUTH2 initial response on the AUTH line whatever its length; Dovecot refuses lines over
+    // 512 octets ("500 5.5.2 Line too long", as RFC 4954 allows), Exchange accepts them. A 280-character token keeps
+    // the line short enough, so this tests the snippet and not that disagreement.
+    let setup = Setup::with_sandbox(SandboxOptions {
+        token_length: 280,
+        ..SandboxOptions::default()
+    });
+    setup.login();
+    let binary = env!("CARGO_BIN_EXE_mailconnect");
+    let config = setup.config_path.display();
+    let rc = setup.home.path().join("neomuttrc");
+    write_file(
+        &rc,
+        &format!(
+            "set from = \"{MAILBOX}\"\nset use_from = yes\nset ssl_starttls = yes\nset ssl_force_tls = yes\n\
+             set certificate_file = \"{home}/certificates\"\n\
+             set smtp_url = \"smtp://{MAILBOX}@localhost:{port}/\"\nset smtp_authenticators = \"xoauth2\"\n\
+             set smtp_oauth_refresh_command = \"{binary} --config {config} token {MAILBOX}\"\n\
+             set record = \"\"\nset postpone = no\n",
+            home = setup.home.path().display(),
+            port = setup.dovecot.submission_port,
+        ),
+    );
+    // neomutt trusts certificates from its certificate file; the test CA goes there.
+    std::fs::copy(&setup.ca.ca_file, setup.home.path().join("certificates")).unwrap();
+    let mut neomutt = Command::new(require_program("neomutt"))
+        .arg("-n")
+        .arg("-F")
+        .arg(&rc)
+        .args(["-s", "scan", "frontdesk@smile-dental.example"])
+        .env("HOME", setup.home.path())
+        .env("XDG_CACHE_HOME", setup.home.path().join("cache"))
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut neomutt.stdin.take().unwrap(), b"Scanned document.\n").unwrap();
+    let output = neomutt.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "neomutt: {}{}\n{}",
+        stdout(&output),
+        stderr(&output),
+        setup.dovecot.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || setup
+            .dovecot
+            .relay
+            .messages
+            .load(Ordering::SeqCst)
+            == 1),
+        "the message did not reach Dovecot's relay"
+    );
+}
