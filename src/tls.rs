@@ -18,6 +18,8 @@ pub enum TrustError {
     ExtraCaEmpty { path: PathBuf },
     #[error("No trusted certificate authorities were found on this computer")]
     NoRoots,
+    #[error("The TLS library cannot be set up: {0}")]
+    Provider(String),
 }
 
 /// The TLS client configuration every connection of the program uses (IMAP, SMTP and HTTPS).
@@ -67,7 +69,7 @@ impl Trust {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|_| TrustError::NoRoots)?
+            .map_err(|error| TrustError::Provider(error.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Trust {
