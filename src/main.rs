@@ -84,7 +84,8 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         open_browser: true,
         demo_password: None,
     };
-    let wizard = Wizard::new(config.accounts.clone(), form);
+    let mut wizard = Wizard::new(config.accounts.clone(), form);
+    wizard.presets = presets;
     mailconnect::ui::run(runtime.handle().clone(), services, wizard)
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok(ExitCode::SUCCESS)

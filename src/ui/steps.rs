@@ -127,6 +127,29 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
         }
         ui.separator();
     }
+    if !wizard.presets.is_empty() {
+        let presets_label = ui.label("Settings from your support team");
+        let current = wizard
+            .presets
+            .iter()
+            .position(|preset| preset.client_id.as_deref() == Some(wizard.form.client_id.as_str()));
+        egui::ComboBox::from_id_salt("preset")
+            .selected_text(current.map_or("Choose…", |index| wizard.presets[index].name.as_str()))
+            .width(360.0)
+            .show_ui(ui, |ui| {
+                for (index, preset) in wizard.presets.iter().enumerate() {
+                    if ui
+                        .selectable_label(current == Some(index), &preset.name)
+                        .clicked()
+                    {
+                        intent = Some(Intent::ChoosePreset(index));
+                    }
+                }
+            })
+            .response
+            .labelled_by(presets_label.id);
+        ui.add_space(6.0);
+    }
     let form = &mut wizard.form;
     let reveal = form.reveal_problems;
     let problem = |form: &crate::wizard::AccountForm, field: Field, typed: bool| {

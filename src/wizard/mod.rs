@@ -126,6 +126,8 @@ pub enum Intent {
     Cancel,
     /// Pick an existing account (by index) into the form.
     ChooseAccount(usize),
+    /// Fill the form from one of the support team's presets (by index), keeping the typed address.
+    ChoosePreset(usize),
     NewAccount,
     SetNoted(bool),
     StartSignIn(SignInMethod),
@@ -213,6 +215,8 @@ pub enum Effect {
 pub struct Wizard {
     pub step: Step,
     pub accounts: Vec<Account>,
+    /// The presets from the support team's preset file, offered on the first step.
+    pub presets: Vec<crate::config::Preset>,
     pub form: AccountForm,
     /// The account being connected, fixed when leaving the first step.
     pub account: Option<Account>,
@@ -235,6 +239,7 @@ impl Wizard {
         Wizard {
             step: Step::Account,
             accounts,
+            presets: Vec::new(),
             form,
             account: None,
             password: StoredPassword::Loading,
@@ -303,6 +308,14 @@ impl Wizard {
             Intent::ChooseAccount(index) => {
                 if let Some(account) = self.accounts.get(index) {
                     self.form = AccountForm::from_account(account);
+                }
+                Vec::new()
+            }
+            Intent::ChoosePreset(index) => {
+                if let Some(preset) = self.presets.get(index) {
+                    let mailbox = std::mem::take(&mut self.form.mailbox);
+                    self.form = AccountForm::new_for(preset.clone());
+                    self.form.mailbox = mailbox;
                 }
                 Vec::new()
             }

@@ -418,3 +418,28 @@ fn copying_the_support_report_says_so() {
     );
     assert!(wizard.notice.is_some());
 }
+
+#[test]
+fn a_preset_from_the_support_team_fills_the_form_and_keeps_the_address() {
+    let mut wizard = Wizard::new(
+        Vec::new(),
+        AccountForm::new_for(Preset::for_provider(Provider::Microsoft365)),
+    );
+    wizard.presets = vec![Preset {
+        name: "Smile Dental".into(),
+        tenant: Some("smile-dental.co.uk".into()),
+        client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".into()),
+        ..Preset::for_provider(Provider::Microsoft365)
+    }];
+    wizard.form.mailbox = MAILBOX.into();
+    assert!(!wizard.can_go_next(), "no client id yet");
+    assert!(wizard.apply_intent(Intent::ChoosePreset(0)).is_empty());
+    assert_eq!(wizard.form.mailbox, MAILBOX);
+    assert_eq!(wizard.form.tenant, "smile-dental.co.uk");
+    assert!(wizard.can_go_next());
+    let _ = wizard.apply_intent(Intent::ChoosePreset(7));
+    assert_eq!(
+        wizard.form.tenant, "smile-dental.co.uk",
+        "an unknown preset changes nothing"
+    );
+}
