@@ -38,15 +38,7 @@ impl ImapClient {
     }
 
     async fn write_raw(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
-        let stream = self.client.get_mut();
-        stream
-            .write_all(bytes)
-            .await
-            .map_err(|error| io_failure(stage, &error))?;
-        stream
-            .flush()
-            .await
-            .map_err(|error| io_failure(stage, &error))
+        net::send(self.client.get_mut(), bytes, stage).await
     }
 }
 

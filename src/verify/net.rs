@@ -75,6 +75,19 @@ pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> Ch
     }
 }
 
+/// Writes `bytes` and flushes them (through TLS, when secured); an error is a failure at `stage`.
+pub async fn send(stream: &mut MailStream, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
+    use tokio::io::AsyncWriteExt;
+    stream
+        .write_all(bytes)
+        .await
+        .map_err(|error| io_failure(stage, &error))?;
+    stream
+        .flush()
+        .await
+        .map_err(|error| io_failure(stage, &error))
+}
+
 /// The server said no at `stage` (IMAP `NO`/`BAD`, SMTP 4xx/5xx): temporary or not, with the advice its words
 /// point to.
 pub fn server_refusal(

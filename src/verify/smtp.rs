@@ -89,15 +89,7 @@ impl Connection {
     }
 
     async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
-        let stream = self.stream.get_mut();
-        stream
-            .write_all(bytes)
-            .await
-            .map_err(|error| io_failure(stage, &error))?;
-        stream
-            .flush()
-            .await
-            .map_err(|error| io_failure(stage, &error))
+        net::send(self.stream.get_mut(), bytes, stage).await
     }
 
     async fn command(

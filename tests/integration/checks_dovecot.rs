@@ -52,11 +52,7 @@ async fn a_valid_token_passes_both_checks_against_dovecot() {
     let smtp = verify::check_smtp(&account.smtp, &credentials, &with_message).await;
     assert!(smtp.verdict.passed(), "{smtp:?}\n{}", dovecot.log());
     assert!(
-        crate::support::wait_until(Duration::from_secs(5), || dovecot
-            .relay
-            .messages
-            .load(std::sync::atomic::Ordering::SeqCst)
-            == 1),
+        dovecot.relayed(1),
         "the test message did not reach Dovecot's relay"
     );
 }

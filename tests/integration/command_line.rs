@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -389,12 +388,7 @@ fn msmtp_sends_through_dovecot_with_the_readme_snippet() {
         setup.dovecot.log()
     );
     assert!(
-        wait_until(Duration::from_secs(5), || setup
-            .dovecot
-            .relay
-            .messages
-            .load(Ordering::SeqCst)
-            == 1),
+        setup.dovecot.relayed(1),
         "the message did not reach Dovecot's relay"
     );
 }
@@ -542,12 +536,7 @@ fn neomutt_sends_through_dovecot_with_the_readme_snippet() {
         setup.dovecot.log()
     );
     assert!(
-        wait_until(Duration::from_secs(5), || setup
-            .dovecot
-            .relay
-            .messages
-            .load(Ordering::SeqCst)
-            == 1),
+        setup.dovecot.relayed(1),
         "the message did not reach Dovecot's relay"
     );
 }

@@ -8,7 +8,8 @@ use mailconnect::sandbox::{Fault, SandboxOptions};
 use secrecy::ExposeSecret;
 
 use crate::support::{
-    browser, device_sign_in, platform_trust, quick_sandbox, sign_in_client, test_timeouts,
+    browser, device_sign_in, platform_trust, quick_sandbox, sign_in_client, sign_in_client_with,
+    test_timeouts,
 };
 
 const MAILBOX: &str = "reception@smile-dental.example";
@@ -169,13 +170,7 @@ async fn unusable_answers_are_classified_and_never_discard_tokens() {
         http: Duration::from_secs(2),
         ..test_timeouts()
     };
-    let client = SignInClient::new(
-        &account.endpoints().unwrap(),
-        &account.client_id,
-        &platform_trust(),
-        &timeouts,
-    )
-    .unwrap();
+    let client = sign_in_client_with(&account, &timeouts);
 
     sandbox.inject(Fault::TokenServiceUnavailable);
     let unavailable = client.refresh(&refresh_token).await.expect_err("503");
@@ -423,13 +418,7 @@ async fn browser_sign_in_times_out_and_cancels_cleanly() {
         browser_sign_in: Duration::from_secs(1),
         ..test_timeouts()
     };
-    let client = SignInClient::new(
-        &account.endpoints().unwrap(),
-        &account.client_id,
-        &platform_trust(),
-        &timeouts,
-    )
-    .unwrap();
+    let client = sign_in_client_with(&account, &timeouts);
     let sign_in = client
         .start_browser_sign_in(&SignInOptions::default())
         .await

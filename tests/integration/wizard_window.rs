@@ -90,20 +90,30 @@ impl Window {
         self.harness.state().wizard().step
     }
 
-    /// From the first step to signed in with a device code approved in the sandbox.
-    fn sign_in(&mut self) {
+    /// From the first step through the reminder (ticking the box) to the sign-in step.
+    fn go_to_sign_in_step(&mut self) {
         self.wait_for("Step 1 of 5");
         self.click("Next");
         self.wait_for("I have noted these settings");
         self.click("I have noted these settings");
         self.click("Next");
         assert_eq!(self.step(), Step::SignIn);
+    }
+
+    /// Chooses "Sign in with a code" and returns the code once it is shown.
+    fn show_code(&mut self) -> String {
         self.click("Sign in with a code");
         self.wait_for("Copy code");
         let SignIn::ShowingCode(prompt) = &self.harness.state().wizard().sign_in else {
             unreachable!()
         };
-        let user_code = prompt.user_code.clone();
+        prompt.user_code.clone()
+    }
+
+    /// From the first step to signed in with a device code approved in the sandbox.
+    fn sign_in(&mut self) {
+        self.go_to_sign_in_step();
+        let user_code = self.show_code();
         assert!(
             self.harness
                 .query_by_label(&format!("Code {user_code}"))
@@ -179,12 +189,7 @@ fn the_happy_path_ends_with_tokens_in_the_keyring() {
     window.click("Next");
 
     window.wait_for("Step 3 of 5");
-    window.click("Sign in with a code");
-    window.wait_for("Copy code");
-    let SignIn::ShowingCode(prompt) = &window.harness.state().wizard().sign_in else {
-        unreachable!()
-    };
-    let user_code = prompt.user_code.clone();
+    let user_code = window.show_code();
     window.click("Copy code");
     assert_eq!(window.copied_text(), user_code);
     assert!(window.sandbox.approve_device_code(&user_code, DEMO_MAILBOX));
@@ -284,17 +289,8 @@ fn a_red_cross_explains_authenticated_smtp_and_try_again_reruns_only_smtp() {
 #[test]
 fn cancel_during_sign_in_drops_the_late_result() {
     let mut window = Window::standard();
-    window.wait_for("Step 1 of 5");
-    window.click("Next");
-    window.wait_for("I have noted these settings");
-    window.click("I have noted these settings");
-    window.click("Next");
-    window.click("Sign in with a code");
-    window.wait_for("Copy code");
-    let SignIn::ShowingCode(prompt) = &window.harness.state().wizard().sign_in else {
-        unreachable!()
-    };
-    let user_code = prompt.user_code.clone();
+    window.go_to_sign_in_step();
+    let user_code = window.show_code();
     window.click("Cancel sign-in");
     window.wait_for("Sign in with a code");
     let polls = window.sandbox.stats().device_polls.len();
@@ -317,11 +313,7 @@ fn cancel_during_sign_in_drops_the_late_result() {
 #[test]
 fn an_expired_code_offers_a_new_one() {
     let mut window = Window::standard();
-    window.wait_for("Step 1 of 5");
-    window.click("Next");
-    window.wait_for("I have noted these settings");
-    window.click("I have noted these settings");
-    window.click("Next");
+    window.go_to_sign_in_step();
     window.sandbox.inject(Fault::DeviceExpired);
     window.click("Sign in with a code");
     window.wait_for("The code expired before the sign-in was finished");

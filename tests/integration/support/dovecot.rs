@@ -165,6 +165,16 @@ service anvil {{
         dovecot
     }
 
+    /// Waits up to five seconds for the relay to have received `count` messages.
+    pub fn relayed(&self, count: u32) -> bool {
+        wait_until(Duration::from_secs(5), || {
+            self.relay
+                .messages
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == count
+        })
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }

@@ -100,11 +100,16 @@ pub async fn quick_sandbox(options: SandboxOptions) -> Sandbox {
 }
 
 pub fn sign_in_client(account: &Account) -> SignInClient {
+    sign_in_client_with(account, &test_timeouts())
+}
+
+/// A sign-in client for `account` with other timeouts than the tests' usual ones.
+pub fn sign_in_client_with(account: &Account, timeouts: &Timeouts) -> SignInClient {
     SignInClient::new(
         &account.endpoints().expect("endpoints"),
         &account.client_id,
         &platform_trust(),
-        &test_timeouts(),
+        timeouts,
     )
     .expect("sign-in client")
 }
