@@ -54,7 +54,7 @@ fn main() {
     let store = TokenStore::open().unwrap();
     let save = |expires_at: SystemTime| {
         store
-            .save_tokens(
+            .save_sign_in(
                 MAILBOX,
                 &StoredTokens {
                     access_token: tokens.access_token.clone(),
@@ -116,7 +116,7 @@ fn main() {
     for _ in 0..10 {
         let current = store.load_tokens(MAILBOX).unwrap().unwrap();
         store
-            .save_tokens(
+            .save_sign_in(
                 MAILBOX,
                 &StoredTokens {
                     access_token_expires_at: SystemTime::now(),

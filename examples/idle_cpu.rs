@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 use mailconnect::ui::WizardApp;
-use mailconnect::wizard::{Intent, SignIn, SignInMethod, Step, StoredPassword};
+use mailconnect::wizard::{Intent, Page, SignIn, SignInMethod, StoredPassword};
 
 const SIT: Duration = Duration::from_secs(10);
 
@@ -30,16 +30,18 @@ impl eframe::App for Sitter {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         eframe::App::logic(&mut self.app, ctx, frame);
         let wizard = self.app.wizard();
-        match (wizard.step, &wizard.sign_in, &wizard.password) {
-            (Step::Account, ..) => self.app.apply_intent(ctx, Intent::Next),
-            (Step::Reminder, _, StoredPassword::Present(_)) => {
+        match &wizard.page {
+            Page::Account { .. } => self.app.apply_intent(ctx, Intent::Next),
+            Page::Reminder(page) if matches!(page.password, StoredPassword::Present(_)) => {
                 self.app.apply_intent(ctx, Intent::SetNoted(true));
                 self.app.apply_intent(ctx, Intent::Next);
             }
-            (Step::SignIn, SignIn::Choosing, _) => self
+            Page::SignIn(page) if matches!(page.sign_in, SignIn::Choosing) => self
                 .app
                 .apply_intent(ctx, Intent::StartSignIn(SignInMethod::DeviceCode)),
-            (Step::SignIn, SignIn::ShowingCode(_), _) => match self.sitting_since {
+            Page::SignIn(page) if matches!(page.sign_in, SignIn::ShowingCode(_)) => match self
+                .sitting_since
+            {
                 None => self.sitting_since = Some((Instant::now(), cpu_time())),
                 Some((since, cpu_before)) if since.elapsed() >= SIT => {
                     let used = cpu_time().saturating_sub(cpu_before);

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use mailconnect::sandbox::{Fault, Sandbox};
 use mailconnect::ui::WizardApp;
+use mailconnect::verify::Protocol;
 use mailconnect::wizard::{
-    CheckRow, Intent, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard,
+    CheckRow, Intent, Page, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard,
 };
 
 const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
@@ -36,20 +37,28 @@ struct Tour {
     ),
 }
 
-fn row_done(row: &CheckRow) -> bool {
-    matches!(row, CheckRow::Passed { .. } | CheckRow::Failed(_))
+fn rows_done(wizard: &Wizard) -> bool {
+    [Protocol::Imap, Protocol::Smtp]
+        .iter()
+        .all(|protocol| matches!(wizard.check_row(*protocol), Some(CheckRow::Finished(_))))
+}
+
+fn rows_passed(wizard: &Wizard) -> bool {
+    [Protocol::Imap, Protocol::Smtp]
+        .iter()
+        .all(|protocol| wizard.check_row(*protocol).is_some_and(CheckRow::passed))
 }
 
 fn stops() -> Vec<Stop> {
     vec![
         Stop {
             file: "1-account.png",
-            ready: |w| w.step == Step::Account,
+            ready: |w| w.step() == Step::Account,
             next: |t, ctx| t.act(ctx, Intent::Next),
         },
         Stop {
             file: "2-reminder.png",
-            ready: |w| w.step == Step::Reminder && matches!(w.password, StoredPassword::Present(_)),
+            ready: |w| matches!(&w.page, Page::Reminder(page) if matches!(page.password, StoredPassword::Present(_))),
             next: |t, ctx| {
                 t.act(ctx, Intent::SetNoted(true));
                 t.act(ctx, Intent::Next);
@@ -57,14 +66,14 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "3a-sign-in-choose.png",
-            ready: |w| w.step == Step::SignIn,
+            ready: |w| w.step() == Step::SignIn,
             next: |t, ctx| t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode)),
         },
         Stop {
             file: "3b-sign-in-code.png",
-            ready: |w| matches!(w.sign_in, SignIn::ShowingCode(_)),
+            ready: |w| matches!(w.sign_in(), Some(SignIn::ShowingCode(_))),
             next: |t, _| {
-                let SignIn::ShowingCode(prompt) = &t.app.wizard().sign_in else {
+                let Some(SignIn::ShowingCode(prompt)) = t.app.wizard().sign_in() else {
                     return;
                 };
                 t.sandbox
@@ -73,7 +82,7 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "3c-signed-in.png",
-            ready: |w| matches!(w.sign_in, SignIn::SignedIn { .. }),
+            ready: |w| matches!(w.sign_in(), Some(SignIn::SignedIn { .. })),
             next: |t, ctx| {
                 t.sandbox
                     .inject(Fault::SmtpAuthReply(SMTP_AUTH_DISABLED.into()));
@@ -82,7 +91,7 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "4a-check-red-cross.png",
-            ready: |w| w.step == Step::Check && row_done(&w.imap) && row_done(&w.smtp),
+            ready: rows_done,
             next: |t, ctx| {
                 t.sandbox.clear_faults();
                 t.act(ctx, Intent::RetryFailedChecks);
@@ -90,12 +99,25 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "4b-check-green.png",
-            ready: |w| w.imap.passed() && w.smtp.passed(),
+            ready: rows_passed,
             next: |t, ctx| t.act(ctx, Intent::Next),
         },
         Stop {
-            file: "5-save.png",
-            ready: |w| matches!(w.saving, Some(Saving::Saved | Saving::Failed(_))),
+            file: "5a-save-ready.png",
+            ready: |w| matches!(w.saving(), Some(Saving::NotYet)),
+            next: |t, ctx| t.act(ctx, Intent::Save),
+        },
+        Stop {
+            file: "5b-saved.png",
+            ready: |w| matches!(w.saving(), Some(Saving::Saved { .. } | Saving::Failed(_))),
+            next: |t, ctx| {
+                // The tour leaves nothing in the keyring: it removes the sign-in again, then walks back.
+                t.act(ctx, Intent::RemoveSaved);
+            },
+        },
+        Stop {
+            file: "5c-removed.png",
+            ready: |w| matches!(w.saving(), Some(Saving::Removed(_) | Saving::Failed(_))),
             next: |t, ctx| {
                 ctx.set_theme(egui::Theme::Light);
                 for _ in 0..4 {
@@ -105,7 +127,7 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "1-account-light.png",
-            ready: |w| w.step == Step::Account,
+            ready: |w| w.step() == Step::Account,
             next: |_, ctx| ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         },
     ]

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use clap::Subcommand;
 use secrecy::ExposeSecret;
@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use crate::auth::{SignInClient, SignInOptions};
 use crate::config::{Account, Config, ConfigFile, load_preset_file};
 use crate::state::{LastCheck, State};
+use crate::status::AccountStatus;
 use crate::store::{StoredTokens, TokenStore};
 use crate::tls::Trust;
 use crate::tokens::fresh_access_token;
@@ -193,8 +194,12 @@ impl Context {
         };
         let store = TokenStore::open()?;
         let key = account.mailbox.clone();
+        // A new sign-in replaces whatever is stored, a damaged sign-in included, under the mailbox's lock.
         store
-            .run(move |store| store.save_tokens(&key, &stored))
+            .run_within(
+                crate::store::LOCK_WAIT + crate::store::KEYRING_TIMEOUT,
+                move |store| store.save_sign_in(&key, &stored),
+            )
             .await?;
         let mut config = self.config.clone();
         config.upsert_account(account.clone());
@@ -271,29 +276,15 @@ impl Context {
     fn status(&self, json: bool) -> anyhow::Result<ExitCode> {
         let store = TokenStore::open()?;
         let state = State::load();
-        let mut rows = Vec::new();
-        for account in &self.config.accounts {
-            let manifest = store.manifest(&account.mailbox)?;
-            let basic = store.load_basic_password(&account.mailbox)?.is_some();
-            let last = state.last_verification(&account.mailbox).cloned();
-            rows.push((account.clone(), manifest, basic, last));
-        }
+        let rows: Vec<_> = self
+            .config
+            .accounts
+            .iter()
+            .map(|account| AccountStatus::read(&store, &state, account))
+            .collect();
         let mut out = std::io::stdout().lock();
         if json {
-            let value: Vec<_> = rows
-                .iter()
-                .map(|(account, manifest, basic, last)| {
-                    serde_json::json!({
-                        "mailbox": account.mailbox,
-                        "oauth": manifest.is_some(),
-                        "basic_password_stored": basic,
-                        "signed_in_as": manifest.as_ref().and_then(|m| m.signed_in_as.clone()),
-                        "access_token_expires_at": manifest.as_ref().map(|m| m.access_token_expires_at),
-                        "last_refresh": manifest.as_ref().map(|m| m.saved_at),
-                        "last_verification": last,
-                    })
-                })
-                .collect();
+            let value: Vec<_> = rows.iter().map(AccountStatus::to_json).collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -303,67 +294,43 @@ impl Context {
                 "No mailboxes are set up yet. Run the wizard or `mailconnect login <mailbox>`."
             )?;
         }
-        for (account, manifest, basic, last) in rows {
-            writeln!(out, "{}", account.mailbox)?;
-            let method = match (&manifest, basic) {
-                (Some(_), true) => "OAuth (an old Basic Auth password is still stored)",
-                (Some(_), false) => "OAuth",
-                (None, true) => "Basic Auth only: not moved to OAuth yet",
-                (None, false) => "no sign-in stored",
-            };
-            writeln!(out, "  sign-in:           {method}")?;
-            if let Some(manifest) = &manifest {
-                writeln!(
-                    out,
-                    "  signed in as:      {}",
-                    manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
-                )?;
-                writeln!(
-                    out,
-                    "  token expires:     {}",
-                    describe_time(manifest.access_token_expires_at)
-                )?;
-                writeln!(
-                    out,
-                    "  last refresh:      {}",
-                    describe_time(manifest.saved_at)
-                )?;
-            }
-            match last {
-                Some(last) => writeln!(
-                    out,
-                    "  last verification: {}: IMAP {}, SMTP {}",
-                    describe_time(last.at),
-                    last.imap.code,
-                    last.smtp.code
-                )?,
-                None => writeln!(out, "  last verification: never")?,
-            }
+        for row in rows {
+            row.write_lines(&mut out)?;
         }
         Ok(ExitCode::SUCCESS)
     }
 
     fn forget(&self, mailbox: &str, basic_only: bool) -> anyhow::Result<ExitCode> {
         let store = TokenStore::open()?;
-        let password = store.delete_basic_password(mailbox)?;
-        let tokens = if basic_only {
-            false
+        let forgotten = if basic_only {
+            let had_basic_password = store.delete_basic_password(mailbox)?;
+            crate::store::Forgotten {
+                items: usize::from(had_basic_password),
+                had_sign_in: false,
+                had_basic_password,
+            }
         } else {
-            store.delete_tokens(mailbox)?
+            store.forget(mailbox, true)?
         };
         let mut removed = Vec::new();
-        if tokens {
+        if forgotten.had_sign_in {
             removed.push("the OAuth sign-in (access and refresh tokens)");
         }
-        if password {
+        if forgotten.had_basic_password {
             removed.push("the Basic Auth password");
         }
         if removed.is_empty() {
             println!("Nothing was stored for {mailbox}.");
         } else {
             println!(
-                "Removed from the keyring for {mailbox}: {}.",
-                removed.join(" and ")
+                "Removed from the keyring for {mailbox}: {} ({} {}).",
+                removed.join(" and "),
+                forgotten.items,
+                if forgotten.items == 1 {
+                    "item"
+                } else {
+                    "items"
+                }
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -388,15 +355,6 @@ impl Context {
             )
         );
         Ok(ExitCode::SUCCESS)
-    }
-}
-
-fn describe_time(unix_seconds: u64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(unix_seconds);
-    let local = chrono::DateTime::<chrono::Local>::from(time).format("%Y-%m-%d %H:%M");
-    match time.duration_since(SystemTime::now()) {
-        Ok(ahead) => format!("{local} (in {} minutes)", ahead.as_secs() / 60),
-        Err(behind) => format!("{local} ({} minutes ago)", behind.duration().as_secs() / 60),
     }
 }
 

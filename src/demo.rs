@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use crate::config::Timeouts;
 use crate::runner::Services;
 use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::store::StoreAccess;
 use crate::tls::{Trust, TrustError};
 use crate::wizard::{AccountForm, Wizard};
 
@@ -39,8 +40,11 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
     let services = Services {
         trust: Trust::new(None).map_err(DemoError::Trust)?,
         timeouts: Timeouts::default(),
-        keyring_service: DEMO_KEYRING_SERVICE,
+        store: StoreAccess::Keyring {
+            service: DEMO_KEYRING_SERVICE,
+        },
         config_file: None,
+        state_file: None,
         open_browser: true,
         demo_password: Some(SecretString::from(DEMO_BASIC_PASSWORD)),
     };

@@ -79,8 +79,11 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     let services = Services {
         trust: Trust::new(config.extra_ca_file.as_deref())?,
         timeouts: config.timeouts,
-        keyring_service: mailconnect::store::SERVICE,
+        store: mailconnect::store::StoreAccess::Keyring {
+            service: mailconnect::store::SERVICE,
+        },
         config_file: Some(config_file),
+        state_file: mailconnect::state::StateFile::default_location(),
         open_browser: true,
         demo_password: None,
     };

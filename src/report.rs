@@ -3,35 +3,81 @@
 
 use std::fmt::Write;
 
-use crate::auth::SignInError;
+use crate::auth::{SignInError, TokenSet};
 use crate::config::Account;
-use crate::verify::{CheckFailure, Protocol};
-use crate::wizard::{CheckRow, SignIn, StoredPassword, Wizard};
+use crate::verify::{CheckFailure, CheckReport, Protocol, Verdict};
+use crate::wizard::{CheckRow, Page, Saving, SignIn, SignInPage, StoredPassword, Wizard};
 
 /// The report for the wizard as it stands.
 pub fn wizard_report(wizard: &Wizard) -> String {
     let mut report = header();
+    let step = wizard.step();
     let _ = writeln!(
         report,
         "Wizard step:     {} of 5, {}",
-        wizard.step.number(),
-        wizard.step.title()
+        step.number(),
+        step.title()
     );
-    if let Some(account) = wizard.account.as_ref() {
+    if let Some(account) = wizard.account() {
         account_section(&mut report, account);
     }
-    let _ = writeln!(
-        report,
-        "Basic password:  {}",
-        match &wizard.password {
-            StoredPassword::Loading => "not looked up yet".to_owned(),
-            StoredPassword::None => "none stored".to_owned(),
-            StoredPassword::Present(_) => "stored (not shown here)".to_owned(),
-            StoredPassword::Unavailable(error) => format!("keyring error {}", error.code()),
+    match &wizard.page {
+        Page::Account { .. } => {}
+        Page::Reminder(page) => {
+            let _ = writeln!(
+                report,
+                "Basic password:  {}",
+                match &page.password {
+                    StoredPassword::Loading => "not looked up yet".to_owned(),
+                    StoredPassword::None => "none stored".to_owned(),
+                    StoredPassword::Present(_) => "stored (not shown here)".to_owned(),
+                    StoredPassword::Unavailable(error) => format!("keyring error {}", error.code()),
+                }
+            );
         }
-    );
+        Page::SignIn(page) => sign_in_section(&mut report, page),
+        Page::Check(page) => {
+            tokens_section(&mut report, &page.tokens);
+            report.push_str("\nConnection checks\n");
+            check_section(&mut report, Protocol::Imap, &page.imap);
+            check_section(&mut report, Protocol::Smtp, &page.smtp);
+        }
+        Page::Save(page) => {
+            tokens_section(&mut report, &page.tokens);
+            report.push_str("\nConnection checks\n");
+            check_section(
+                &mut report,
+                Protocol::Imap,
+                &CheckRow::Finished(page.imap.clone()),
+            );
+            check_section(
+                &mut report,
+                Protocol::Smtp,
+                &CheckRow::Finished(page.smtp.clone()),
+            );
+            let _ = writeln!(
+                report,
+                "\nSave:            {}",
+                match &page.saving {
+                    Saving::NotYet => "not saved yet".to_owned(),
+                    Saving::InProgress => "in progress".to_owned(),
+                    Saving::Saved { .. } => "saved in the OS keyring".to_owned(),
+                    Saving::Failed(error) => format!("failed: {} ({error})", error.code()),
+                    Saving::Removing => "saved; being removed".to_owned(),
+                    Saving::Removed(forgotten) =>
+                        format!("saved, then removed ({} keyring items)", forgotten.items),
+                    Saving::RemoveFailed(error) =>
+                        format!("saved; removing failed: {} ({error})", error.code()),
+                }
+            );
+        }
+    }
+    report
+}
+
+fn sign_in_section(report: &mut String, page: &SignInPage) {
     report.push_str("\nSign-in\n");
-    match &wizard.sign_in {
+    match &page.sign_in {
         SignIn::Choosing => report.push_str("  not started\n"),
         SignIn::Starting(method) => {
             let _ = writeln!(report, "  starting ({method:?})");
@@ -45,46 +91,30 @@ pub fn wizard_report(wizard: &Wizard) -> String {
         }
         SignIn::WaitingForBrowser { .. } => report.push_str("  waiting for the browser\n"),
         SignIn::CodeExpired => report.push_str("  the code expired\n"),
-        SignIn::Failed(error) => sign_in_error_section(&mut report, error),
-        SignIn::SignedIn { tokens, mismatch } => {
-            let who = tokens
-                .account
-                .as_ref()
-                .map_or("(not named by the id token)", |account| {
-                    account.username.as_str()
-                });
-            let _ = writeln!(report, "  signed in as {who}");
-            let expires = chrono::DateTime::<chrono::Utc>::from(tokens.expires_at);
-            let _ = writeln!(
-                report,
-                "  access token expires {}",
-                expires.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-            if let Some(mismatch) = mismatch {
+        SignIn::Failed(error) => sign_in_error_section(report, error),
+        SignIn::SignedIn { tokens } => {
+            tokens_section(report, tokens);
+            if let Some(mismatch) = page.mismatch() {
                 let _ = writeln!(report, "  problem: {mismatch}");
             }
         }
     }
-    report.push_str("\nConnection checks\n");
-    for (protocol, row) in [
-        (Protocol::Imap, &wizard.imap),
-        (Protocol::Smtp, &wizard.smtp),
-    ] {
-        check_section(&mut report, protocol, row);
-    }
-    if let Some(saving) = &wizard.saving {
-        let _ = writeln!(
-            report,
-            "\nSave:            {}",
-            match saving {
-                crate::wizard::Saving::InProgress => "in progress".to_owned(),
-                crate::wizard::Saving::Saved => "saved in the OS keyring".to_owned(),
-                crate::wizard::Saving::Failed(error) =>
-                    format!("failed: {} ({error})", error.code()),
-            }
-        );
-    }
-    report
+}
+
+fn tokens_section(report: &mut String, tokens: &TokenSet) {
+    let who = tokens
+        .account
+        .as_ref()
+        .map_or("(not named by the id token)", |account| {
+            account.username.as_str()
+        });
+    let _ = writeln!(report, "  signed in as {who}");
+    let expires = chrono::DateTime::<chrono::Utc>::from(tokens.expires_at);
+    let _ = writeln!(
+        report,
+        "  access token expires {}",
+        expires.format("%Y-%m-%d %H:%M:%S UTC")
+    );
 }
 
 /// The report for one configured mailbox, from what is stored: settings, the saved sign-in's manifest (or the
@@ -219,10 +249,16 @@ fn check_section(report: &mut String, protocol: Protocol, row: &CheckRow) {
         CheckRow::Running(stage) => {
             let _ = writeln!(report, "  {role}: running ({})", stage.name());
         }
-        CheckRow::Passed { server_reply } => {
+        CheckRow::Finished(CheckReport {
+            verdict: Verdict::Passed { server_reply },
+            ..
+        }) => {
             let _ = writeln!(report, "  {role}: passed, server said \"{server_reply}\"");
         }
-        CheckRow::Failed(failure) => failure_section(report, protocol, failure),
+        CheckRow::Finished(CheckReport {
+            verdict: Verdict::Failed(failure),
+            ..
+        }) => failure_section(report, protocol, failure),
     }
 }
 

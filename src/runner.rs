@@ -10,8 +10,10 @@ use tokio::task::AbortHandle;
 
 use crate::auth::SignInClient;
 use crate::config::{Account, ConfigFile, Timeouts};
-use crate::store::{StoreError, TokenStore};
+use crate::state::StateFile;
+use crate::store::{StoreAccess, StoreError};
 use crate::tls::Trust;
+use crate::verify::CheckReport;
 use crate::verify::{self, CheckContext, MailCredentials, Protocol};
 use crate::wizard::{Effect, Event};
 
@@ -20,10 +22,12 @@ use crate::wizard::{Effect, Event};
 pub struct Services {
     pub trust: Trust,
     pub timeouts: Timeouts,
-    /// The keyring `service` attribute: `mailconnect`, or a separate one for the demo.
-    pub keyring_service: &'static str,
+    /// Where tokens go: the OS keyring under `mailconnect` (a separate service for the demo), or memory in tests.
+    pub store: StoreAccess,
     /// Where a saved account is recorded; `None` keeps the configuration untouched (the demo).
     pub config_file: Option<ConfigFile>,
+    /// Where the wizard's verdicts are recorded at Save, for `status` and the report; `None` records nothing.
+    pub state_file: Option<StateFile>,
     /// Open the system browser for browser sign-in (off in tests, which play the browser themselves).
     pub open_browser: bool,
     /// The demo's old Basic Auth password, shown on the reminder step instead of reading the keyring.
@@ -94,13 +98,13 @@ impl EffectRunner {
                 return Some(WindowCommand::Close);
             }
             Effect::CancelSignIn => self.cancel_sign_in(),
-            Effect::LoadBasicPassword { mailbox } => {
+            Effect::LoadBasicPassword { attempt, mailbox } => {
                 let reporter = self.reporter();
                 let services = self.services.clone();
                 self.runtime.spawn(async move {
                     let result = match &services.demo_password {
                         Some(password) => Ok(Some(password.clone())),
-                        None => match TokenStore::open_for_service(services.keyring_service) {
+                        None => match services.store.open() {
                             Ok(store) => {
                                 store
                                     .run(move |store| store.load_basic_password(&mailbox))
@@ -109,7 +113,7 @@ impl EffectRunner {
                             Err(error) => Err(error),
                         },
                     };
-                    reporter.send(Event::BasicPassword(result));
+                    reporter.send(Event::BasicPassword { attempt, result });
                 });
             }
             Effect::StartDeviceCode { attempt, account } => {
@@ -209,12 +213,31 @@ impl EffectRunner {
                 attempt,
                 account,
                 tokens,
+                imap,
+                smtp,
             } => {
                 let reporter = self.reporter();
                 let services = self.services.clone();
                 self.runtime.spawn(async move {
-                    let result = save(&services, *account, tokens).await;
+                    let result = save(&services, *account, tokens, &imap, &smtp).await;
                     reporter.send(Event::Saved { attempt, result });
+                });
+            }
+            Effect::Forget { attempt, mailbox } => {
+                let reporter = self.reporter();
+                let services = self.services.clone();
+                self.runtime.spawn(async move {
+                    let result = match services.store.open() {
+                        Ok(store) => {
+                            store
+                                .run_within(LOCKED_KEYRING_WORK, move |store| {
+                                    store.forget(&mailbox, false)
+                                })
+                                .await
+                        }
+                        Err(error) => Err(error),
+                    };
+                    reporter.send(Event::Forgotten { attempt, result });
                 });
             }
         }
@@ -222,25 +245,40 @@ impl EffectRunner {
     }
 }
 
+/// Keyring work that first waits for the mailbox's lock: the lock's wait plus one keyring call.
+const LOCKED_KEYRING_WORK: std::time::Duration =
+    crate::store::LOCK_WAIT.saturating_add(crate::store::KEYRING_TIMEOUT);
+
+/// The wizard's Save: the tokens under the mailbox's lock (a new sign-in replaces any stored one), then the
+/// account in the configuration and the verdicts in the state file.
 async fn save(
     services: &Services,
     account: Account,
     tokens: crate::store::StoredTokens,
+    imap: &CheckReport,
+    smtp: &CheckReport,
 ) -> Result<(), StoreError> {
-    let store = TokenStore::open_for_service(services.keyring_service)?;
+    let store = services.store.open()?;
     let mailbox = account.mailbox.clone();
     store
-        .run(move |store| store.save_tokens(&mailbox, &tokens))
+        .run_within(LOCKED_KEYRING_WORK, move |store| {
+            store.save_sign_in(&mailbox, &tokens)
+        })
         .await?;
+    // The tokens are safe in the keyring already; a configuration or history problem must not undo that.
     if let Some(config_file) = &services.config_file {
-        // The tokens are safe in the keyring already; a configuration problem must not undo that.
         let recorded = config_file.load().and_then(|mut config| {
-            config.upsert_account(account);
+            config.upsert_account(account.clone());
             config_file.save(&config)
         });
         if let Err(error) = recorded {
             tracing::warn!(%error, "the account could not be recorded in the configuration file");
         }
+    }
+    if let Some(state_file) = &services.state_file
+        && let Err(error) = state_file.record(&account.mailbox, imap, smtp)
+    {
+        tracing::warn!(%error, "the wizard's checks could not be recorded");
     }
     Ok(())
 }

@@ -52,26 +52,60 @@ pub struct State {
 }
 
 impl State {
-    fn path() -> Option<PathBuf> {
-        directories::ProjectDirs::from("", "", "mailconnect")
-            .map(|dirs| dirs.data_dir().join("state.json"))
-    }
-
-    /// The saved state; an empty one when there is none or it cannot be read (it only holds history).
+    /// The saved state in the default place.
     pub fn load() -> State {
-        State::path()
-            .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        StateFile::default_location().map_or_else(State::default, |file| file.load())
     }
 
     pub fn last_verification(&self, mailbox: &str) -> Option<&LastVerification> {
         self.verifications.get(&mailbox_key(mailbox))
     }
 
-    /// Records a verification and writes the file atomically.
+    /// Records a verification in the default place.
     pub fn record(mailbox: &str, imap: &CheckReport, smtp: &CheckReport) -> std::io::Result<()> {
-        let mut state = State::load();
+        StateFile::default_location()
+            .ok_or_else(|| std::io::Error::other("no data folder on this computer"))?
+            .record(mailbox, imap, smtp)
+    }
+}
+
+/// Where the state is kept. Every change is a read-modify-write under a lock file beside it, so two processes
+/// recording at once (the wizard and `verify`, two `verify` runs) never lose each other's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+/// How long a recording waits for another process's.
+const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl StateFile {
+    /// `state.json` in the platform's data folder.
+    pub fn default_location() -> Option<StateFile> {
+        directories::ProjectDirs::from("", "", "mailconnect").map(|dirs| StateFile {
+            path: dirs.data_dir().join("state.json"),
+        })
+    }
+
+    pub fn at(path: impl Into<PathBuf>) -> StateFile {
+        StateFile { path: path.into() }
+    }
+
+    /// The saved state; an empty one when there is none or it cannot be read (it only holds history).
+    pub fn load(&self) -> State {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records both verdicts of a verification and writes the file atomically, under the lock.
+    pub fn record(
+        &self,
+        mailbox: &str,
+        imap: &CheckReport,
+        smtp: &CheckReport,
+    ) -> std::io::Result<()> {
         debug_assert_eq!(
             (imap.protocol, smtp.protocol),
             (Protocol::Imap, Protocol::Smtp)
@@ -79,17 +113,69 @@ impl State {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
-        state.verifications.insert(
-            mailbox_key(mailbox),
-            LastVerification {
-                at,
-                imap: LastCheck::from_report(imap),
-                smtp: LastCheck::from_report(smtp),
-            },
-        );
-        let path = State::path()
-            .ok_or_else(|| std::io::Error::other("no data folder on this computer"))?;
+        let verification = LastVerification {
+            at,
+            imap: LastCheck::from_report(imap),
+            smtp: LastCheck::from_report(smtp),
+        };
+        self.update(|state| {
+            state
+                .verifications
+                .insert(mailbox_key(mailbox), verification);
+        })
+    }
+
+    /// Applies `change` to the current state and writes it back, holding the lock throughout.
+    fn update(&self, change: impl FnOnce(&mut State)) -> std::io::Result<()> {
+        let directory = self
+            .path
+            .parent()
+            .ok_or_else(|| std::io::Error::other("the state file has no folder"))?;
+        let _lock = crate::store::MailboxLock::acquire(directory, "state", STATE_LOCK_WAIT)
+            .map_err(|error| std::io::Error::other(error.to_string()))?;
+        let mut state = self.load();
+        change(&mut state);
         let json = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
-        crate::config::write_atomically(&path, &json)
+        crate::config::write_atomically(&self.path, &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{CheckReport, Verdict};
+
+    fn passed(protocol: Protocol) -> CheckReport {
+        CheckReport {
+            protocol,
+            server: "s:1".into(),
+            verdict: Verdict::Passed {
+                server_reply: "OK".into(),
+            },
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn concurrent_recordings_from_many_threads_are_all_kept() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = StateFile::at(directory.path().join("state.json"));
+        let threads: Vec<_> = (0..16)
+            .map(|n| {
+                let file = file.clone();
+                std::thread::spawn(move || {
+                    file.record(
+                        &format!("m{n}@x.com"),
+                        &passed(Protocol::Imap),
+                        &passed(Protocol::Smtp),
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(file.load().verifications.len(), 16);
     }
 }

@@ -56,6 +56,17 @@ pub struct CustomEndpoints {
     pub scopes: Vec<String>,
 }
 
+/// What a sign-in depends on: see [`Account::sign_in_basis`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInBasis {
+    mailbox: String,
+    sign_in_account: String,
+    provider: Provider,
+    tenant: String,
+    client_id: String,
+    endpoints: Option<(String, String, String, Vec<String>)>,
+}
+
 /// A mailbox and everything needed to sign in for it and reach its servers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -109,6 +120,28 @@ impl Account {
     /// The account that signs in: the delegate for a shared mailbox, otherwise the mailbox itself.
     pub fn sign_in_account(&self) -> &str {
         self.sign_in_account.as_deref().unwrap_or(&self.mailbox)
+    }
+
+    /// Everything a sign-in for this account depends on. Two accounts with equal bases accept the same tokens;
+    /// any difference (mailbox, who signs in, provider, tenant, client id, endpoints, scopes) means a sign-in made
+    /// for one must not be used for the other.
+    pub fn sign_in_basis(&self) -> SignInBasis {
+        let fold = |text: &str| text.trim().to_lowercase();
+        SignInBasis {
+            mailbox: fold(&self.mailbox),
+            sign_in_account: fold(self.sign_in_account()),
+            provider: self.provider,
+            tenant: fold(&self.tenant),
+            client_id: fold(&self.client_id),
+            endpoints: self.endpoints().ok().map(|endpoints| {
+                (
+                    endpoints.authorize.to_string(),
+                    endpoints.token.to_string(),
+                    endpoints.device_code.to_string(),
+                    endpoints.scopes,
+                )
+            }),
+        }
     }
 
     /// The identity endpoints and scopes for this account's provider and tenant.

@@ -184,10 +184,12 @@ async fn token(
                 | Fault::TokenServiceUnavailable
                 | Fault::MalformedTokenAnswer
                 | Fault::TokenHang
+                | Fault::TokenDelay(_)
         )
     };
     match shared.take_fault(is_identity_fault) {
         Some(Fault::TokenHang) => return std::future::pending().await,
+        Some(Fault::TokenDelay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::TokenServiceUnavailable) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -309,7 +311,7 @@ fn device_token(shared: &Shared, params: &Params) -> Response {
         DeviceStatus::Approved(user) => {
             state.device_grants.remove(&device_code);
             drop(state);
-            issue_tokens(shared, &user)
+            issue_tokens(shared, &user, Issued::SignIn)
         }
     }
 }
@@ -355,14 +357,14 @@ fn authorization_code_token(shared: &Shared, params: &Params) -> Response {
     }
     let user = grant.user.clone();
     drop(state);
-    issue_tokens(shared, &user)
+    issue_tokens(shared, &user, Issued::SignIn)
 }
 
 fn refresh_token(shared: &Shared, params: &Params) -> Response {
     let presented = params.get("refresh_token").cloned().unwrap_or_default();
     let user = shared.state().refresh_tokens.get(&presented).cloned();
     match user {
-        Some(user) => issue_tokens(shared, &user),
+        Some(user) => issue_tokens(shared, &user, Issued::Renewal),
         None => oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
@@ -372,9 +374,19 @@ fn refresh_token(shared: &Shared, params: &Params) -> Response {
     }
 }
 
-fn issue_tokens(shared: &Shared, user: &str) -> Response {
+/// Why tokens are issued: tests tell a sign-in's refresh token from a renewal's by its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Issued {
+    SignIn,
+    Renewal,
+}
+
+fn issue_tokens(shared: &Shared, user: &str, issued: Issued) -> Response {
     let access_token = shared.random_token("sbx-at-");
-    let refresh_token = shared.random_token("sbx-rt-");
+    let refresh_token = shared.random_token(match issued {
+        Issued::SignIn => super::SIGN_IN_REFRESH_TOKEN_PREFIX,
+        Issued::Renewal => "sbx-rt-renewed-",
+    });
     let lifetime = shared.options.access_token_lifetime;
     {
         let mut state = shared.state();

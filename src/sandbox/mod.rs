@@ -83,6 +83,8 @@ pub enum Fault {
     MalformedTokenAnswer,
     /// The next token request never gets an answer.
     TokenHang,
+    /// The next token request is answered normally, but only after this long (a slow network or identity server).
+    TokenDelay(Duration),
     /// SMTP answers `AUTH` with this reply (for example 535 5.7.139 ...).
     SmtpAuthReply(String),
     /// IMAP answers `AUTHENTICATE` with this tagged reply (for example `NO AUTHENTICATE failed.`).
@@ -90,6 +92,9 @@ pub enum Fault {
     /// The mail responders accept connections and then say nothing.
     MailHang,
 }
+
+/// How refresh tokens issued at a sign-in (device code or browser) begin; a renewal's begin otherwise.
+pub const SIGN_IN_REFRESH_TOKEN_PREFIX: &str = "sbx-rt-signin-";
 
 /// What the sandbox has seen, for tests and benchmarks.
 #[derive(Debug, Clone, Default)]

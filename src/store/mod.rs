@@ -11,20 +11,29 @@
 //!
 //! `<mailbox>` is the address in lower case. A save writes the new generation's parts first and the manifest last,
 //! so a crash at any moment leaves the manifest pointing at a complete set of parts.
+//!
+//! # Writes
+//! Every write takes the mailbox's [`MailboxLock`] (the write methods ask for one), and a write states what it
+//! expects to replace ([`Expect`]): a refresh names the generation it started from and is refused if that moved; a
+//! new sign-in replaces whatever is there. Clean-up finds a mailbox's items by searching the keyring, so parts that a
+//! killed process left behind are found too.
 
+mod error;
+mod items;
+mod lock;
 mod split;
 
-use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyring_core::{CredentialStore, Entry};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use error::StoreError;
+pub use items::{KeyringItems, MemoryItems, SecretItems};
+pub use lock::{LOCK_WAIT, MailboxLock, default_lock_directory};
 pub use split::{PART_CHARS, split_into_parts};
-
-use crate::troubleshoot::Advice;
 
 /// The Secret Service `service` attribute of every item mailconnect stores.
 pub const SERVICE: &str = "mailconnect";
@@ -43,6 +52,13 @@ pub struct StoredTokens {
     pub saved_at: SystemTime,
 }
 
+/// Stored tokens and the generation they were read from (what a later write must expect).
+#[derive(Debug, Clone)]
+pub struct LoadedTokens {
+    pub generation: u64,
+    pub tokens: StoredTokens,
+}
+
 /// What the manifest item holds: where the parts are, and nothing secret.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -56,60 +72,28 @@ pub struct Manifest {
     pub saved_at: u64,
 }
 
-/// Why the keyring could not be used.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("No keyring is available on this computer ({detail})")]
-    Unavailable { detail: String },
-    #[error("The keyring is locked ({detail})")]
-    Locked { detail: String },
-    #[error("The keyring did not answer within {} seconds", KEYRING_TIMEOUT.as_secs())]
-    TimedOut,
-    #[error("The saved sign-in for {mailbox} is incomplete or damaged ({what})")]
-    Damaged { mailbox: String, what: String },
-    #[error("The keyring refused the item {name}: {detail}")]
-    Refused { name: String, detail: String },
+/// What a token write expects to find stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A renewal of the sign-in read at this generation: refused if another write came in between.
+    Generation(u64),
+    /// A new sign-in: the person just signed in, so it replaces whatever is stored (a damaged manifest included).
+    AnySignIn,
 }
 
-impl StoreError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            StoreError::Unavailable { .. } => "keyring-unavailable",
-            StoreError::Locked { .. } => "keyring-locked",
-            StoreError::TimedOut => "keyring-timeout",
-            StoreError::Damaged { .. } => "keyring-damaged",
-            StoreError::Refused { .. } => "keyring-refused",
-        }
-    }
+/// The result of a token write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub generation: u64,
+}
 
-    pub fn advice(&self) -> Advice {
-        match self {
-            StoreError::Unavailable { .. } => Advice {
-                cause: "This computer has no keyring service running, so the sign-in cannot be saved securely. Nothing was written to disk.",
-                steps: &[
-                    "On Linux, install and start GNOME Keyring or KeePassXC with Secret Service enabled, or log in to a desktop session.",
-                    "Then choose \"Try again\"; you do not need to sign in again.",
-                ],
-            },
-            StoreError::Locked { .. } | StoreError::TimedOut => Advice {
-                cause: "The keyring is locked, so the sign-in cannot be saved yet. Nothing was written to disk.",
-                steps: &[
-                    "Unlock the keyring: on Linux open \"Passwords and Keys\" and unlock \"Login\"; on Windows sign in to Windows again; on a Mac unlock the login keychain in Keychain Access.",
-                    "Then choose \"Try again\"; you do not need to sign in again.",
-                ],
-            },
-            StoreError::Damaged { .. } => Advice {
-                cause: "The saved sign-in for this mailbox is incomplete.",
-                steps: &["Sign in again; the new sign-in replaces the damaged one."],
-            },
-            StoreError::Refused { .. } => Advice {
-                cause: "The keyring refused to store the sign-in.",
-                steps: &[
-                    "Choose \"Try again\". If it fails again, copy the support report and send it to support.",
-                ],
-            },
-        }
-    }
+/// What [`TokenStore::forget`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Keyring items removed in all (manifest, every part of every generation, the password when asked).
+    pub items: usize,
+    pub had_sign_in: bool,
+    pub had_basic_password: bool,
 }
 
 /// Which secret an item holds.
@@ -131,16 +115,33 @@ impl TokenKind {
 /// The keyring as mailconnect uses it. Every method blocks; async callers use [`TokenStore::run`].
 #[derive(Clone)]
 pub struct TokenStore {
-    store: Arc<CredentialStore>,
-    service: &'static str,
+    items: Arc<dyn SecretItems>,
+    lock_directory: PathBuf,
 }
 
 impl std::fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenStore")
-            .field("vendor", &self.store.vendor())
-            .field("service", &self.service)
+            .field("vendor", &self.items.vendor())
+            .field("lock_directory", &self.lock_directory)
             .finish()
+    }
+}
+
+/// How the runner and the window open the store each time they need it (a keyring unlocked since the last try
+/// must be found): the OS keyring under a service name, or one shared in-memory store for tests.
+#[derive(Clone)]
+pub enum StoreAccess {
+    Keyring { service: &'static str },
+    Memory(TokenStore),
+}
+
+impl StoreAccess {
+    pub fn open(&self) -> Result<TokenStore, StoreError> {
+        match self {
+            StoreAccess::Keyring { service } => TokenStore::open_for_service(service),
+            StoreAccess::Memory(store) => Ok(store.clone()),
+        }
     }
 }
 
@@ -153,22 +154,31 @@ impl TokenStore {
     /// Connects to the platform's keyring, storing items under another `service` (the demo keeps its practice
     /// mailbox apart from real ones this way).
     pub fn open_for_service(service: &'static str) -> Result<TokenStore, StoreError> {
-        let unavailable = |error: keyring_core::Error| StoreError::Unavailable {
-            detail: describe(&error),
-        };
-        #[cfg(all(
-            unix,
-            not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-        ))]
-        let store: Arc<CredentialStore> =
-            zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?;
-        #[cfg(target_os = "windows")]
-        let store: Arc<CredentialStore> =
-            windows_native_keyring_store::Store::new().map_err(unavailable)?;
-        #[cfg(target_os = "macos")]
-        let store: Arc<CredentialStore> =
-            apple_native_keyring_store::keychain::Store::new().map_err(unavailable)?;
-        Ok(TokenStore { store, service })
+        Ok(TokenStore::with_items(
+            Arc::new(KeyringItems::open(service)?),
+            default_lock_directory(),
+        ))
+    }
+
+    /// A store over any [`SecretItems`], with its lock files in `lock_directory`.
+    pub fn with_items(items: Arc<dyn SecretItems>, lock_directory: PathBuf) -> TokenStore {
+        TokenStore {
+            items,
+            lock_directory,
+        }
+    }
+
+    /// A fresh in-memory store (unit and window tests), with the handle to look at or break it, and its lock
+    /// files in a folder of their own under the temporary folder.
+    pub fn in_memory() -> (TokenStore, Arc<MemoryItems>) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let directory = std::env::temp_dir().join(format!(
+            "mailconnect-test-locks-{}-{number}",
+            std::process::id()
+        ));
+        let items = Arc::new(MemoryItems::new());
+        (TokenStore::with_items(items.clone(), directory), items)
     }
 
     /// Runs blocking keyring work off the async runtime, with [`KEYRING_TIMEOUT`].
@@ -200,70 +210,82 @@ impl TokenStore {
         }
     }
 
-    fn entry(&self, name: &str, label: &str) -> Result<Entry, StoreError> {
-        let modifiers = HashMap::from([("label", label)]);
-        self.store
-            .build(self.service, name, Some(&modifiers))
-            .map_err(|error| map_error(name, &error))
+    /// Takes the write lock of `mailbox`, waiting at most [`LOCK_WAIT`]. Blocks.
+    pub fn lock(&self, mailbox: &str) -> Result<MailboxLock, StoreError> {
+        self.lock_within(mailbox, LOCK_WAIT)
     }
 
-    fn read(&self, name: &str) -> Result<Option<String>, StoreError> {
-        match self.entry(name, name)?.get_secret() {
-            Ok(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Damaged {
-                    mailbox: name.to_owned(),
-                    what: "an item is not text".to_owned(),
-                }),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(error) => Err(map_error(name, &error)),
-        }
+    /// Takes the write lock of `mailbox`, waiting at most `wait`. Blocks.
+    pub fn lock_within(&self, mailbox: &str, wait: Duration) -> Result<MailboxLock, StoreError> {
+        MailboxLock::acquire(&self.lock_directory, mailbox, wait)
     }
 
-    fn write(&self, name: &str, label: &str, value: &str) -> Result<(), StoreError> {
-        self.entry(name, label)?
-            .set_secret(value.as_bytes())
-            .map_err(|error| map_error(name, &error))
+    /// Takes the write lock of `mailbox` from async code.
+    pub async fn lock_async(&self, mailbox: &str) -> Result<MailboxLock, StoreError> {
+        let mailbox = mailbox.to_owned();
+        // The acquire has its own deadline; the outer limit only covers a thread pool that is slow to start it.
+        self.run_within(LOCK_WAIT + Duration::from_secs(5), move |store| {
+            store.lock(&mailbox)
+        })
+        .await
     }
 
-    /// Deletes an item; a missing one is fine. Returns whether something was deleted.
-    fn delete(&self, name: &str) -> Result<bool, StoreError> {
-        match self.entry(name, name)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(error) => Err(map_error(name, &error)),
-        }
-    }
-
-    /// Saves tokens for `mailbox`: the new parts first, then the manifest, then the old parts are removed.
-    pub fn save_tokens(&self, mailbox: &str, tokens: &StoredTokens) -> Result<(), StoreError> {
-        if let Some(previous) = self.write_generation(mailbox, tokens)? {
-            self.remove_generation(mailbox, previous);
-        }
-        Ok(())
-    }
-
-    /// Writes `tokens` as a new generation and points the manifest at it. Returns the generation it replaced,
-    /// which stays in the keyring until [`TokenStore::remove_generation`]: nothing reads it any more, so a caller
-    /// in a hurry (another process waits for the token) may tidy it later.
-    pub fn write_generation(
+    /// Saves a new sign-in for `mailbox`: takes the lock, writes a new generation whatever was stored (a damaged
+    /// manifest included, which this repairs), then removes every older item.
+    pub fn save_sign_in(
         &self,
         mailbox: &str,
         tokens: &StoredTokens,
-    ) -> Result<Option<u64>, StoreError> {
-        let key = mailbox_key(mailbox);
-        let previous = self.manifest(&key)?;
-        let generation = previous
-            .as_ref()
-            .map_or(1, |manifest| manifest.generation + 1);
+    ) -> Result<Written, StoreError> {
+        let lock = self.lock(mailbox)?;
+        let written = self.write_generation(&lock, tokens, Expect::AnySignIn)?;
+        if let Err(error) = self.tidy(&lock) {
+            tracing::info!(
+                code = error.code(),
+                "old token parts left for the next save"
+            );
+        }
+        Ok(written)
+    }
+
+    /// Writes `tokens` as a new generation and points the manifest at it, if what is stored matches `expect`.
+    /// Older generations stay until [`TokenStore::tidy`]: nothing reads them any more, so a caller in a hurry
+    /// (another process waits for the token) may tidy later.
+    pub fn write_generation(
+        &self,
+        lock: &MailboxLock,
+        tokens: &StoredTokens,
+        expect: Expect,
+    ) -> Result<Written, StoreError> {
+        let key = lock.mailbox();
+        let current = match self.read_manifest(key) {
+            Ok(manifest) => manifest.map(|manifest| manifest.generation),
+            // A damaged manifest is no sign-in: a new sign-in repairs it; a renewal cannot know what it replaces.
+            Err(StoreError::Damaged { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        if let Expect::Generation(expected) = expect
+            && current != Some(expected)
+        {
+            return Err(StoreError::Conflict {
+                mailbox: key.to_owned(),
+                expected,
+                found: current.unwrap_or(0),
+            });
+        }
+        let generation = match current {
+            Some(generation) => generation + 1,
+            // Past any generation a killed process or a damaged manifest left behind.
+            None => self.highest_generation(key)? + 1,
+        };
         let access_parts = self.write_parts(
-            &key,
+            key,
             TokenKind::Access,
             generation,
             tokens.access_token.expose_secret(),
         )?;
         let refresh_parts = self.write_parts(
-            &key,
+            key,
             TokenKind::Refresh,
             generation,
             tokens.refresh_token.expose_secret(),
@@ -279,51 +301,127 @@ impl TokenStore {
         };
         let manifest_json =
             serde_json::to_string(&manifest).map_err(|error| StoreError::Refused {
-                name: manifest_name(&key),
+                name: manifest_name(key),
                 detail: error.to_string(),
             })?;
-        self.write(
-            &manifest_name(&key),
+        self.items.set(
+            &manifest_name(key),
             &format!("mailconnect sign-in for {key}"),
             &manifest_json,
         )?;
-        Ok(previous.map(|manifest| manifest.generation))
+        Ok(Written { generation })
     }
 
-    /// Removes the parts of a generation that is no longer in force, and of the one before it (left behind when a
-    /// tidy-up was cut short). Failing only leaves unused items behind, so it is logged, not returned.
-    pub fn remove_generation(&self, mailbox: &str, generation: u64) {
-        let key = mailbox_key(mailbox);
-        for old in [generation, generation.saturating_sub(1)]
-            .into_iter()
-            .filter(|old| *old > 0)
-        {
+    /// Removes every token part of `lock`'s mailbox that the manifest does not point at, found by searching the
+    /// keyring (so parts a killed process left behind go too). Returns how many items were removed. With a
+    /// damaged manifest nothing is removed: the next sign-in repairs it and tidies then.
+    pub fn tidy(&self, lock: &MailboxLock) -> Result<usize, StoreError> {
+        let key = lock.mailbox();
+        let current = match self.read_manifest(key) {
+            Ok(manifest) => manifest.map(|manifest| manifest.generation),
+            Err(StoreError::Damaged { .. }) => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let mut removed = 0;
+        for name in self.part_names(key, current)? {
+            if part_generation(key, &name).is_some_and(|generation| Some(generation) != current)
+                && self.items.delete(&name)?
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes `mailbox`'s sign-in (manifest and every part of every generation, found by search) and, when
+    /// `basic_password_too`, the Basic Auth password. Works with a damaged manifest.
+    pub fn forget(&self, mailbox: &str, basic_password_too: bool) -> Result<Forgotten, StoreError> {
+        let lock = self.lock(mailbox)?;
+        let key = lock.mailbox();
+        let mut forgotten = Forgotten::default();
+        let highest = self.read_manifest(key).ok().flatten().map(|m| m.generation);
+        // Manifest first: once it is gone no reader can pick up half-deleted parts.
+        if self.items.delete(&manifest_name(key))? {
+            forgotten.had_sign_in = true;
+            forgotten.items += 1;
+        }
+        for name in self.part_names(key, highest)? {
+            if part_generation(key, &name).is_some() && self.items.delete(&name)? {
+                forgotten.had_sign_in = true;
+                forgotten.items += 1;
+            }
+        }
+        if basic_password_too && self.items.delete(&basic_password_name(key))? {
+            forgotten.had_basic_password = true;
+            forgotten.items += 1;
+        }
+        Ok(forgotten)
+    }
+
+    /// The names of `key`'s token parts: from a keyring search, or where the store cannot search, by trying
+    /// the generations around `around`.
+    fn part_names(&self, key: &str, around: Option<u64>) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{key}:");
+        if let Some(names) = self.items.list()? {
+            return Ok(names
+                .into_iter()
+                .filter(|name| name.starts_with(&prefix))
+                .collect());
+        }
+        let newest = around.unwrap_or(1) + 2;
+        let mut names = Vec::new();
+        for generation in newest.saturating_sub(6).max(1)..=newest {
             for kind in [TokenKind::Access, TokenKind::Refresh] {
-                if let Err(error) = self.delete_parts(&key, kind, old) {
-                    tracing::warn!(code = error.code(), "old token parts could not be removed");
+                let mut number = 1;
+                while self
+                    .items
+                    .get(&part_name(key, kind, generation, number))?
+                    .is_some()
+                {
+                    names.push(part_name(key, kind, generation, number));
+                    number += 1;
                 }
             }
         }
+        Ok(names)
+    }
+
+    /// The highest generation any part of `key` has in the keyring (0 when none).
+    fn highest_generation(&self, key: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .part_names(key, None)?
+            .iter()
+            .filter_map(|name| part_generation(key, name))
+            .max()
+            .unwrap_or(0))
     }
 
     /// The manifest for `mailbox`, if tokens were saved.
     pub fn manifest(&self, mailbox: &str) -> Result<Option<Manifest>, StoreError> {
-        let key = mailbox_key(mailbox);
-        let Some(json) = self.read(&manifest_name(&key))? else {
+        self.read_manifest(&mailbox_key(mailbox))
+    }
+
+    fn read_manifest(&self, key: &str) -> Result<Option<Manifest>, StoreError> {
+        let Some(json) = self.items.get(&manifest_name(key))? else {
             return Ok(None);
         };
         serde_json::from_str(&json)
             .map(Some)
             .map_err(|_| StoreError::Damaged {
-                mailbox: key,
+                mailbox: key.to_owned(),
                 what: "the manifest is not readable".to_owned(),
             })
     }
 
     /// Reads the tokens saved for `mailbox`.
     pub fn load_tokens(&self, mailbox: &str) -> Result<Option<StoredTokens>, StoreError> {
+        Ok(self.load(mailbox)?.map(|loaded| loaded.tokens))
+    }
+
+    /// Reads the tokens saved for `mailbox` with the generation they belong to.
+    pub fn load(&self, mailbox: &str) -> Result<Option<LoadedTokens>, StoreError> {
         let key = mailbox_key(mailbox);
-        let Some(manifest) = self.manifest(&key)? else {
+        let Some(manifest) = self.read_manifest(&key)? else {
             return Ok(None);
         };
         let access_token = self.read_parts(
@@ -338,38 +436,29 @@ impl TokenStore {
             manifest.generation,
             manifest.refresh_token_parts,
         )?;
-        Ok(Some(StoredTokens {
-            access_token,
-            refresh_token,
-            access_token_expires_at: UNIX_EPOCH
-                + Duration::from_secs(manifest.access_token_expires_at),
-            signed_in_as: manifest.signed_in_as,
-            saved_at: UNIX_EPOCH + Duration::from_secs(manifest.saved_at),
+        Ok(Some(LoadedTokens {
+            generation: manifest.generation,
+            tokens: StoredTokens {
+                access_token,
+                refresh_token,
+                access_token_expires_at: UNIX_EPOCH
+                    + Duration::from_secs(manifest.access_token_expires_at),
+                signed_in_as: manifest.signed_in_as,
+                saved_at: UNIX_EPOCH + Duration::from_secs(manifest.saved_at),
+            },
         }))
     }
 
-    /// Removes the tokens for `mailbox`. Returns whether any were stored.
-    pub fn delete_tokens(&self, mailbox: &str) -> Result<bool, StoreError> {
-        let key = mailbox_key(mailbox);
-        let Some(manifest) = self.manifest(&key)? else {
-            return Ok(false);
-        };
-        // Manifest first: once it is gone no reader can pick up half-deleted parts.
-        self.delete(&manifest_name(&key))?;
-        for kind in [TokenKind::Access, TokenKind::Refresh] {
-            self.delete_parts(&key, kind, manifest.generation)?;
-        }
-        Ok(true)
-    }
-
+    /// Stores the old Basic Auth password (under the mailbox's lock).
     pub fn save_basic_password(
         &self,
         mailbox: &str,
         password: &SecretString,
     ) -> Result<(), StoreError> {
-        let key = mailbox_key(mailbox);
-        self.write(
-            &basic_password_name(&key),
+        let lock = self.lock(mailbox)?;
+        let key = lock.mailbox();
+        self.items.set(
+            &basic_password_name(key),
             &format!("mailconnect Basic Auth password for {key}"),
             password.expose_secret(),
         )
@@ -377,13 +466,27 @@ impl TokenStore {
 
     pub fn load_basic_password(&self, mailbox: &str) -> Result<Option<SecretString>, StoreError> {
         Ok(self
-            .read(&basic_password_name(&mailbox_key(mailbox)))?
+            .items
+            .get(&basic_password_name(&mailbox_key(mailbox)))?
             .map(SecretString::from))
     }
 
-    /// Removes the Basic Auth password. Returns whether one was stored.
+    /// Removes the Basic Auth password (under the mailbox's lock). Returns whether one was stored.
     pub fn delete_basic_password(&self, mailbox: &str) -> Result<bool, StoreError> {
-        self.delete(&basic_password_name(&mailbox_key(mailbox)))
+        let lock = self.lock(mailbox)?;
+        self.items.delete(&basic_password_name(lock.mailbox()))
+    }
+
+    /// Writes an item as it is, bypassing the schema: tests use it to damage a manifest on purpose.
+    #[doc(hidden)]
+    pub fn write_raw_for_tests(
+        &self,
+        lock: &MailboxLock,
+        suffix: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let name = format!("{}:{suffix}", lock.mailbox());
+        self.items.set(&name, &name, value)
     }
 
     fn write_parts(
@@ -401,11 +504,15 @@ impl TokenStore {
                 "mailconnect {} for {key} (part {number} of {count})",
                 kind.item_word().replace('-', " ")
             );
-            self.write(&part_name(key, kind, generation, number), &label, part)?;
+            self.items
+                .set(&part_name(key, kind, generation, number), &label, part)?;
         }
         // A crashed earlier attempt at this generation may have left more parts; they would never be read, so remove them.
         let mut extra = count + 1;
-        while self.delete(&part_name(key, kind, generation, extra))? {
+        while self
+            .items
+            .delete(&part_name(key, kind, generation, extra))?
+        {
             extra += 1;
         }
         u32::try_from(count).map_err(|_| StoreError::Refused {
@@ -424,21 +531,13 @@ impl TokenStore {
         let mut token = String::new();
         for number in 1..=count as usize {
             let name = part_name(key, kind, generation, number);
-            let part = self.read(&name)?.ok_or_else(|| StoreError::Damaged {
+            let part = self.items.get(&name)?.ok_or_else(|| StoreError::Damaged {
                 mailbox: key.to_owned(),
                 what: format!("{} part {number} of {count} is missing", kind.item_word()),
             })?;
             token.push_str(&part);
         }
         Ok(SecretString::from(token))
-    }
-
-    fn delete_parts(&self, key: &str, kind: TokenKind, generation: u64) -> Result<(), StoreError> {
-        let mut number = 1;
-        while self.delete(&part_name(key, kind, generation, number))? {
-            number += 1;
-        }
-        Ok(())
     }
 }
 
@@ -459,93 +558,21 @@ fn part_name(key: &str, kind: TokenKind, generation: u64, number: usize) -> Stri
     format!("{key}:{}:{generation}:{number}", kind.item_word())
 }
 
+/// The generation of a token part of `key` (`<key>:access-token:<generation>:<n>`), or `None` for any other item.
+fn part_generation(key: &str, name: &str) -> Option<u64> {
+    let rest = name.strip_prefix(key)?.strip_prefix(':')?;
+    let rest = [TokenKind::Access, TokenKind::Refresh]
+        .iter()
+        .find_map(|kind| rest.strip_prefix(kind.item_word())?.strip_prefix(':'))?;
+    let (generation, number) = rest.split_once(':')?;
+    number.parse::<u64>().ok()?;
+    generation.parse().ok()
+}
+
 fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-fn map_error(name: &str, error: &keyring_core::Error) -> StoreError {
-    match error {
-        keyring_core::Error::NoStorageAccess(_) => StoreError::Locked {
-            detail: describe(error),
-        },
-        keyring_core::Error::NoDefaultStore => StoreError::Unavailable {
-            detail: describe(error),
-        },
-        keyring_core::Error::PlatformFailure(inner)
-            if is_connection_failure(&inner.to_string()) =>
-        {
-            StoreError::Unavailable {
-                detail: describe(error),
-            }
-        }
-        _ => StoreError::Refused {
-            name: name.to_owned(),
-            detail: describe(error),
-        },
-    }
-}
-
-fn is_connection_failure(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    [
-        "dbus",
-        "d-bus",
-        "connection",
-        "no such file",
-        "service unknown",
-        "not provided by any .service",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle))
-}
-
-/// A keyring error in words, never including the bytes some variants carry (they may be a secret).
-fn describe(error: &keyring_core::Error) -> String {
-    match error {
-        keyring_core::Error::BadEncoding(_) => "a stored item is not text".to_owned(),
-        keyring_core::Error::BadDataFormat(_, _) => {
-            "a stored item has an unexpected format".to_owned()
-        }
-        keyring_core::Error::PlatformFailure(inner)
-        | keyring_core::Error::NoStorageAccess(inner) => {
-            inner.to_string().chars().take(200).collect()
-        }
-        keyring_core::Error::Ambiguous(entries) => {
-            format!("{} items match one name", entries.len())
-        }
-        other => other.to_string().chars().take(200).collect(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn item_names_follow_the_documented_schema() {
-        let key = mailbox_key("  Reception@Practice.COM ");
-        assert_eq!(key, "reception@practice.com");
-        assert_eq!(manifest_name(&key), "reception@practice.com:tokens");
-        assert_eq!(
-            part_name(&key, TokenKind::Access, 3, 2),
-            "reception@practice.com:access-token:3:2"
-        );
-        assert_eq!(
-            basic_password_name(&key),
-            "reception@practice.com:basic-password"
-        );
-    }
-
-    #[test]
-    fn keyring_errors_are_described_without_their_payload() {
-        let secret_bytes = b"refresh-token-value".to_vec();
-        let text = describe(&keyring_core::Error::BadEncoding(secret_bytes));
-        assert!(!text.contains("refresh-token-value"));
-        let mapped = map_error(
-            "x",
-            &keyring_core::Error::BadEncoding(b"refresh-token-value".to_vec()),
-        );
-        assert!(!format!("{mapped:?} {mapped}").contains("refresh-token-value"));
-    }
-}
+mod tests;

@@ -9,7 +9,11 @@ use egui::{RichText, Ui};
 use super::widgets::{FAIL_RED, advice_ui, qr_code, text_field, verdict_badge};
 use crate::config::{Field, Provider, Security};
 use crate::verify::Protocol;
-use crate::wizard::{CheckRow, Intent, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard};
+use crate::verify::{CheckReport, Verdict};
+use crate::wizard::{
+    CheckPage, CheckRow, Intent, Page, ReminderPage, SavePage, Saving, SignIn, SignInMethod,
+    SignInPage, Step, StoredPassword, Wizard,
+};
 
 /// The whole window: header, page, navigation. Returns the user's intent, if any.
 #[must_use]
@@ -18,7 +22,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let margin = egui::Margin::symmetric(20, 10);
     egui::Panel::top("step_header")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
-        .show(ui, |ui| header_ui(ui, wizard.step));
+        .show(ui, |ui| header_ui(ui, wizard.step()));
     egui::Panel::bottom("navigation")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| intent = navigation_ui(ui, wizard));
@@ -29,12 +33,12 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 .auto_shrink(false)
                 .show(ui, |ui| {
                     ui.add_space(8.0);
-                    let page_intent = match wizard.step {
-                        Step::Account => account_ui(ui, wizard),
-                        Step::Reminder => reminder_ui(ui, wizard),
-                        Step::SignIn => sign_in_ui(ui, wizard),
-                        Step::Check => check_ui(ui, wizard),
-                        Step::Save => save_ui(ui, wizard),
+                    let page_intent = match &wizard.page {
+                        Page::Account { .. } => account_ui(ui, wizard),
+                        Page::Reminder(page) => reminder_ui(ui, page),
+                        Page::SignIn(page) => sign_in_ui(ui, page),
+                        Page::Check(page) => check_ui(ui, page, wizard.notice.as_deref()),
+                        Page::Save(page) => save_ui(ui, page),
                     };
                     intent = intent.take().or(page_intent);
                 });
@@ -43,7 +47,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let enter = ui.input(|input| input.key_pressed(egui::Key::Enter));
     if intent.is_none()
         && enter
-        && matches!(wizard.step, Step::Account | Step::Reminder | Step::Check)
+        && matches!(wizard.step(), Step::Account | Step::Reminder | Step::Check)
     {
         intent = Some(Intent::Next);
     }
@@ -69,42 +73,46 @@ fn header_ui(ui: &mut Ui, step: Step) {
     ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
     ui.heading(RichText::new(step.title()).strong());
     ui.label(match step {
-        Step::Account => "Choose the mailbox to move to the new Microsoft sign-in. Nothing changes until the last step.",
+        Step::Account => "Choose the mailbox to move to the new Microsoft sign-in. Nothing is saved until you choose Save on the last step.",
         Step::Reminder => "These are the settings the mailbox uses today. Note them before you continue.",
         Step::SignIn => "Sign in once with the mailbox's Microsoft account. Your password goes only to Microsoft.",
         Step::Check => "mailconnect now checks that receiving (IMAP) and sending (SMTP) work with the new sign-in.",
-        Step::Save => "The sign-in is stored in this computer's secure keyring, never in a plain file.",
+        Step::Save => "Save stores the sign-in in this computer's secure keyring, never in a plain file.",
     });
+}
+
+/// A click counts only if it is not the second (or third) click of a double click: the first click already
+/// moved the wizard on, and the second must not press whatever button now sits under the pointer.
+fn single_click(response: &egui::Response) -> bool {
+    response.clicked() && !response.double_clicked() && !response.triple_clicked()
 }
 
 fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
     let mut intent = None;
+    let saving = wizard.saving();
     ui.horizontal(|ui| {
-        if ui.button("Cancel").clicked() {
+        if wizard.can_cancel() && single_click(&ui.button("Cancel")) {
             intent = Some(Intent::Cancel);
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let (label, enabled) = match wizard.step {
+            let (label, action, enabled) = match (wizard.step(), saving) {
                 // Next stays clickable on the form: a refused Next reveals every problem.
-                Step::Account => ("Next", true),
-                Step::Save => ("Finish", wizard.can_go_next()),
-                _ => ("Next", wizard.can_go_next()),
+                (Step::Account, _) => ("Next", Intent::Next, true),
+                (Step::Save, Some(Saving::Saved { .. })) => ("Finish", Intent::Finish, true),
+                (Step::Save, Some(Saving::NotYet | Saving::Removed(_))) => {
+                    ("Save", Intent::Save, true)
+                }
+                (Step::Save, _) => ("Finish", Intent::Finish, false),
+                _ => ("Next", Intent::Next, wizard.can_go_next()),
             };
             let next = ui.add_enabled(
                 enabled,
                 egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(90.0, 0.0)),
             );
-            if next.clicked() {
-                intent = Some(if wizard.step == Step::Save {
-                    Intent::Finish
-                } else {
-                    Intent::Next
-                });
+            if single_click(&next) {
+                intent = Some(action);
             }
-            if ui
-                .add_enabled(wizard.step != Step::Account, egui::Button::new("Back"))
-                .clicked()
-            {
+            if single_click(&ui.add_enabled(wizard.can_go_back(), egui::Button::new("Back"))) {
                 intent = Some(Intent::Back);
             }
         });
@@ -329,9 +337,9 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
     }
 }
 
-fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+fn reminder_ui(ui: &mut Ui, page: &ReminderPage) -> Option<Intent> {
     let mut intent = None;
-    let account = wizard.account.clone()?;
+    let account = &page.account;
     ui.label(
         "If anything goes wrong, support will ask for these, and other programs in the practice (scanners, practice \
          software) may still use them until they are moved too.",
@@ -361,7 +369,7 @@ fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             ui.label(account.sign_in_account());
             ui.end_row();
             ui.label(RichText::new("Password:").strong());
-            match &wizard.password {
+            match &page.password {
                 StoredPassword::Loading => {
                     ui.horizontal(|ui| {
                         ui.spinner();
@@ -379,19 +387,19 @@ fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 }
                 StoredPassword::Present(password) => {
                     ui.horizontal(|ui| {
-                        let shown = if wizard.password_shown {
+                        let shown = if page.password_shown {
                             secrecy::ExposeSecret::expose_secret(password).to_owned()
                         } else {
                             "•".repeat(10)
                         };
                         ui.label(RichText::new(shown).monospace());
-                        let toggle = if wizard.password_shown {
+                        let toggle = if page.password_shown {
                             "Hide password"
                         } else {
                             "Show password"
                         };
                         if ui.button(toggle).clicked() {
-                            wizard.password_shown = !wizard.password_shown;
+                            intent = Some(Intent::TogglePasswordShown);
                         }
                         if ui.button("Copy password").clicked() {
                             intent = Some(Intent::CopyPassword);
@@ -402,9 +410,9 @@ fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             ui.end_row();
         });
     ui.add_space(12.0);
-    match &wizard.password {
+    match &page.password {
         StoredPassword::Present(_) => {
-            let mut noted = wizard.noted;
+            let mut noted = page.noted;
             if ui
                 .checkbox(&mut noted, "I have noted these settings")
                 .changed()
@@ -420,14 +428,10 @@ fn reminder_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     intent
 }
 
-fn sign_in_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
     let mut intent = None;
-    let expected = wizard
-        .account
-        .as_ref()
-        .map(|account| account.sign_in_account().to_owned())
-        .unwrap_or_default();
-    match &wizard.sign_in {
+    let expected = page.expected().to_owned();
+    match &page.sign_in {
         SignIn::Choosing => {
             ui.label(format!("Sign in as {expected}."));
             ui.add_space(8.0);
@@ -565,26 +569,35 @@ fn sign_in_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 }
             });
         }
-        SignIn::SignedIn { tokens, mismatch } => match mismatch {
-            None => {
-                let who = tokens
-                    .account
-                    .as_ref()
-                    .map_or(expected.clone(), |account| account.username.clone());
-                ui.horizontal(|ui| verdict_badge(ui, true, &format!("Signed in as {who}")));
-                ui.label("Choose Next to check the connection.");
-            }
-            Some(message) => {
-                ui.horizontal(|ui| verdict_badge(ui, false, "Signed in with a different account"));
-                ui.label(message);
-                if let Some(error) = tokens.ensure_account(&expected).err() {
+        SignIn::SignedIn { tokens } => {
+            match page.mismatch() {
+                None => {
+                    let who = tokens
+                        .account
+                        .as_ref()
+                        .map_or(expected.clone(), |account| account.username.clone());
+                    ui.horizontal(|ui| verdict_badge(ui, true, &format!("Signed in as {who}")));
+                    ui.label("Choose Next to check the connection.");
+                }
+                Some(error) => {
+                    ui.horizontal(|ui| {
+                        verdict_badge(ui, false, "Signed in with a different account")
+                    });
+                    ui.label(error.to_string());
                     advice_ui(ui, &error.advice());
+                }
+            }
+            ui.add_space(6.0);
+            // Always a way out of a sign-in, right or wrong, without starting the wizard over.
+            ui.horizontal(|ui| {
+                if ui.button("Sign in again").clicked() {
+                    intent = Some(Intent::SignInAgain);
                 }
                 if ui.button("Use another account").clicked() {
                     intent = Some(Intent::UseAnotherAccount);
                 }
-            }
-        },
+            });
+        }
     }
     intent
 }
@@ -594,29 +607,33 @@ fn minutes_seconds(duration: Duration) -> String {
     format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
-fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+fn check_ui(ui: &mut Ui, page: &CheckPage, notice: Option<&str>) -> Option<Intent> {
     let mut intent = None;
-    // The actions come first so a long explanation below never pushes them out of sight.
+    // The actions come first so a long explanation below never pushes them out of sight. Every control the
+    // advice below names ("Try again", "Sign in again") is here.
     ui.horizontal(|ui| {
-        let can_retry = (wizard.imap.failed() || wizard.smtp.failed()) && !wizard.checks_running();
+        let can_retry = (page.imap.failed() || page.smtp.failed()) && !page.running();
         if ui
             .add_enabled(can_retry, egui::Button::new("Try again"))
             .clicked()
         {
             intent = Some(Intent::RetryFailedChecks);
         }
+        if ui
+            .add_enabled(!page.running(), egui::Button::new("Sign in again"))
+            .clicked()
+        {
+            intent = Some(Intent::SignInAgain);
+        }
         if ui.button("Copy support report").clicked() {
             intent = Some(Intent::CopySupportReport);
         }
     });
-    if let Some(notice) = &wizard.notice {
+    if let Some(notice) = notice {
         ui.label(notice);
     }
     ui.add_space(6.0);
-    for (protocol, row) in [
-        (Protocol::Imap, &wizard.imap),
-        (Protocol::Smtp, &wizard.smtp),
-    ] {
+    for (protocol, row) in [(Protocol::Imap, &page.imap), (Protocol::Smtp, &page.smtp)] {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.label(RichText::new(protocol.role()).strong().size(16.0));
@@ -630,32 +647,7 @@ fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                         ui.label(format!("{}…", stage.doing()));
                     });
                 }
-                CheckRow::Passed { server_reply } => {
-                    ui.horizontal(|ui| verdict_badge(ui, true, "Connected"));
-                    ui.label(RichText::new(format!("Server reply: {server_reply}")).small());
-                }
-                CheckRow::Failed(failure) => {
-                    ui.horizontal(|ui| {
-                        verdict_badge(
-                            ui,
-                            false,
-                            &format!(
-                                "Not connected: stopped at the {} step",
-                                failure.stage.name()
-                            ),
-                        )
-                    });
-                    ui.add_space(4.0);
-                    advice_ui(ui, &failure.advice);
-                    ui.add_space(4.0);
-                    if let Some(reply) = &failure.server_reply {
-                        ui.label(RichText::new(format!("Server reply: {reply}")).monospace());
-                    }
-                    ui.label(
-                        RichText::new(format!("Code: {}", failure.code(protocol))).monospace(),
-                    );
-                    ui.label(RichText::new(&failure.detail).small());
-                }
+                CheckRow::Finished(report) => report_ui(ui, protocol, report),
             }
         });
         ui.add_space(6.0);
@@ -663,49 +655,61 @@ fn check_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     intent
 }
 
-fn save_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
+fn report_ui(ui: &mut Ui, protocol: Protocol, report: &CheckReport) {
+    match &report.verdict {
+        Verdict::Passed { server_reply } => {
+            ui.horizontal(|ui| verdict_badge(ui, true, "Connected"));
+            ui.label(RichText::new(format!("Server reply: {server_reply}")).small());
+        }
+        Verdict::Failed(failure) => {
+            ui.horizontal(|ui| {
+                verdict_badge(
+                    ui,
+                    false,
+                    &format!(
+                        "Not connected: stopped at the {} step",
+                        failure.stage.name()
+                    ),
+                )
+            });
+            ui.add_space(4.0);
+            advice_ui(ui, &failure.advice);
+            ui.add_space(4.0);
+            if let Some(reply) = &failure.server_reply {
+                ui.label(RichText::new(format!("Server reply: {reply}")).monospace());
+            }
+            ui.label(RichText::new(format!("Code: {}", failure.code(protocol))).monospace());
+            ui.label(RichText::new(&failure.detail).small());
+        }
+    }
+}
+
+fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
     let mut intent = None;
-    let mailbox = wizard
-        .account
-        .as_ref()
-        .map(|account| account.mailbox.clone())
-        .unwrap_or_default();
-    match &wizard.saving {
-        None | Some(Saving::InProgress) => {
+    let mailbox = page.account.mailbox.as_str();
+    let keyring = keyring_name();
+    match &page.saving {
+        Saving::NotYet => {
+            ui.horizontal(|ui| verdict_badge(ui, true, "Receiving and sending both work"));
+            ui.add_space(4.0);
+            ui.label(RichText::new("Nothing has been saved yet.").strong());
+            ui.label(format!(
+                "Choose Save to store the sign-in for {mailbox} in {keyring}:"
+            ));
+            stored_items_ui(ui, page);
+            ui.label("Until you choose Save, Cancel leaves this computer as it was.");
+        }
+        Saving::InProgress => {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Saving the sign-in in the keyring…");
             });
         }
-        Some(Saving::Saved) => {
+        Saving::Saved { .. } | Saving::Removing | Saving::RemoveFailed(_) => {
             ui.horizontal(|ui| verdict_badge(ui, true, "Saved"));
             ui.add_space(4.0);
-            ui.label(format!(
-                "The sign-in for {mailbox} is stored in {}:",
-                keyring_name()
-            ));
-            if let SignIn::SignedIn { tokens, .. } = &wizard.sign_in {
-                let until =
-                    chrono::DateTime::<chrono::Local>::from(tokens.expires_at).format("%H:%M");
-                let who = tokens
-                    .account
-                    .as_ref()
-                    .map_or(mailbox.clone(), |account| account.username.clone());
-                egui::Grid::new("stored_items")
-                    .num_columns(2)
-                    .spacing([16.0, 4.0])
-                    .show(ui, |ui| {
-                        ui.label("  •  Refresh token");
-                        ui.label("lets mailconnect renew the sign-in by itself");
-                        ui.end_row();
-                        ui.label("  •  Access token");
-                        ui.label(format!("valid until {until}, renewed before it runs out"));
-                        ui.end_row();
-                        ui.label("  •  Signed-in account");
-                        ui.label(who);
-                        ui.end_row();
-                    });
-            }
+            ui.label(format!("The sign-in for {mailbox} is stored in {keyring}:"));
+            stored_items_ui(ui, page);
             ui.add_space(4.0);
             ui.label(
                 "Programs that send mail for the practice can ask mailconnect for a fresh token.",
@@ -713,19 +717,72 @@ fn save_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             ui.label(
                 "Nothing was written to disk in plain text. Choose Finish to close the wizard.",
             );
+            ui.add_space(8.0);
+            ui.label(format!(
+                "Saved by mistake? Remove it from {keyring} here, or later with: mailconnect forget {mailbox}"
+            ));
+            if let Saving::RemoveFailed(error) = &page.saving {
+                ui.horizontal(|ui| verdict_badge(ui, false, "Not removed"));
+                advice_ui(ui, &error.advice());
+                ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
+            }
+            let removing = matches!(page.saving, Saving::Removing);
+            if ui
+                .add_enabled(!removing, egui::Button::new("Remove the saved sign-in"))
+                .clicked()
+            {
+                intent = Some(Intent::RemoveSaved);
+            }
         }
-        Some(Saving::Failed(error)) => {
+        Saving::Removed(forgotten) => {
+            ui.horizontal(|ui| verdict_badge(ui, false, "Removed"));
+            ui.add_space(4.0);
+            ui.label(format!(
+                "The saved sign-in for {mailbox} was removed from {keyring} ({}). Choose Save to store it again, or Cancel to close.",
+                crate::words::count(forgotten.items as u64, "item", "items")
+            ));
+        }
+        Saving::Failed(error) => {
             ui.horizontal(|ui| verdict_badge(ui, false, "Not saved yet"));
             ui.add_space(4.0);
             advice_ui(ui, &error.advice());
             ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
             ui.label(RichText::new(error.to_string()).small());
             if ui.button("Try again").clicked() {
-                intent = Some(Intent::RetrySave);
+                intent = Some(Intent::Save);
             }
         }
     }
     intent
+}
+
+/// What Save stores, in a practice admin's words.
+fn stored_items_ui(ui: &mut Ui, page: &SavePage) {
+    let until = chrono::DateTime::<chrono::Local>::from(page.tokens.expires_at).format("%H:%M");
+    let who = page
+        .tokens
+        .account
+        .as_ref()
+        .map_or(page.account.mailbox.clone(), |account| {
+            account.username.clone()
+        });
+    egui::Grid::new("stored_items")
+        .num_columns(2)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("  •  A renewal key (refresh token)");
+            ui.label("lets mailconnect renew the sign-in by itself");
+            ui.end_row();
+            ui.label("  •  A short-lived pass (access token)");
+            ui.label(format!("valid until {until}, renewed before it runs out"));
+            ui.end_row();
+            ui.label("  •  Signed-in account");
+            ui.label(who);
+            ui.end_row();
+            ui.label("  •  The mailbox's settings");
+            ui.label("servers and sign-in settings, no password");
+            ui.end_row();
+        });
 }
 
 fn keyring_name() -> &'static str {

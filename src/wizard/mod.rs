@@ -1,122 +1,28 @@
 //! The wizard's step logic as a state machine: intents from the window and events from background work go in,
 //! effects for the runtime come out. No egui here, so every transition is testable without a window.
+//!
+//! The state is one [`Page`] that carries exactly what is valid on it. Moving on builds the next page from the
+//! current one; moving back hands a finished sign-in back only together with the account it was made for, and the
+//! first step drops it when anything it depends on changed ([`crate::config::Account::sign_in_basis`]). Nothing
+//! reaches the keyring or the configuration before the user chooses Save on the last page.
 
 mod form;
+mod pages;
 
 use std::time::{Instant, SystemTime};
 
 use secrecy::SecretString;
 
 pub use form::AccountForm;
+pub use pages::{
+    CheckPage, CheckRow, KeptSignIn, Page, ReminderPage, SavePage, Saving, SignIn, SignInMethod,
+    SignInPage, Step, StoredPassword,
+};
 
 use crate::auth::{DeviceCodePrompt, SignInError, SignInOptions, TokenSet};
 use crate::config::Account;
-use crate::store::{StoreError, StoredTokens};
-use crate::verify::{CheckFailure, CheckReport, Protocol, Stage, Verdict};
-
-/// The five steps, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Step {
-    Account,
-    Reminder,
-    SignIn,
-    Check,
-    Save,
-}
-
-impl Step {
-    pub const ALL: [Step; 5] = [
-        Step::Account,
-        Step::Reminder,
-        Step::SignIn,
-        Step::Check,
-        Step::Save,
-    ];
-
-    pub fn number(self) -> usize {
-        self as usize + 1
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Step::Account => "Choose the mailbox",
-            Step::Reminder => "Your current settings",
-            Step::SignIn => "Sign in to Microsoft",
-            Step::Check => "Check the connection",
-            Step::Save => "Save",
-        }
-    }
-
-    fn previous(self) -> Option<Step> {
-        Step::ALL.get((self as usize).checked_sub(1)?).copied()
-    }
-}
-
-/// How the user signs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInMethod {
-    DeviceCode,
-    Browser,
-}
-
-/// Where the Basic Auth password for the reminder stands.
-#[derive(Debug, Clone)]
-pub enum StoredPassword {
-    Loading,
-    None,
-    Present(SecretString),
-    Unavailable(StoreError),
-}
-
-/// The sign-in step's state. Each variant carries only what is valid in it.
-#[derive(Debug, Clone)]
-pub enum SignIn {
-    /// Nothing started: the two ways to sign in are offered.
-    Choosing,
-    /// Asking the identity server for a code, or opening the listener for the browser.
-    Starting(SignInMethod),
-    /// The code is shown; polling runs in the background.
-    ShowingCode(DeviceCodePrompt),
-    /// The browser was sent to the sign-in page; the listener waits.
-    WaitingForBrowser {
-        url: url::Url,
-    },
-    /// The code ran out before the user signed in.
-    CodeExpired,
-    Failed(SignInError),
-    /// Tokens in memory; `mismatch` is set when someone other than the expected account signed in.
-    SignedIn {
-        tokens: TokenSet,
-        mismatch: Option<String>,
-    },
-}
-
-/// One protocol's row on the check step.
-#[derive(Debug, Clone)]
-pub enum CheckRow {
-    Waiting,
-    Running(Stage),
-    Passed { server_reply: String },
-    Failed(CheckFailure),
-}
-
-impl CheckRow {
-    pub fn passed(&self) -> bool {
-        matches!(self, CheckRow::Passed { .. })
-    }
-
-    pub fn failed(&self) -> bool {
-        matches!(self, CheckRow::Failed(_))
-    }
-}
-
-/// The save step's state.
-#[derive(Debug, Clone)]
-pub enum Saving {
-    InProgress,
-    Saved,
-    Failed(StoreError),
-}
+use crate::store::{Forgotten, StoreError, StoredTokens};
+use crate::verify::{CheckReport, Protocol, Stage};
 
 /// What the user asked for, as returned by the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,9 +36,12 @@ pub enum Intent {
     ChoosePreset(usize),
     NewAccount,
     SetNoted(bool),
+    TogglePasswordShown,
     StartSignIn(SignInMethod),
     CancelSignIn,
-    /// Start over with the account picker shown.
+    /// Drop the sign-in in memory and choose how to sign in again (step 3, or from the check step).
+    SignInAgain,
+    /// Sign in again with the account picker shown.
     UseAnotherAccount,
     RetryFailedChecks,
     CopySupportReport,
@@ -141,14 +50,20 @@ pub enum Intent {
     /// Copy something that is not secret: the user code, the sign-in link.
     CopyText(String),
     OpenUrl(String),
-    RetrySave,
+    /// Store the checked sign-in (the last page's Save button, and its Try again).
+    Save,
+    /// Take a saved sign-in out of the keyring again, from the last page.
+    RemoveSaved,
     Finish,
 }
 
 /// What background work reports back. `attempt` ties a result to the request that caused it.
 #[derive(Debug, Clone)]
 pub enum Event {
-    BasicPassword(Result<Option<SecretString>, StoreError>),
+    BasicPassword {
+        attempt: u64,
+        result: Result<Option<SecretString>, StoreError>,
+    },
     DeviceCode {
         attempt: u64,
         result: Result<DeviceCodePrompt, SignInError>,
@@ -174,12 +89,17 @@ pub enum Event {
         attempt: u64,
         result: Result<(), StoreError>,
     },
+    Forgotten {
+        attempt: u64,
+        result: Result<Forgotten, StoreError>,
+    },
 }
 
 /// Work for the runtime to do.
 #[derive(Debug, Clone)]
 pub enum Effect {
     LoadBasicPassword {
+        attempt: u64,
         mailbox: String,
     },
     StartDeviceCode {
@@ -199,10 +119,19 @@ pub enum Effect {
         access_token: SecretString,
         protocols: Vec<Protocol>,
     },
+    /// Store the sign-in (under the mailbox's lock, replacing any earlier one), record the account in the
+    /// configuration and the two verdicts in the state file.
     Save {
         attempt: u64,
         account: Box<Account>,
         tokens: StoredTokens,
+        imap: Box<CheckReport>,
+        smtp: Box<CheckReport>,
+    },
+    /// Remove the mailbox's saved sign-in from the keyring.
+    Forget {
+        attempt: u64,
+        mailbox: String,
     },
     /// Clipboard text is held as a secret: it may be the Basic Auth password.
     CopyToClipboard(SecretString),
@@ -213,20 +142,12 @@ pub enum Effect {
 /// The whole wizard.
 #[derive(Debug)]
 pub struct Wizard {
-    pub step: Step,
+    pub page: Page,
     pub accounts: Vec<Account>,
     /// The presets from the support team's preset file, offered on the first step.
     pub presets: Vec<crate::config::Preset>,
+    /// What is typed on the first step; kept while the user is on later steps, so Back shows it again.
     pub form: AccountForm,
-    /// The account being connected, fixed when leaving the first step.
-    pub account: Option<Account>,
-    pub password: StoredPassword,
-    pub password_shown: bool,
-    pub noted: bool,
-    pub sign_in: SignIn,
-    pub imap: CheckRow,
-    pub smtp: CheckRow,
-    pub saving: Option<Saving>,
     /// Incremented by every new request; results carrying an older number are dropped.
     attempt: u64,
     /// Shown once after "Copy support report" until the next intent.
@@ -237,21 +158,47 @@ pub struct Wizard {
 impl Wizard {
     pub fn new(accounts: Vec<Account>, form: AccountForm) -> Wizard {
         Wizard {
-            step: Step::Account,
+            page: Page::Account { kept: None },
             accounts,
             presets: Vec::new(),
             form,
-            account: None,
-            password: StoredPassword::Loading,
-            password_shown: false,
-            noted: false,
-            sign_in: SignIn::Choosing,
-            imap: CheckRow::Waiting,
-            smtp: CheckRow::Waiting,
-            saving: None,
             attempt: 0,
             notice: None,
             started_at: SystemTime::now(),
+        }
+    }
+
+    pub fn step(&self) -> Step {
+        self.page.step()
+    }
+
+    /// The account being connected, from step 2 on.
+    pub fn account(&self) -> Option<&Account> {
+        self.page.account()
+    }
+
+    /// The sign-in step's progress, while on step 3.
+    pub fn sign_in(&self) -> Option<&SignIn> {
+        match &self.page {
+            Page::SignIn(page) => Some(&page.sign_in),
+            _ => None,
+        }
+    }
+
+    /// A protocol's row, while on step 4.
+    pub fn check_row(&self, protocol: Protocol) -> Option<&CheckRow> {
+        match (&self.page, protocol) {
+            (Page::Check(page), Protocol::Imap) => Some(&page.imap),
+            (Page::Check(page), Protocol::Smtp) => Some(&page.smtp),
+            _ => None,
+        }
+    }
+
+    /// The last step's state, while on step 5.
+    pub fn saving(&self) -> Option<&Saving> {
+        match &self.page {
+            Page::Save(page) => Some(&page.saving),
+            _ => None,
         }
     }
 
@@ -260,32 +207,40 @@ impl Wizard {
         self.attempt
     }
 
-    /// Whether Next is allowed on this step right now.
+    /// Whether Next (Save, Finish on the last page) is allowed right now.
     pub fn can_go_next(&self) -> bool {
-        match self.step {
-            Step::Account => self.form.problems().is_empty(),
-            Step::Reminder => {
-                self.noted
+        match &self.page {
+            Page::Account { .. } => self.form.problems().is_empty(),
+            Page::Reminder(page) => {
+                page.noted
                     || matches!(
-                        self.password,
+                        page.password,
                         StoredPassword::None | StoredPassword::Unavailable(_)
                     )
             }
-            Step::SignIn => matches!(self.sign_in, SignIn::SignedIn { mismatch: None, .. }),
-            Step::Check => self.imap.passed() && self.smtp.passed(),
-            Step::Save => matches!(self.saving, Some(Saving::Saved)),
+            Page::SignIn(page) => page.tokens().is_some() && page.mismatch().is_none(),
+            Page::Check(page) => page.imap.passed() && page.smtp.passed(),
+            // Only Save stores; Next (Finish) on the last page only closes once saved.
+            Page::Save(page) => matches!(page.saving, Saving::Saved { .. }),
         }
     }
 
-    pub fn checks_running(&self) -> bool {
-        matches!(self.imap, CheckRow::Running(_)) || matches!(self.smtp, CheckRow::Running(_))
+    /// Whether Back is allowed: not from the first step, not while saving, and not once the sign-in is saved
+    /// (the last page says so and offers to remove it instead).
+    pub fn can_go_back(&self) -> bool {
+        match &self.page {
+            Page::Account { .. } => false,
+            Page::Save(page) => matches!(
+                page.saving,
+                Saving::NotYet | Saving::Failed(_) | Saving::Removed(_)
+            ),
+            _ => true,
+        }
     }
 
-    fn tokens(&self) -> Option<&TokenSet> {
-        match &self.sign_in {
-            SignIn::SignedIn { tokens, .. } => Some(tokens),
-            _ => None,
-        }
+    /// Whether Cancel would leave nothing behind (it is replaced by Finish once something is saved).
+    pub fn can_cancel(&self) -> bool {
+        !matches!(&self.page, Page::Save(page) if page.is_stored() || matches!(page.saving, Saving::InProgress))
     }
 
     /// Applies what the user asked for.
@@ -299,20 +254,25 @@ impl Wizard {
                 self.form.reveal_problems = true;
                 Vec::new()
             }
-            Intent::Back => self.go_back(),
-            Intent::Cancel => {
-                // Whatever runs is stopped; tokens only ever lived in memory, so nothing is left behind.
+            Intent::Back if self.can_go_back() => self.go_back(),
+            Intent::Back => Vec::new(),
+            Intent::Cancel if self.can_cancel() => {
+                // Whatever runs is stopped; nothing was stored, so nothing is left behind.
                 self.attempt += 1;
                 vec![Effect::CancelSignIn, Effect::Close]
             }
+            Intent::Cancel => Vec::new(),
             Intent::ChooseAccount(index) => {
-                if let Some(account) = self.accounts.get(index) {
+                if let (Page::Account { .. }, Some(account)) =
+                    (&self.page, self.accounts.get(index))
+                {
                     self.form = AccountForm::from_account(account);
                 }
                 Vec::new()
             }
             Intent::ChoosePreset(index) => {
-                if let Some(preset) = self.presets.get(index) {
+                if let (Page::Account { .. }, Some(preset)) = (&self.page, self.presets.get(index))
+                {
                     let mailbox = std::mem::take(&mut self.form.mailbox);
                     self.form = AccountForm::new_for(preset.clone());
                     self.form.mailbox = mailbox;
@@ -320,19 +280,33 @@ impl Wizard {
                 Vec::new()
             }
             Intent::NewAccount => {
-                self.form = AccountForm::new_for(self.form.preset.clone());
+                if let Page::Account { .. } = &self.page {
+                    self.form = AccountForm::new_for(self.form.preset.clone());
+                }
                 Vec::new()
             }
             Intent::SetNoted(noted) => {
-                self.noted = noted;
+                if let Page::Reminder(page) = &mut self.page {
+                    page.noted = noted;
+                }
+                Vec::new()
+            }
+            Intent::TogglePasswordShown => {
+                if let Page::Reminder(page) = &mut self.page {
+                    page.password_shown = !page.password_shown;
+                }
                 Vec::new()
             }
             Intent::StartSignIn(method) => self.start_sign_in(method, false),
             Intent::CancelSignIn => {
+                let Page::SignIn(page) = &mut self.page else {
+                    return Vec::new();
+                };
                 self.attempt += 1;
-                self.sign_in = SignIn::Choosing;
+                page.sign_in = SignIn::Choosing;
                 vec![Effect::CancelSignIn]
             }
+            Intent::SignInAgain => self.sign_in_again(),
             Intent::UseAnotherAccount => {
                 // The account picker (prompt=select_account) exists only on the browser page.
                 let mut effects = vec![Effect::CancelSignIn];
@@ -348,77 +322,181 @@ impl Wizard {
                     crate::report::wizard_report(self),
                 ))]
             }
-            Intent::CopyPassword => match &self.password {
-                StoredPassword::Present(password) => {
-                    vec![Effect::CopyToClipboard(password.clone())]
-                }
+            Intent::CopyPassword => match &self.page {
+                Page::Reminder(page) => match &page.password {
+                    StoredPassword::Present(password) => {
+                        vec![Effect::CopyToClipboard(password.clone())]
+                    }
+                    _ => Vec::new(),
+                },
                 _ => Vec::new(),
             },
             Intent::CopyText(text) => vec![Effect::CopyToClipboard(SecretString::from(text))],
             Intent::OpenUrl(url) => vec![Effect::OpenUrl(url)],
-            Intent::RetrySave => self.save(),
-            Intent::Finish if matches!(self.saving, Some(Saving::Saved)) => vec![Effect::Close],
-            Intent::Finish => Vec::new(),
+            Intent::Save => self.save(),
+            Intent::RemoveSaved => self.remove_saved(),
+            Intent::Finish => match &self.page {
+                Page::Save(page) if matches!(page.saving, Saving::Saved { .. }) => {
+                    vec![Effect::Close]
+                }
+                _ => Vec::new(),
+            },
         }
     }
 
+    /// Moves to the next page, building it from the current one.
     fn advance(&mut self) -> Vec<Effect> {
-        match self.step {
-            Step::Account => {
+        let page = std::mem::replace(&mut self.page, Page::Account { kept: None });
+        let (next, effects) = match page {
+            Page::Account { kept } => {
                 let account = self.form.to_account();
-                self.password = StoredPassword::Loading;
-                self.noted = false;
-                self.password_shown = false;
+                // A sign-in made for other settings (another mailbox, client id, tenant...) is dropped here.
+                let kept = kept
+                    .filter(|kept| kept.account.sign_in_basis() == account.sign_in_basis())
+                    .map(|kept| kept.tokens);
+                let attempt = self.next_attempt();
                 let mailbox = account.mailbox.clone();
-                self.account = Some(account);
-                self.step = Step::Reminder;
-                vec![Effect::LoadBasicPassword { mailbox }]
+                let page = ReminderPage {
+                    account,
+                    password: StoredPassword::Loading,
+                    password_shown: false,
+                    noted: false,
+                    kept,
+                };
+                (
+                    Page::Reminder(Box::new(page)),
+                    vec![Effect::LoadBasicPassword { attempt, mailbox }],
+                )
             }
-            Step::Reminder => {
-                self.step = Step::SignIn;
-                Vec::new()
+            Page::Reminder(page) => {
+                let sign_in = match page.kept {
+                    Some(tokens) => SignIn::SignedIn { tokens },
+                    None => SignIn::Choosing,
+                };
+                let page = SignInPage {
+                    account: page.account,
+                    sign_in,
+                };
+                (Page::SignIn(Box::new(page)), Vec::new())
             }
-            Step::SignIn => {
-                self.step = Step::Check;
-                self.run_checks(false)
-            }
-            Step::Check => {
-                self.step = Step::Save;
-                self.save()
-            }
-            Step::Save => vec![Effect::Close],
-        }
-    }
-
-    fn go_back(&mut self) -> Vec<Effect> {
-        let Some(previous) = self.step.previous() else {
-            return Vec::new();
+            Page::SignIn(page) => match page.sign_in {
+                SignIn::SignedIn { tokens } => {
+                    self.page = Page::Check(Box::new(CheckPage {
+                        account: page.account,
+                        tokens,
+                        imap: CheckRow::Waiting,
+                        smtp: CheckRow::Waiting,
+                    }));
+                    return self.run_checks(false);
+                }
+                // can_go_next() allows this only when signed in.
+                other => (
+                    Page::SignIn(Box::new(SignInPage {
+                        account: page.account,
+                        sign_in: other,
+                    })),
+                    Vec::new(),
+                ),
+            },
+            Page::Check(page) => match (page.imap, page.smtp) {
+                (CheckRow::Finished(imap), CheckRow::Finished(smtp)) => (
+                    Page::Save(Box::new(SavePage {
+                        account: page.account,
+                        tokens: page.tokens,
+                        imap,
+                        smtp,
+                        saving: Saving::NotYet,
+                    })),
+                    Vec::new(),
+                ),
+                (imap, smtp) => (
+                    Page::Check(Box::new(CheckPage {
+                        imap,
+                        smtp,
+                        ..*page
+                    })),
+                    Vec::new(),
+                ),
+            },
+            // can_go_next() allows this only once saved.
+            Page::Save(page) => (Page::Save(page), vec![Effect::Close]),
         };
-        // Leaving a step abandons what it started: its results will arrive with an old attempt number.
-        self.attempt += 1;
-        let mut effects = Vec::new();
-        if self.step == Step::SignIn && !matches!(self.sign_in, SignIn::SignedIn { .. }) {
-            self.sign_in = SignIn::Choosing;
-            effects.push(Effect::CancelSignIn);
-        }
-        if self.step == Step::Check {
-            self.imap = CheckRow::Waiting;
-            self.smtp = CheckRow::Waiting;
-        }
-        if self.step == Step::Save {
-            self.saving = None;
-        }
-        self.step = previous;
+        self.page = next;
         effects
     }
 
+    /// Moves to the previous page. Leaving a page abandons what it started: its results arrive with an old attempt
+    /// number and are dropped.
+    fn go_back(&mut self) -> Vec<Effect> {
+        self.attempt += 1;
+        let page = std::mem::replace(&mut self.page, Page::Account { kept: None });
+        let (previous, effects) = match page {
+            Page::Account { kept } => (Page::Account { kept }, Vec::new()),
+            Page::Reminder(page) => {
+                let ReminderPage { account, kept, .. } = *page;
+                let kept = kept.map(|tokens| Box::new(KeptSignIn { account, tokens }));
+                (Page::Account { kept }, Vec::new())
+            }
+            Page::SignIn(page) => {
+                let (kept, mut effects) = match page.sign_in {
+                    SignIn::SignedIn { tokens } => (Some(tokens), Vec::new()),
+                    _ => (None, vec![Effect::CancelSignIn]),
+                };
+                effects.push(Effect::LoadBasicPassword {
+                    attempt: self.attempt,
+                    mailbox: page.account.mailbox.clone(),
+                });
+                (
+                    Page::Reminder(Box::new(reminder_after_back(page.account, kept))),
+                    effects,
+                )
+            }
+            Page::Check(page) => (
+                Page::SignIn(Box::new(SignInPage {
+                    account: page.account,
+                    sign_in: SignIn::SignedIn {
+                        tokens: page.tokens,
+                    },
+                })),
+                Vec::new(),
+            ),
+            Page::Save(page) => (
+                Page::Check(Box::new(CheckPage {
+                    account: page.account,
+                    tokens: page.tokens,
+                    imap: CheckRow::Finished(page.imap),
+                    smtp: CheckRow::Finished(page.smtp),
+                })),
+                Vec::new(),
+            ),
+        };
+        self.page = previous;
+        effects
+    }
+
+    /// Drops the sign-in in memory and shows step 3's choice again (from step 3, 4, or 5 before saving).
+    fn sign_in_again(&mut self) -> Vec<Effect> {
+        let account = match &self.page {
+            Page::SignIn(page) => page.account.clone(),
+            Page::Check(page) => page.account.clone(),
+            Page::Save(page) if !page.is_stored() => page.account.clone(),
+            _ => return Vec::new(),
+        };
+        self.attempt += 1;
+        self.page = Page::SignIn(Box::new(SignInPage {
+            account,
+            sign_in: SignIn::Choosing,
+        }));
+        vec![Effect::CancelSignIn]
+    }
+
     fn start_sign_in(&mut self, method: SignInMethod, another_account: bool) -> Vec<Effect> {
-        let Some(account) = self.account.clone() else {
+        let attempt = self.next_attempt();
+        let Page::SignIn(page) = &mut self.page else {
             return Vec::new();
         };
-        let attempt = self.next_attempt();
-        self.sign_in = SignIn::Starting(method);
-        let account = Box::new(account);
+        page.sign_in = SignIn::Starting(method);
+        let account = Box::new(page.account.clone());
         match method {
             SignInMethod::DeviceCode => vec![Effect::StartDeviceCode { attempt, account }],
             SignInMethod::Browser => {
@@ -437,14 +515,17 @@ impl Wizard {
     }
 
     fn run_checks(&mut self, only_failed: bool) -> Vec<Effect> {
-        let (Some(account), Some(tokens)) = (self.account.clone(), self.tokens()) else {
+        let attempt = self.attempt + 1;
+        let Page::Check(page) = &mut self.page else {
             return Vec::new();
         };
-        let access_token = tokens.access_token.clone();
+        if page.running() {
+            return Vec::new();
+        }
         let mut protocols = Vec::new();
         for (protocol, row) in [
-            (Protocol::Imap, &mut self.imap),
-            (Protocol::Smtp, &mut self.smtp),
+            (Protocol::Imap, &mut page.imap),
+            (Protocol::Smtp, &mut page.smtp),
         ] {
             if !only_failed || row.failed() {
                 *row = CheckRow::Running(Stage::Resolving);
@@ -454,110 +535,142 @@ impl Wizard {
         if protocols.is_empty() {
             return Vec::new();
         }
-        let attempt = self.next_attempt();
-        vec![Effect::RunChecks {
+        let effect = Effect::RunChecks {
             attempt,
-            account: Box::new(account),
-            access_token,
+            account: Box::new(page.account.clone()),
+            access_token: page.tokens.access_token.clone(),
             protocols,
-        }]
+        };
+        self.attempt = attempt;
+        vec![effect]
     }
 
     fn save(&mut self) -> Vec<Effect> {
-        let (Some(account), Some(tokens)) = (self.account.clone(), self.tokens()) else {
+        let attempt = self.attempt + 1;
+        let Page::Save(page) = &mut self.page else {
             return Vec::new();
         };
-        let Some(refresh_token) = tokens.refresh_token.clone() else {
-            self.saving = Some(Saving::Failed(StoreError::Refused {
-                name: account.mailbox.clone(),
+        if !matches!(
+            page.saving,
+            Saving::NotYet | Saving::Failed(_) | Saving::Removed(_)
+        ) {
+            return Vec::new();
+        }
+        let Some(refresh_token) = page.tokens.refresh_token.clone() else {
+            page.saving = Saving::Failed(StoreError::Refused {
+                name: page.account.mailbox.clone(),
                 detail: "Microsoft sent no refresh token (is offline_access among the scopes?)"
                     .to_owned(),
-            }));
+            });
             return Vec::new();
         };
-        let stored = StoredTokens {
-            access_token: tokens.access_token.clone(),
+        let tokens = StoredTokens {
+            access_token: page.tokens.access_token.clone(),
             refresh_token,
-            access_token_expires_at: tokens.expires_at,
-            signed_in_as: tokens
+            access_token_expires_at: page.tokens.expires_at,
+            signed_in_as: page
+                .tokens
                 .account
                 .as_ref()
                 .map(|signed_in| signed_in.username.clone()),
             saved_at: SystemTime::now(),
         };
-        let attempt = self.next_attempt();
-        self.saving = Some(Saving::InProgress);
+        page.saving = Saving::InProgress;
+        self.attempt = attempt;
         vec![Effect::Save {
             attempt,
-            account: Box::new(account),
-            tokens: stored,
+            account: Box::new(page.account.clone()),
+            tokens,
+            imap: Box::new(page.imap.clone()),
+            smtp: Box::new(page.smtp.clone()),
+        }]
+    }
+
+    fn remove_saved(&mut self) -> Vec<Effect> {
+        let attempt = self.attempt + 1;
+        let Page::Save(page) = &mut self.page else {
+            return Vec::new();
+        };
+        if !matches!(page.saving, Saving::Saved { .. } | Saving::RemoveFailed(_)) {
+            return Vec::new();
+        }
+        page.saving = Saving::Removing;
+        self.attempt = attempt;
+        vec![Effect::Forget {
+            attempt,
+            mailbox: page.account.mailbox.clone(),
         }]
     }
 
     /// Applies a result from background work; results of abandoned attempts are dropped.
     #[must_use]
     pub fn apply_event(&mut self, event: Event) -> Vec<Effect> {
-        match event {
-            Event::BasicPassword(result) => {
-                if self.step == Step::Reminder {
-                    self.password = match result {
-                        Ok(Some(password)) => StoredPassword::Present(password),
-                        Ok(None) => StoredPassword::None,
-                        Err(error) => StoredPassword::Unavailable(error),
-                    };
-                }
+        let current = self.attempt;
+        match (&mut self.page, event) {
+            (Page::Reminder(page), Event::BasicPassword { attempt, result })
+                if attempt == current =>
+            {
+                page.password = match result {
+                    Ok(Some(password)) => StoredPassword::Present(password),
+                    Ok(None) => StoredPassword::None,
+                    Err(error) => StoredPassword::Unavailable(error),
+                };
             }
-            Event::DeviceCode { attempt, result } if attempt == self.attempt => {
-                self.sign_in = match result {
+            (Page::SignIn(page), Event::DeviceCode { attempt, result }) if attempt == current => {
+                page.sign_in = match result {
                     Ok(prompt) => SignIn::ShowingCode(prompt),
                     Err(error) => SignIn::Failed(error),
                 };
             }
-            Event::BrowserOpened { attempt, url } if attempt == self.attempt => {
-                self.sign_in = SignIn::WaitingForBrowser { url };
+            (Page::SignIn(page), Event::BrowserOpened { attempt, url }) if attempt == current => {
+                page.sign_in = SignIn::WaitingForBrowser { url };
             }
-            Event::SignedIn { attempt, result } if attempt == self.attempt => {
-                self.sign_in = match result {
-                    Ok(tokens) => {
-                        let expected = self
-                            .account
-                            .as_ref()
-                            .map(|account| account.sign_in_account().to_owned())
-                            .unwrap_or_default();
-                        let mismatch = tokens
-                            .ensure_account(&expected)
-                            .err()
-                            .map(|error| error.to_string());
-                        SignIn::SignedIn { tokens, mismatch }
-                    }
+            (Page::SignIn(page), Event::SignedIn { attempt, result }) if attempt == current => {
+                page.sign_in = match result {
+                    Ok(tokens) => SignIn::SignedIn { tokens },
                     Err(SignInError::DeviceCodeExpired) => SignIn::CodeExpired,
                     Err(error) if error.code() == "AADSTS70019" => SignIn::CodeExpired,
                     Err(error) => SignIn::Failed(error),
                 };
             }
-            Event::CheckProgress {
-                attempt,
-                protocol,
-                stage,
-            } if attempt == self.attempt => {
-                let row = self.row_mut(protocol);
+            (
+                Page::Check(page),
+                Event::CheckProgress {
+                    attempt,
+                    protocol,
+                    stage,
+                },
+            ) if attempt == current => {
+                let row = match protocol {
+                    Protocol::Imap => &mut page.imap,
+                    Protocol::Smtp => &mut page.smtp,
+                };
                 if matches!(row, CheckRow::Running(_)) {
                     *row = CheckRow::Running(stage);
                 }
             }
-            Event::CheckFinished { attempt, report } if attempt == self.attempt => {
-                *self.row_mut(report.protocol) = match report.verdict {
-                    Verdict::Passed { server_reply } => CheckRow::Passed { server_reply },
-                    Verdict::Failed(failure) => CheckRow::Failed(failure),
+            (Page::Check(page), Event::CheckFinished { attempt, report }) if attempt == current => {
+                let row = match report.protocol {
+                    Protocol::Imap => &mut page.imap,
+                    Protocol::Smtp => &mut page.smtp,
+                };
+                *row = CheckRow::Finished(report);
+            }
+            (Page::Save(page), Event::Saved { attempt, result }) if attempt == current => {
+                page.saving = match result {
+                    Ok(()) => Saving::Saved {
+                        at: SystemTime::now(),
+                    },
+                    Err(error) => Saving::Failed(error),
                 };
             }
-            Event::Saved { attempt, result } if attempt == self.attempt => {
-                self.saving = Some(match result {
-                    Ok(()) => Saving::Saved,
-                    Err(error) => Saving::Failed(error),
-                });
+            (Page::Save(page), Event::Forgotten { attempt, result }) if attempt == current => {
+                page.saving = match result {
+                    Ok(forgotten) => Saving::Removed(forgotten),
+                    Err(error) => Saving::RemoveFailed(error),
+                };
             }
-            stale => tracing::debug!(
+            (_, stale) => tracing::debug!(
                 event = event_name(&stale),
                 "dropped a result from an abandoned attempt"
             ),
@@ -565,31 +678,37 @@ impl Wizard {
         Vec::new()
     }
 
-    fn row_mut(&mut self, protocol: Protocol) -> &mut CheckRow {
-        match protocol {
-            Protocol::Imap => &mut self.imap,
-            Protocol::Smtp => &mut self.smtp,
-        }
-    }
-
-    /// Whether the window must repaint by itself (a countdown is visible or work is running).
+    /// Whether the window must repaint by itself (a countdown is visible).
     pub fn needs_ticking(&self, now: Instant) -> bool {
-        match &self.sign_in {
-            SignIn::ShowingCode(prompt) if self.step == Step::SignIn => prompt.expires_at() > now,
+        match self.sign_in() {
+            Some(SignIn::ShowingCode(prompt)) => prompt.expires_at() > now,
             _ => false,
         }
     }
 }
 
+/// The reminder page again after Back from step 3: the password is read anew, and stays masked.
+fn reminder_after_back(account: Account, kept: Option<TokenSet>) -> ReminderPage {
+    ReminderPage {
+        account,
+        password: StoredPassword::Loading,
+        // Noted once on the way forward already.
+        password_shown: false,
+        noted: true,
+        kept,
+    }
+}
+
 fn event_name(event: &Event) -> &'static str {
     match event {
-        Event::BasicPassword(_) => "basic password",
+        Event::BasicPassword { .. } => "basic password",
         Event::DeviceCode { .. } => "device code",
         Event::BrowserOpened { .. } => "browser opened",
         Event::SignedIn { .. } => "signed in",
         Event::CheckProgress { .. } => "check progress",
         Event::CheckFinished { .. } => "check finished",
         Event::Saved { .. } => "saved",
+        Event::Forgotten { .. } => "forgotten",
     }
 }
 

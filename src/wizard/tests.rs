@@ -7,11 +7,11 @@ use secrecy::SecretString;
 use super::*;
 use crate::auth::SignedInAccount;
 use crate::config::{Preset, Provider};
-use crate::verify::{FailureKind, Verdict};
+use crate::verify::{CheckFailure, FailureKind, Verdict};
 
-const MAILBOX: &str = "reception@practice.com";
+pub(super) const MAILBOX: &str = "reception@practice.com";
 
-fn ready_form() -> AccountForm {
+pub(super) fn ready_form() -> AccountForm {
     let mut form = AccountForm::new_for(Preset {
         client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".into()),
         ..Preset::for_provider(Provider::Microsoft365)
@@ -20,7 +20,7 @@ fn ready_form() -> AccountForm {
     form
 }
 
-fn tokens_for(user: &str) -> TokenSet {
+pub(super) fn tokens_for(user: &str) -> TokenSet {
     TokenSet {
         access_token: SecretString::from("test-access-token-7f3a"),
         refresh_token: Some(SecretString::from("test-refresh-token-9c1d")),
@@ -33,7 +33,7 @@ fn tokens_for(user: &str) -> TokenSet {
     }
 }
 
-fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
+pub(super) fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
     effects
         .iter()
         .map(|effect| match effect {
@@ -43,6 +43,7 @@ fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
             Effect::CancelSignIn => "cancel sign-in",
             Effect::RunChecks { .. } => "run checks",
             Effect::Save { .. } => "save",
+            Effect::Forget { .. } => "forget",
             Effect::CopyToClipboard(_) => "copy",
             Effect::OpenUrl(_) => "open url",
             Effect::Close => "close",
@@ -50,31 +51,71 @@ fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
         .collect()
 }
 
-fn attempt_of(effects: &[Effect]) -> u64 {
+pub(super) fn attempt_of(effects: &[Effect]) -> u64 {
     effects
         .iter()
         .find_map(|effect| match effect {
             Effect::StartDeviceCode { attempt, .. }
             | Effect::StartBrowser { attempt, .. }
             | Effect::RunChecks { attempt, .. }
-            | Effect::Save { attempt, .. } => Some(*attempt),
+            | Effect::Save { attempt, .. }
+            | Effect::Forget { attempt, .. }
+            | Effect::LoadBasicPassword { attempt, .. } => Some(*attempt),
             _ => None,
         })
         .expect("an effect with an attempt")
 }
 
+/// Next from the first step, with the password lookup answered (none stored).
+pub(super) fn through_reminder(wizard: &mut Wizard) {
+    let effects = wizard.apply_intent(Intent::Next);
+    assert_eq!(
+        wizard.step(),
+        Step::Reminder,
+        "{:?}",
+        wizard.form.problems()
+    );
+    let _ = wizard.apply_event(Event::BasicPassword {
+        attempt: attempt_of(&effects),
+        result: Ok(None),
+    });
+    let _ = wizard.apply_intent(Intent::Next);
+    assert_eq!(wizard.step(), Step::SignIn);
+}
+
 /// A wizard on the sign-in step (account chosen, reminder passed).
-fn at_sign_in() -> Wizard {
+pub(super) fn at_sign_in() -> Wizard {
     let mut wizard = Wizard::new(Vec::new(), ready_form());
-    let _ = wizard.apply_intent(Intent::Next);
-    let _ = wizard.apply_event(Event::BasicPassword(Ok(None)));
-    let _ = wizard.apply_intent(Intent::Next);
-    assert_eq!(wizard.step, Step::SignIn);
+    through_reminder(&mut wizard);
     wizard
 }
 
+/// Signs in on step 3 as `user`.
+pub(super) fn sign_in_as(wizard: &mut Wizard, user: &str) {
+    let attempt = attempt_of(&wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode)));
+    let _ = wizard.apply_event(Event::SignedIn {
+        attempt,
+        result: Ok(tokens_for(user)),
+    });
+}
+
+/// Both checks passed on step 4.
+pub(super) fn pass_checks(wizard: &mut Wizard, attempt: u64) {
+    for protocol in [Protocol::Imap, Protocol::Smtp] {
+        let _ = wizard.apply_event(Event::CheckFinished {
+            attempt,
+            report: report(
+                protocol,
+                Verdict::Passed {
+                    server_reply: "OK".into(),
+                },
+            ),
+        });
+    }
+}
+
 /// A wizard on the check step with both checks running; returns the checks' attempt.
-fn at_check() -> (Wizard, u64) {
+pub(super) fn at_check() -> (Wizard, u64) {
     let mut wizard = at_sign_in();
     let effects = wizard.apply_intent(Intent::StartSignIn(SignInMethod::DeviceCode));
     let attempt = attempt_of(&effects);
@@ -87,7 +128,7 @@ fn at_check() -> (Wizard, u64) {
     (wizard, attempt_of(&effects))
 }
 
-fn report(protocol: Protocol, verdict: Verdict) -> CheckReport {
+pub(super) fn report(protocol: Protocol, verdict: Verdict) -> CheckReport {
     CheckReport {
         protocol,
         server: "server:1".into(),
@@ -105,6 +146,14 @@ fn rejected() -> Verdict {
         oauth_error: None,
         advice: crate::troubleshoot::for_smtp_reply("535 5.7.139 SmtpClientAuthentication is disabled"),
     })
+}
+
+fn imap(wizard: &Wizard) -> &CheckRow {
+    wizard.check_row(Protocol::Imap).expect("on the check step")
+}
+
+fn smtp(wizard: &Wizard) -> &CheckRow {
+    wizard.check_row(Protocol::Smtp).expect("on the check step")
 }
 
 #[test]
@@ -177,13 +226,13 @@ fn intents_move_between_steps_as_the_table_says() {
             at_sign_in,
             Intent::Back,
             Step::Reminder,
-            &["cancel sign-in"],
+            &["cancel sign-in", "load password"],
         ),
     ];
     for (name, start, intent, expected_step, expected_effects) in cases {
         let mut wizard = start();
         let effects = wizard.apply_intent(intent);
-        assert_eq!(wizard.step, expected_step, "{name}");
+        assert_eq!(wizard.step(), expected_step, "{name}");
         assert_eq!(effect_names(&effects), expected_effects, "{name}");
     }
 }
@@ -191,18 +240,22 @@ fn intents_move_between_steps_as_the_table_says() {
 #[test]
 fn the_reminder_needs_the_tick_box_only_when_a_password_is_stored() {
     let mut wizard = Wizard::new(Vec::new(), ready_form());
-    let _ = wizard.apply_intent(Intent::Next);
+    let attempt = attempt_of(&wizard.apply_intent(Intent::Next));
     assert!(!wizard.can_go_next(), "still loading");
-    let _ = wizard.apply_event(Event::BasicPassword(Ok(Some(SecretString::from(
-        "Winter2026!",
-    )))));
+    let _ = wizard.apply_event(Event::BasicPassword {
+        attempt,
+        result: Ok(Some(SecretString::from("Winter2026!"))),
+    });
     assert!(!wizard.can_go_next());
     let _ = wizard.apply_intent(Intent::SetNoted(true));
     assert!(wizard.can_go_next());
 
     let mut nothing_stored = Wizard::new(Vec::new(), ready_form());
-    let _ = nothing_stored.apply_intent(Intent::Next);
-    let _ = nothing_stored.apply_event(Event::BasicPassword(Ok(None)));
+    let attempt = attempt_of(&nothing_stored.apply_intent(Intent::Next));
+    let _ = nothing_stored.apply_event(Event::BasicPassword {
+        attempt,
+        result: Ok(None),
+    });
     assert!(nothing_stored.can_go_next());
 }
 
@@ -227,9 +280,9 @@ fn a_result_arriving_after_cancel_is_dropped() {
         result: Ok(tokens_for(MAILBOX)),
     });
     assert!(
-        matches!(wizard.sign_in, SignIn::Choosing),
+        matches!(wizard.sign_in(), Some(SignIn::Choosing)),
         "{:?}",
-        wizard.sign_in
+        wizard.sign_in()
     );
     assert!(!wizard.can_go_next());
 }
@@ -245,7 +298,7 @@ fn device_code_shows_then_signs_in_or_expires() {
             Duration::from_secs(900),
         )),
     });
-    assert!(matches!(wizard.sign_in, SignIn::ShowingCode(_)));
+    assert!(matches!(wizard.sign_in(), Some(SignIn::ShowingCode(_))));
     assert!(
         wizard.needs_ticking(std::time::Instant::now()),
         "the countdown repaints"
@@ -254,7 +307,7 @@ fn device_code_shows_then_signs_in_or_expires() {
         attempt,
         result: Err(SignInError::DeviceCodeExpired),
     });
-    assert!(matches!(wizard.sign_in, SignIn::CodeExpired));
+    assert!(matches!(wizard.sign_in(), Some(SignIn::CodeExpired)));
     assert!(
         !wizard.needs_ticking(std::time::Instant::now()),
         "no repainting once the code is gone"
@@ -276,13 +329,10 @@ fn signing_in_as_someone_else_is_reported_and_blocks_next() {
         attempt,
         result: Ok(tokens_for("someone@gmail.example")),
     });
-    let SignIn::SignedIn {
-        mismatch: Some(message),
-        ..
-    } = &wizard.sign_in
-    else {
-        panic!("{:?}", wizard.sign_in)
+    let Page::SignIn(page) = &wizard.page else {
+        panic!("{:?}", wizard.page)
     };
+    let message = page.mismatch().expect("a mismatch").to_string();
     assert!(message.contains("someone@gmail.example"));
     assert!(!wizard.can_go_next());
     let effects = wizard.apply_intent(Intent::UseAnotherAccount);
@@ -302,8 +352,8 @@ fn try_again_reruns_only_the_failed_check() {
         stage: Stage::Authenticating,
     });
     assert!(matches!(
-        wizard.smtp,
-        CheckRow::Running(Stage::Authenticating)
+        wizard.check_row(Protocol::Smtp),
+        Some(CheckRow::Running(Stage::Authenticating))
     ));
     let _ = wizard.apply_event(Event::CheckFinished {
         attempt,
@@ -318,7 +368,7 @@ fn try_again_reruns_only_the_failed_check() {
         attempt,
         report: report(Protocol::Smtp, rejected()),
     });
-    assert!(wizard.imap.passed() && wizard.smtp.failed());
+    assert!(imap(&wizard).passed() && smtp(&wizard).failed());
     assert!(!wizard.can_go_next());
 
     let effects = wizard.apply_intent(Intent::RetryFailedChecks);
@@ -331,14 +381,14 @@ fn try_again_reruns_only_the_failed_check() {
         panic!()
     };
     assert_eq!(protocols, &[Protocol::Smtp]);
-    assert!(wizard.imap.passed());
+    assert!(imap(&wizard).passed());
     // The first run's late progress must not disturb the retry.
     let _ = wizard.apply_event(Event::CheckProgress {
         attempt,
         protocol: Protocol::Smtp,
         stage: Stage::Greeting,
     });
-    assert!(matches!(wizard.smtp, CheckRow::Running(Stage::Resolving)));
+    assert!(matches!(smtp(&wizard), CheckRow::Running(Stage::Resolving)));
     let _ = wizard.apply_event(Event::CheckFinished {
         attempt: *retry,
         report: report(
@@ -354,19 +404,14 @@ fn try_again_reruns_only_the_failed_check() {
 #[test]
 fn a_failed_save_can_be_retried_without_signing_in_again() {
     let (mut wizard, attempt) = at_check();
-    for protocol in [Protocol::Imap, Protocol::Smtp] {
-        let _ = wizard.apply_event(Event::CheckFinished {
-            attempt,
-            report: report(
-                protocol,
-                Verdict::Passed {
-                    server_reply: "OK".into(),
-                },
-            ),
-        });
-    }
-    let effects = wizard.apply_intent(Intent::Next);
-    assert_eq!(wizard.step, Step::Save);
+    pass_checks(&mut wizard, attempt);
+    assert!(
+        wizard.apply_intent(Intent::Next).is_empty(),
+        "Next only shows what Save will store"
+    );
+    assert_eq!(wizard.step(), Step::Save);
+    let effects = wizard.apply_intent(Intent::Save);
+    assert_eq!(effect_names(&effects), ["save"]);
     let first = attempt_of(&effects);
     let _ = wizard.apply_event(Event::Saved {
         attempt: first,
@@ -375,14 +420,14 @@ fn a_failed_save_can_be_retried_without_signing_in_again() {
         }),
     });
     assert!(matches!(
-        wizard.saving,
+        wizard.saving(),
         Some(Saving::Failed(StoreError::Locked { .. }))
     ));
     assert!(
         wizard.apply_intent(Intent::Finish).is_empty(),
         "cannot finish before saving"
     );
-    let effects = wizard.apply_intent(Intent::RetrySave);
+    let effects = wizard.apply_intent(Intent::Save);
     assert_eq!(effect_names(&effects), ["save"]);
     let _ = wizard.apply_event(Event::Saved {
         attempt: attempt_of(&effects),
@@ -443,3 +488,6 @@ fn a_preset_from_the_support_team_fills_the_form_and_keeps_the_address() {
         "an unknown preset changes nothing"
     );
 }
+
+#[path = "tests_sign_in.rs"]
+mod sign_in;

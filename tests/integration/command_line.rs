@@ -127,7 +127,7 @@ impl Setup {
         let store = TokenStore::open().unwrap();
         let mut tokens = store.load_tokens(MAILBOX).unwrap().expect("signed in");
         tokens.access_token_expires_at = SystemTime::now();
-        store.save_tokens(MAILBOX, &tokens).unwrap();
+        store.save_sign_in(MAILBOX, &tokens).unwrap();
     }
 
     fn imap_accepts(&self, token: &str) -> bool {

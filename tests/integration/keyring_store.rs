@@ -128,7 +128,7 @@ fn four_kilobyte_tokens_round_trip_and_are_readable_by_other_programs() {
         let store = TokenStore::open().expect("keyring");
         let to_save = stored(&tokens);
         store
-            .run(move |store| store.save_tokens(MAILBOX, &to_save))
+            .run(move |store| store.save_sign_in(MAILBOX, &to_save))
             .await
             .expect("save");
         let loaded = store
@@ -209,7 +209,7 @@ fn a_refresh_rotates_the_stored_tokens_and_leaves_no_old_parts() {
 
         let store = TokenStore::open().expect("keyring");
         store
-            .save_tokens(MAILBOX, &stored(&first))
+            .save_sign_in(MAILBOX, &stored(&first))
             .expect("save first");
         let saved = store.load_tokens(MAILBOX).unwrap().unwrap();
         let second = sign_in_client(&account)
@@ -217,7 +217,7 @@ fn a_refresh_rotates_the_stored_tokens_and_leaves_no_old_parts() {
             .await
             .expect("refresh");
         store
-            .save_tokens(MAILBOX, &stored(&second))
+            .save_sign_in(MAILBOX, &stored(&second))
             .expect("save rotated");
 
         let loaded = store.load_tokens(MAILBOX).unwrap().unwrap();
@@ -253,7 +253,7 @@ fn a_refresh_rotates_the_stored_tokens_and_leaves_no_old_parts() {
         .await;
         assert!(imap.verdict.passed() && smtp.verdict.passed());
 
-        assert!(store.delete_tokens(MAILBOX).unwrap());
+        assert!(store.forget(MAILBOX, true).unwrap().had_sign_in);
         assert!(store.load_tokens(MAILBOX).unwrap().is_none());
         assert_eq!(
             keyring.item_names(),
@@ -308,7 +308,7 @@ fn a_locked_keyring_gives_a_typed_error_and_nothing_reaches_the_disk() {
     };
     let started = std::time::Instant::now();
     let error = runtime()
-        .block_on(store.run(move |store| store.save_tokens(MAILBOX, &tokens)))
+        .block_on(store.run(move |store| store.save_sign_in(MAILBOX, &tokens)))
         .expect_err("locked");
     assert!(
         matches!(error, StoreError::Locked { .. } | StoreError::TimedOut),

@@ -124,7 +124,7 @@ fn no_token_or_password_appears_in_logs_debug_output_or_errors() {
             saved_at: SystemTime::now(),
         };
         shown.push(format!("{stored:?}"));
-        store.save_tokens(MAILBOX, &stored).unwrap();
+        store.save_sign_in(MAILBOX, &stored).unwrap();
         store
             .save_basic_password(MAILBOX, &SecretString::from(BASIC_PASSWORD))
             .unwrap();

@@ -8,10 +8,12 @@ use egui_kittest::kittest::Queryable;
 use mailconnect::demo::{DEMO_KEYRING_SERVICE, DEMO_MAILBOX};
 use mailconnect::runner::WindowCommand;
 use mailconnect::sandbox::{Fault, Sandbox};
-use mailconnect::store::TokenStore;
+use mailconnect::store::{MemoryItems, StoreAccess, TokenStore};
 use mailconnect::ui::WizardApp;
-use mailconnect::wizard::{SignIn, Step};
+use mailconnect::verify::Protocol;
+use mailconnect::wizard::{CheckRow, Page, SignIn, Step, Wizard};
 use secrecy::ExposeSecret;
+use std::sync::Arc;
 
 use crate::support::PrivateKeyring;
 
@@ -21,11 +23,23 @@ const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpC
 struct Window {
     harness: Harness<'static, WizardApp>,
     sandbox: Sandbox,
+    /// The in-memory store, for windows whose test is not about the keyring.
+    memory: Option<Arc<MemoryItems>>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Window {
+    /// The demo with the real keyring (the test starts a private one).
     fn open(size: egui::Vec2, pixels_per_point: f32) -> Window {
+        Window::open_with(size, pixels_per_point, false)
+    }
+
+    /// The demo with an in-memory store: for tests that are not about the keyring.
+    fn in_memory() -> Window {
+        Window::open_with(egui::vec2(720.0, 600.0), 1.0, true)
+    }
+
+    fn open_with(size: egui::Vec2, pixels_per_point: f32, memory: bool) -> Window {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -35,6 +49,11 @@ impl Window {
             .expect("demo");
         demo.services.open_browser = false;
         demo.services.timeouts = crate::support::test_timeouts();
+        let memory = memory.then(|| {
+            let (store, items) = TokenStore::in_memory();
+            demo.services.store = StoreAccess::Memory(store);
+            items
+        });
         let handle = runtime.handle().clone();
         let (services, wizard) = (demo.services, demo.wizard);
         let harness = Harness::builder()
@@ -44,6 +63,7 @@ impl Window {
         Window {
             harness,
             sandbox: demo.sandbox,
+            memory,
             _runtime: runtime,
         }
     }
@@ -68,7 +88,7 @@ impl Window {
         }
         panic!(
             "\"{text}\" did not appear; the wizard is at {:?}",
-            self.harness.state().wizard().step
+            self.harness.state().wizard().step()
         );
     }
 
@@ -80,14 +100,40 @@ impl Window {
             .is_some()
     }
 
+    /// Clicks like a person: far enough from the last click in (the harness's) time not to count as a double
+    /// click, which the window ignores on its navigation buttons.
     fn click(&mut self, label: &str) {
+        for _ in 0..20 {
+            self.harness.step();
+        }
         self.harness.get_by_label(label).click();
         self.harness.step();
         self.harness.step();
     }
 
     fn step(&self) -> Step {
-        self.harness.state().wizard().step
+        self.harness.state().wizard().step()
+    }
+
+    fn wizard(&self) -> &Wizard {
+        self.harness.state().wizard()
+    }
+
+    /// Steps frames until `done` holds, for at most ten seconds.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&Wizard) -> bool) {
+        for _ in 0..500 {
+            self.harness.step();
+            if done(self.wizard()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{what} did not happen; the wizard is at {:?}", self.step());
+    }
+
+    /// The names of the items in the in-memory store.
+    fn stored_items(&self) -> Vec<String> {
+        self.memory.as_ref().expect("an in-memory window").names()
     }
 
     /// From the first step through the reminder (ticking the box) to the sign-in step.
@@ -104,7 +150,7 @@ impl Window {
     fn show_code(&mut self) -> String {
         self.click("Sign in with a code");
         self.wait_for("Copy code");
-        let SignIn::ShowingCode(prompt) = &self.harness.state().wizard().sign_in else {
+        let Some(SignIn::ShowingCode(prompt)) = self.wizard().sign_in() else {
             unreachable!()
         };
         prompt.user_code.clone()
@@ -212,8 +258,14 @@ fn the_happy_path_ends_with_tokens_in_the_keyring() {
     window.click("Next");
 
     window.wait_for("Step 5 of 5");
-    window.wait_for("Saved");
+    window.wait_for("Nothing has been saved yet");
     let store = TokenStore::open_for_service(DEMO_KEYRING_SERVICE).unwrap();
+    assert!(
+        store.load_tokens(DEMO_MAILBOX).unwrap().is_none(),
+        "nothing reaches the keyring before Save"
+    );
+    window.click("Save");
+    window.wait_for("Remove the saved sign-in");
     let saved = store
         .load_tokens(DEMO_MAILBOX)
         .unwrap()
@@ -232,7 +284,7 @@ fn the_happy_path_ends_with_tokens_in_the_keyring() {
 
 #[test]
 fn a_red_cross_explains_authenticated_smtp_and_try_again_reruns_only_smtp() {
-    let mut window = Window::standard();
+    let mut window = Window::in_memory();
     window
         .sandbox
         .inject(Fault::SmtpAuthReply(SMTP_AUTH_DISABLED.into()));
@@ -273,22 +325,23 @@ fn a_red_cross_explains_authenticated_smtp_and_try_again_reruns_only_smtp() {
     window.sandbox.clear_faults();
     window.click("Try again");
     assert!(
-        window.harness.state().wizard().imap.passed(),
+        window
+            .wizard()
+            .check_row(Protocol::Imap)
+            .is_some_and(CheckRow::passed),
         "IMAP is not checked again"
     );
-    for _ in 0..500 {
-        window.harness.step();
-        if window.harness.state().wizard().smtp.passed() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    window.wait_until("SMTP passing", |wizard| {
+        wizard
+            .check_row(Protocol::Smtp)
+            .is_some_and(CheckRow::passed)
+    });
     assert_eq!(window.harness.query_all_by_label("Connected").count(), 2);
 }
 
 #[test]
 fn cancel_during_sign_in_drops_the_late_result() {
-    let mut window = Window::standard();
+    let mut window = Window::in_memory();
     window.go_to_sign_in_step();
     let user_code = window.show_code();
     window.click("Cancel sign-in");
@@ -299,10 +352,7 @@ fn cancel_during_sign_in_drops_the_late_result() {
         window.harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(matches!(
-        window.harness.state().wizard().sign_in,
-        SignIn::Choosing
-    ));
+    assert!(matches!(window.wizard().sign_in(), Some(SignIn::Choosing)));
     assert_eq!(
         window.sandbox.stats().device_polls.len(),
         polls,
@@ -312,7 +362,7 @@ fn cancel_during_sign_in_drops_the_late_result() {
 
 #[test]
 fn an_expired_code_offers_a_new_one() {
-    let mut window = Window::standard();
+    let mut window = Window::in_memory();
     window.go_to_sign_in_step();
     window.sandbox.inject(Fault::DeviceExpired);
     window.click("Sign in with a code");
@@ -327,14 +377,9 @@ fn a_locked_keyring_at_save_explains_and_offers_try_again() {
     let mut window = Window::standard();
     window.sign_in();
     window.click("Next");
-    for _ in 0..500 {
-        window.harness.step();
-        if window.harness.state().wizard().can_go_next() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    window.wait_until("both checks passing", Wizard::can_go_next);
     window.click("Next");
+    window.click("Save");
     window.wait_for("Not saved yet");
     assert!(window.shows("The keyring is locked"));
     assert!(window.shows("Unlock the keyring"));
@@ -348,10 +393,7 @@ fn a_locked_keyring_at_save_explains_and_offers_try_again() {
     window.click("Try again");
     window.wait_for("Not saved yet");
     assert!(
-        matches!(
-            window.harness.state().wizard().sign_in,
-            SignIn::SignedIn { .. }
-        ),
+        matches!(&window.wizard().page, Page::Save(page) if page.tokens.refresh_token.is_some()),
         "the tokens are still in memory"
     );
 }
@@ -414,4 +456,79 @@ fn nothing_is_clipped_at_640_by_480_even_at_scale_two() {
             );
         }
     }
+}
+
+/// Types into the "Email address" box, replacing what is there.
+fn retype_mailbox(window: &mut Window, mailbox: &str) {
+    window.harness.get_by_label("Email address").focus();
+    window.harness.step();
+    window
+        .harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    window.harness.step();
+    window
+        .harness
+        .get_by_label("Email address")
+        .type_text(mailbox);
+    window.harness.step();
+    window.harness.step();
+}
+
+#[test]
+fn another_mailbox_typed_after_signing_in_asks_for_a_new_sign_in() {
+    let mut window = Window::in_memory();
+    window.sign_in();
+    assert!(window.harness.query_by_label("Sign in again").is_some());
+    window.click("Back");
+    window.click("Back");
+    assert_eq!(window.step(), Step::Account);
+    retype_mailbox(&mut window, "frontdesk@smile-dental.example");
+    window.click("Next");
+    window.wait_for("I have noted these settings");
+    window.click("I have noted these settings");
+    window.click("Next");
+    assert_eq!(window.step(), Step::SignIn);
+    assert!(
+        !window.shows("Signed in as"),
+        "reception@'s sign-in must not be offered for frontdesk@"
+    );
+    assert!(window.shows("Sign in as frontdesk@smile-dental.example"));
+    assert!(!window.wizard().can_go_next());
+}
+
+#[test]
+fn a_double_click_on_next_stops_on_the_save_page_and_save_means_save() {
+    let mut window = Window::in_memory();
+    window.sign_in();
+    window.click("Next");
+    window.wait_until("both checks passing", Wizard::can_go_next);
+    // Two clicks in quick succession at the same place: the second lands on the last page's Save button.
+    window.harness.get_by_label("Next").click();
+    window.harness.step();
+    window.harness.get_by_label("Save").click();
+    window.harness.step();
+    window.harness.step();
+    assert_eq!(window.step(), Step::Save);
+    assert!(window.shows("Nothing has been saved yet"));
+    assert!(
+        window.stored_items().is_empty(),
+        "a double click must not save: {:?}",
+        window.stored_items()
+    );
+
+    // A deliberate Save stores it; Back and Cancel then say so instead of pretending nothing happened.
+    window.click("Save");
+    window.wait_for("Remove the saved sign-in");
+    assert!(!window.stored_items().is_empty());
+    assert!(window.harness.query_by_label("Cancel").is_none());
+    assert!(!window.wizard().can_go_back());
+    assert!(window.shows("mailconnect forget reception@smile-dental.example"));
+    window.click("Remove the saved sign-in");
+    window.wait_for("was removed");
+    assert!(
+        window.stored_items().is_empty(),
+        "{:?}",
+        window.stored_items()
+    );
+    assert!(window.harness.query_by_label("Cancel").is_some());
 }

@@ -1,0 +1,108 @@
+//! One account's standing as `status` shows it: the stored sign-in, the Basic Auth password, the last checks.
+//! Each account is read on its own, so one damaged or unreadable sign-in never hides the others.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::Account;
+use crate::state::{LastVerification, State};
+use crate::store::{Manifest, StoreError, TokenStore};
+
+/// What is known about one account.
+#[derive(Debug)]
+pub struct AccountStatus {
+    pub mailbox: String,
+    /// The saved sign-in's manifest, `None` when there is none, or why it cannot be read.
+    pub sign_in: Result<Option<Manifest>, StoreError>,
+    pub basic_password: Result<bool, StoreError>,
+    pub last_verification: Option<LastVerification>,
+}
+
+impl AccountStatus {
+    pub fn read(store: &TokenStore, state: &State, account: &Account) -> AccountStatus {
+        AccountStatus {
+            mailbox: account.mailbox.clone(),
+            sign_in: store.manifest(&account.mailbox),
+            basic_password: store
+                .load_basic_password(&account.mailbox)
+                .map(|password| password.is_some()),
+            last_verification: state.last_verification(&account.mailbox).cloned(),
+        }
+    }
+
+    /// The sign-in in a few words.
+    pub fn method(&self) -> String {
+        let basic = matches!(self.basic_password, Ok(true));
+        match (&self.sign_in, basic) {
+            (Ok(Some(_)), true) => "OAuth (an old Basic Auth password is still stored)".to_owned(),
+            (Ok(Some(_)), false) => "OAuth".to_owned(),
+            (Ok(None), true) => "Basic Auth only: not moved to OAuth yet".to_owned(),
+            (Ok(None), false) => "no sign-in stored".to_owned(),
+            (Err(StoreError::Damaged { .. }), _) => {
+                "the saved sign-in is damaged: sign in again to repair it".to_owned()
+            }
+            (Err(error), _) => format!("cannot be read ({})", error.code()),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let manifest = self.sign_in.as_ref().ok().and_then(Option::as_ref);
+        serde_json::json!({
+            "mailbox": self.mailbox,
+            "oauth": manifest.is_some(),
+            "sign_in_error": self.sign_in.as_ref().err().map(StoreError::code),
+            "basic_password_stored": self.basic_password.as_ref().ok(),
+            "signed_in_as": manifest.and_then(|m| m.signed_in_as.clone()),
+            "access_token_expires_at": manifest.map(|m| m.access_token_expires_at),
+            "last_refresh": manifest.map(|m| m.saved_at),
+            "last_verification": self.last_verification,
+        })
+    }
+
+    pub fn write_lines(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(out, "{}", self.mailbox)?;
+        writeln!(out, "  sign-in:           {}", self.method())?;
+        if let Ok(Some(manifest)) = &self.sign_in {
+            writeln!(
+                out,
+                "  signed in as:      {}",
+                manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
+            )?;
+            writeln!(
+                out,
+                "  token expires:     {}",
+                describe_time(manifest.access_token_expires_at)
+            )?;
+            writeln!(
+                out,
+                "  last refresh:      {}",
+                describe_time(manifest.saved_at)
+            )?;
+        }
+        match &self.last_verification {
+            Some(last) => writeln!(
+                out,
+                "  last verification: {}: IMAP {}, SMTP {}",
+                describe_time(last.at),
+                last.imap.code,
+                last.smtp.code
+            ),
+            None => writeln!(out, "  last verification: never"),
+        }
+    }
+}
+
+/// A Unix time as local date and time with how far away it is.
+pub fn describe_time(unix_seconds: u64) -> String {
+    let Some(time) = UNIX_EPOCH.checked_add(Duration::from_secs(unix_seconds)) else {
+        return "(an impossible date)".to_owned();
+    };
+    let local = chrono::DateTime::<chrono::Local>::from(time).format("%Y-%m-%d %H:%M");
+    match time.duration_since(SystemTime::now()) {
+        Ok(ahead) => format!("{local} (in {})", crate::words::duration(ahead)),
+        Err(behind) => format!(
+            "{local} ({} ago)",
+            crate::words::duration(behind.duration())
+        ),
+    }
+}

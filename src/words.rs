@@ -1,0 +1,65 @@
+//! Numbers in words for people: plurals and durations that read naturally ("1 minute", "2 hours 5 minutes").
+
+use std::time::Duration;
+
+/// "1 item", "2 items".
+pub fn count(number: u64, singular: &str, plural: &str) -> String {
+    if number == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{number} {plural}")
+    }
+}
+
+/// A duration rounded to what a person needs: seconds under a minute, minutes under an hour, then hours and
+/// minutes, then days.
+pub fn duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds < 60 {
+        return count(seconds, "second", "seconds");
+    }
+    let minutes = seconds / 60;
+    if minutes < 60 {
+        return count(minutes, "minute", "minutes");
+    }
+    let hours = minutes / 60;
+    if hours < 48 {
+        let rest = minutes % 60;
+        return if rest == 0 {
+            count(hours, "hour", "hours")
+        } else {
+            format!(
+                "{} {}",
+                count(hours, "hour", "hours"),
+                count(rest, "minute", "minutes")
+            )
+        };
+    }
+    count(hours / 24, "day", "days")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (0, "0 seconds"),
+            (1, "1 second"),
+            (59, "59 seconds"),
+            (60, "1 minute"),
+            (61, "1 minute"),
+            (119, "1 minute"),
+            (3599, "59 minutes"),
+            (3600, "1 hour"),
+            (3660, "1 hour 1 minute"),
+            (7500, "2 hours 5 minutes"),
+            (48 * 3600, "2 days"),
+            (90 * 86400, "90 days"),
+        ];
+        for (seconds, words) in cases {
+            assert_eq!(duration(Duration::from_secs(seconds)), words, "{seconds} s");
+        }
+    }
+}
