@@ -58,7 +58,11 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         None => ConfigFile::default_location()?,
     };
     if let Some(command) = arguments.command {
-        return mailconnect::cli::run(command, config_file, &runtime);
+        let result = mailconnect::cli::run(command, config_file, &runtime);
+        // Everything the command needed is done. A keyring call still tidying in the background (GNOME Keyring can
+        // stall one for a minute) must not keep the mail program that waits for our exit waiting too.
+        runtime.shutdown_background();
+        return result;
     }
     let config = config_file
         .load()

@@ -80,18 +80,14 @@ pub struct FreshToken {
 /// How long tidying the replaced generation may take after the token was handed out.
 const TIDY_WITHIN: Duration = Duration::from_secs(3);
 
-/// Removes the generations a refresh replaced, under the mailbox's lock. Bounded and best effort: the next save
-/// sweeps what is left.
+/// Removes the generations a refresh replaced. Bounded and best effort: the next save sweeps what is left.
 pub async fn tidy(store: &TokenStore, mailbox: &str, fresh: &FreshToken) {
     if !fresh.refreshed {
         return;
     }
     let mailbox = mailbox.to_owned();
     let tidied = store
-        .run_within(TIDY_WITHIN, move |store| {
-            let lock = store.lock_within(&mailbox, TIDY_WITHIN)?;
-            store.tidy(&lock)
-        })
+        .run_within(TIDY_WITHIN, move |store| store.tidy(&mailbox))
         .await;
     if let Err(error) = tidied {
         tracing::info!(

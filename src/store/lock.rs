@@ -19,6 +19,17 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct MailboxLock {
     key: String,
     _file: File,
+    taken_at: Instant,
+}
+
+impl Drop for MailboxLock {
+    fn drop(&mut self) {
+        tracing::debug!(
+            mailbox = %self.key,
+            held_ms = self.taken_at.elapsed().as_millis() as u64,
+            "write lock released"
+        );
+    }
 }
 
 impl MailboxLock {
@@ -39,7 +50,18 @@ impl MailboxLock {
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(MailboxLock { key, _file: file }),
+                Ok(()) => {
+                    tracing::debug!(
+                        mailbox = %key,
+                        waited_ms = (wait.saturating_sub(deadline.saturating_duration_since(Instant::now()))).as_millis() as u64,
+                        "write lock taken"
+                    );
+                    return Ok(MailboxLock {
+                        key,
+                        _file: file,
+                        taken_at: Instant::now(),
+                    });
+                }
                 Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(POLL)
                 }

@@ -239,7 +239,8 @@ impl TokenStore {
     ) -> Result<Written, StoreError> {
         let lock = self.lock(mailbox)?;
         let written = self.write_generation(&lock, tokens, Expect::AnySignIn)?;
-        if let Err(error) = self.tidy(&lock) {
+        drop(lock);
+        if let Err(error) = self.tidy(mailbox) {
             tracing::info!(
                 code = error.code(),
                 "old token parts left for the next save"
@@ -312,19 +313,23 @@ impl TokenStore {
         Ok(Written { generation })
     }
 
-    /// Removes every token part of `lock`'s mailbox that the manifest does not point at, found by searching the
-    /// keyring (so parts a killed process left behind go too). Returns how many items were removed. With a
-    /// damaged manifest nothing is removed: the next sign-in repairs it and tidies then.
-    pub fn tidy(&self, lock: &MailboxLock) -> Result<usize, StoreError> {
-        let key = lock.mailbox();
-        let current = match self.read_manifest(key) {
-            Ok(manifest) => manifest.map(|manifest| manifest.generation),
-            Err(StoreError::Damaged { .. }) => return Ok(0),
-            Err(error) => return Err(error),
+    /// Removes every token part of `mailbox` older than the generation the manifest points at, found by searching
+    /// the keyring (so parts a killed process left behind go too). Returns how many items were removed.
+    ///
+    /// It needs no lock: every write creates a generation above the current one, so no writer ever touches what
+    /// this removes, and a reader that still follows the old manifest retries ([`TokenStore::load`]). That matters
+    /// because GNOME Keyring sometimes stalls a call for up to a minute under load; a clean-up that held the lock
+    /// would then hold up every other program waiting for a token. With no readable manifest nothing is removed:
+    /// the next sign-in repairs it and tidies then.
+    pub fn tidy(&self, mailbox: &str) -> Result<usize, StoreError> {
+        let key = mailbox_key(mailbox);
+        let Ok(Some(manifest)) = self.read_manifest(&key) else {
+            return Ok(0);
         };
         let mut removed = 0;
-        for name in self.part_names(key, current)? {
-            if part_generation(key, &name).is_some_and(|generation| Some(generation) != current)
+        for name in self.part_names(&key, Some(manifest.generation))? {
+            if part_generation(&key, &name)
+                .is_some_and(|generation| generation < manifest.generation)
                 && self.items.delete(&name)?
             {
                 removed += 1;
@@ -418,25 +423,46 @@ impl TokenStore {
         Ok(self.load(mailbox)?.map(|loaded| loaded.tokens))
     }
 
-    /// Reads the tokens saved for `mailbox` with the generation they belong to.
+    /// Reads the tokens saved for `mailbox` with the generation they belong to. A part that vanished because a
+    /// newer generation was saved (and the old one tidied) meanwhile is not damage: the read starts again.
     pub fn load(&self, mailbox: &str) -> Result<Option<LoadedTokens>, StoreError> {
         let key = mailbox_key(mailbox);
-        let Some(manifest) = self.read_manifest(&key)? else {
-            return Ok(None);
-        };
+        let mut attempts = 0;
+        loop {
+            let Some(manifest) = self.read_manifest(&key)? else {
+                return Ok(None);
+            };
+            let generation = manifest.generation;
+            match self.load_generation(&key, manifest) {
+                Err(StoreError::Damaged { .. })
+                    if attempts < 3
+                        && self
+                            .read_manifest(&key)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|now| now.generation != generation) =>
+                {
+                    attempts += 1;
+                }
+                other => return other.map(Some),
+            }
+        }
+    }
+
+    fn load_generation(&self, key: &str, manifest: Manifest) -> Result<LoadedTokens, StoreError> {
         let access_token = self.read_parts(
-            &key,
+            key,
             TokenKind::Access,
             manifest.generation,
             manifest.access_token_parts,
         )?;
         let refresh_token = self.read_parts(
-            &key,
+            key,
             TokenKind::Refresh,
             manifest.generation,
             manifest.refresh_token_parts,
         )?;
-        Ok(Some(LoadedTokens {
+        Ok(LoadedTokens {
             generation: manifest.generation,
             tokens: StoredTokens {
                 access_token,
@@ -446,7 +472,7 @@ impl TokenStore {
                 signed_in_as: manifest.signed_in_as,
                 saved_at: UNIX_EPOCH + Duration::from_secs(manifest.saved_at),
             },
-        }))
+        })
     }
 
     /// Stores the old Basic Auth password (under the mailbox's lock).

@@ -129,9 +129,8 @@ fn tidy_and_forget_find_parts_of_every_generation_by_search() {
     store
         .save_sign_in("reception@practice.com.au", &tokens("b", "rb", "y"))
         .unwrap();
-    let lock = store.lock(MAILBOX).unwrap();
-    assert_eq!(store.tidy(&lock).unwrap(), 3);
-    drop(lock);
+    // Generation 9 is above the current one: a writer may be busy with it, so tidy leaves it to `forget`.
+    assert_eq!(store.tidy(MAILBOX).unwrap(), 2);
     store
         .save_basic_password(MAILBOX, &SecretString::from("Winter2026!"))
         .unwrap();
@@ -139,7 +138,7 @@ fn tidy_and_forget_find_parts_of_every_generation_by_search() {
     assert_eq!(
         forgotten,
         Forgotten {
-            items: 3,
+            items: 4,
             had_sign_in: true,
             had_basic_password: false
         }

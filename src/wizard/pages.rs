@@ -40,7 +40,7 @@ impl Step {
             Step::Reminder => "Your current settings",
             Step::SignIn => "Sign in to Microsoft",
             Step::Check => "Check the connection",
-            Step::Save => "Save",
+            Step::Save => "Save the sign-in",
         }
     }
 }
