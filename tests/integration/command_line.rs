@@ -21,7 +21,7 @@ const MAILBOX: &str = "reception@smile-dental.example";
 
 /// Everything a command-line test needs; children inherit the private keyring's bus from this process.
 struct Setup {
-    _keyring: PrivateKeyring,
+    keyring: PrivateKeyring,
     runtime: tokio::runtime::Runtime,
     sandbox: Sandbox,
     ca: TestCa,
@@ -37,6 +37,14 @@ impl Setup {
     }
 
     fn with_sandbox(options: SandboxOptions) -> Setup {
+        let home = tempfile::tempdir().unwrap();
+        // This process writes to the keyring too (to expire a token, say): it takes the same lock files and keeps
+        // the same history as the children.
+        // SAFETY: one test per process (nextest), and no other thread runs yet.
+        unsafe {
+            std::env::set_var("XDG_CACHE_HOME", home.path().join("cache"));
+            std::env::set_var("XDG_DATA_HOME", home.path().join("data"));
+        }
         let keyring = PrivateKeyring::start_for_this_process("test keyring password");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -45,7 +53,6 @@ impl Setup {
         let sandbox = runtime.block_on(quick_sandbox(options));
         let ca = TestCa::new(&["localhost"]);
         let dovecot = Dovecot::start(&ca, &sandbox.introspection_url());
-        let home = tempfile::tempdir().unwrap();
         let account = Account {
             imap: dovecot.imap("localhost"),
             smtp: dovecot.smtp("localhost"),
@@ -60,7 +67,7 @@ impl Setup {
         let config_path = home.path().join("config.toml");
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         Setup {
-            _keyring: keyring,
+            keyring,
             runtime,
             sandbox,
             ca,
@@ -113,7 +120,11 @@ impl Setup {
             printed.contains("/devicelogin"),
             "the URL is printed: {printed}"
         );
+        // Keep reading: at TRACE level the rest of the log is more than a pipe holds, and a child blocked on a
+        // full pipe never exits.
+        let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         let output = child.wait_with_output().unwrap();
+        let _ = drain.join();
         assert!(
             output.status.success(),
             "login failed: {}",
@@ -539,4 +550,139 @@ fn neomutt_sends_through_dovecot_with_the_readme_snippet() {
         setup.dovecot.relayed(1),
         "the message did not reach Dovecot's relay"
     );
+}
+
+/// The refresh token stored for the mailbox now.
+fn stored_refresh_token(setup: &Setup) -> String {
+    let _ = setup;
+    let tokens = TokenStore::open()
+        .unwrap()
+        .load_tokens(MAILBOX)
+        .unwrap()
+        .expect("signed in");
+    secrecy::ExposeSecret::expose_secret(&tokens.refresh_token).to_owned()
+}
+
+#[test]
+fn login_while_another_process_refreshes_ends_with_the_new_sign_in() {
+    let setup = Setup::new();
+    setup.login();
+    setup.expire_access_token();
+    setup
+        .sandbox
+        .inject(Fault::TokenDelay(Duration::from_secs(3)));
+    let before = setup.sandbox.stats().refreshes();
+    let token = setup
+        .command(&["token", MAILBOX])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || setup
+            .sandbox
+            .stats()
+            .refreshes()
+            > before),
+        "the refresh never started"
+    );
+    // The practice admin signs in again while `token` waits for Microsoft.
+    setup.login();
+    let token = token.wait_with_output().unwrap();
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert!(
+        stored_refresh_token(&setup)
+            .starts_with(mailconnect::sandbox::SIGN_IN_REFRESH_TOKEN_PREFIX),
+        "the renewal of the old sign-in replaced the new sign-in"
+    );
+    let again = setup.run(&["token", MAILBOX]);
+    assert!(setup.imap_accepts(stdout(&again).trim_end()));
+}
+
+#[test]
+fn forget_after_fifty_processes_killed_mid_refresh_leaves_no_item() {
+    // Access tokens that always need renewing, so every `token` refreshes.
+    let setup = Setup::with_sandbox(SandboxOptions {
+        access_token_lifetime: Duration::from_secs(60),
+        ..SandboxOptions::default()
+    });
+    setup.login();
+    for round in 0..50u64 {
+        let mut child = setup
+            .command(&["token", MAILBOX])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over start-up, the keyring reads, the refresh and the write.
+        std::thread::sleep(Duration::from_millis(10 + (round * 37) % 140));
+        // SIGKILL: no destructor, no clean-up, like a power cut.
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let survivor = setup.run(&["token", MAILBOX]);
+    assert!(survivor.status.success(), "{}", stderr(&survivor));
+    assert!(setup.imap_accepts(stdout(&survivor).trim_end()));
+    let before = setup.keyring.item_names();
+    let forget = setup.run(&["forget", MAILBOX]);
+    assert!(forget.status.success(), "{}", stderr(&forget));
+    let said = stdout(&forget);
+    assert!(
+        said.contains(&format!("({} items)", before.len())),
+        "forget reports every item it removed ({before:?}): {said}"
+    );
+    assert_eq!(
+        setup.keyring.item_names(),
+        Vec::<String>::new(),
+        "secret-tool search still finds items after forget"
+    );
+}
+
+#[test]
+fn a_damaged_manifest_is_reported_per_account_and_repaired_by_login() {
+    let setup = Setup::new();
+    setup.login();
+    // A second account with nothing stored shows that one damaged sign-in does not hide the others.
+    let mut config: Config =
+        toml::from_str(&std::fs::read_to_string(&setup.config_path).unwrap()).unwrap();
+    config.accounts.push(Account {
+        mailbox: "frontdesk@smile-dental.example".into(),
+        ..setup.account.clone()
+    });
+    std::fs::write(&setup.config_path, toml::to_string(&config).unwrap()).unwrap();
+    let damaged = setup.keyring.secret_tool_with_input(
+        &[
+            "store",
+            "--label=damaged",
+            "service",
+            "mailconnect",
+            "username",
+            &format!("{MAILBOX}:tokens"),
+        ],
+        "{\"generation\": 3, \"access_token_par",
+    );
+    assert!(damaged.status.success());
+
+    let status = setup.run(&["status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let said = stdout(&status);
+    assert!(said.contains("damaged: sign in again"), "{said}");
+    assert!(said.contains("frontdesk@smile-dental.example"), "{said}");
+    let json = setup.run(&["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows[0]["sign_in_error"], "keyring-damaged");
+    assert_eq!(rows[1]["oauth"], false);
+
+    let token = setup.run(&["token", MAILBOX]);
+    assert_eq!(token.status.code(), Some(1));
+    assert!(
+        stderr(&token).contains("Sign in again"),
+        "{}",
+        stderr(&token)
+    );
+
+    setup.login();
+    let token = setup.run(&["token", MAILBOX]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert!(setup.imap_accepts(stdout(&token).trim_end()));
 }

@@ -7,6 +7,7 @@ mod command_line;
 mod keyring_store;
 mod real_window;
 mod secrets_never_leak;
+mod serialised_writes;
 mod sign_in;
 mod support;
 mod wizard_window;

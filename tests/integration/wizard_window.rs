@@ -8,6 +8,7 @@ use egui_kittest::kittest::Queryable;
 use mailconnect::demo::{DEMO_KEYRING_SERVICE, DEMO_MAILBOX};
 use mailconnect::runner::WindowCommand;
 use mailconnect::sandbox::{Fault, Sandbox};
+use mailconnect::state::StateFile;
 use mailconnect::store::{MemoryItems, StoreAccess, TokenStore};
 use mailconnect::ui::WizardApp;
 use mailconnect::verify::Protocol;
@@ -25,6 +26,8 @@ struct Window {
     sandbox: Sandbox,
     /// The in-memory store, for windows whose test is not about the keyring.
     memory: Option<Arc<MemoryItems>>,
+    /// Where an in-memory window records the wizard's verdicts.
+    state: Option<(tempfile::TempDir, StateFile)>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -54,6 +57,12 @@ impl Window {
             demo.services.store = StoreAccess::Memory(store);
             items
         });
+        let state = memory.as_ref().map(|_| {
+            let folder = tempfile::tempdir().unwrap();
+            let file = StateFile::at(folder.path().join("state.json"));
+            demo.services.state_file = Some(file.clone());
+            (folder, file)
+        });
         let handle = runtime.handle().clone();
         let (services, wizard) = (demo.services, demo.wizard);
         // In-memory windows run on a realistic clock (60 frames a second), so that two quick clicks count as a
@@ -68,6 +77,7 @@ impl Window {
             harness,
             sandbox: demo.sandbox,
             memory,
+            state,
             _runtime: runtime,
         }
     }
@@ -528,6 +538,13 @@ fn a_double_click_on_next_stops_on_the_save_page_and_save_means_save() {
     window.click("Save");
     window.wait_for("Remove the saved sign-in");
     assert!(!window.stored_items().is_empty());
+    // The wizard's two ticks are what `status` and the report show from now on.
+    let (_, state_file) = window.state.as_ref().unwrap();
+    let recorded = state_file.load();
+    let last = recorded
+        .last_verification(DEMO_MAILBOX)
+        .expect("the wizard's checks are recorded at Save");
+    assert!(last.imap.passed && last.smtp.passed, "{last:?}");
     assert!(window.harness.query_by_label("Cancel").is_none());
     assert!(!window.wizard().can_go_back());
     assert!(window.shows("mailconnect forget reception@smile-dental.example"));

@@ -124,6 +124,20 @@ impl PrivateKeyring {
             .expect("run secret-tool")
     }
 
+    /// Runs secret-tool with `input` on its standard input (what `store` reads as the secret).
+    pub fn secret_tool_with_input(&self, arguments: &[&str], input: &str) -> std::process::Output {
+        let mut child = Command::new(require_program("secret-tool"))
+            .args(arguments)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run secret-tool");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().expect("secret-tool output")
+    }
+
     /// The `username` attribute of every item mailconnect stored (secret-tool prints attributes on stderr).
     pub fn item_names(&self) -> Vec<String> {
         let output = self.secret_tool(&["search", "--all", "service", "mailconnect"]);
