@@ -119,18 +119,30 @@ fn tidy_and_forget_find_parts_of_every_generation_by_search() {
     store
         .save_sign_in(MAILBOX, &tokens("a1", "r1", "x"))
         .unwrap();
-    // Leftovers of killed processes: a whole old generation and a half-written newer one.
+    store
+        .save_sign_in(MAILBOX, &tokens("a2", "r2", "x"))
+        .unwrap();
+    // Leftovers of killed processes: a whole older generation, and a part of a newer one a writer may be busy with.
     let lock = store.lock(MAILBOX).unwrap();
-    for name in ["access-token:7:1", "refresh-token:7:1", "refresh-token:9:2"] {
+    for name in ["access-token:1:1", "refresh-token:1:1", "refresh-token:5:2"] {
         store.write_raw_for_tests(&lock, name, "old").unwrap();
     }
-    // Another mailbox's items are never touched.
     drop(lock);
+    // Another mailbox's items are never touched.
     store
         .save_sign_in("reception@practice.com.au", &tokens("b", "rb", "y"))
         .unwrap();
-    // Generation 9 is above the current one: a writer may be busy with it, so tidy leaves it to `forget`.
+    // Generation 5 is above the current one (2): tidy leaves it; `forget` removes it.
     assert_eq!(store.tidy(MAILBOX).unwrap(), 2);
+    assert_eq!(
+        store
+            .load_tokens(MAILBOX)
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose_secret(),
+        "a2"
+    );
     store
         .save_basic_password(MAILBOX, &SecretString::from("Winter2026!"))
         .unwrap();
