@@ -779,9 +779,6 @@ fn stored_items_ui(ui: &mut Ui, page: &SavePage) {
             ui.label("  •  Signed-in account");
             ui.label(who);
             ui.end_row();
-            ui.label("  •  The mailbox's settings");
-            ui.label("servers and sign-in settings, no password");
-            ui.end_row();
         });
 }
 
@@ -791,6 +788,6 @@ fn keyring_name() -> &'static str {
     } else if cfg!(target_os = "macos") {
         "the macOS Keychain"
     } else {
-        "your keyring (Secret Service)"
+        "this computer's keyring (\"Passwords and Keys\")"
     }
 }

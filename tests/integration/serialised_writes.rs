@@ -80,3 +80,38 @@ fn a_sign_in_saved_while_a_refresh_is_at_microsoft_is_the_one_kept() {
         );
     });
 }
+
+#[test]
+fn a_renewal_for_another_account_than_the_one_stored_is_refused_and_stores_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sandbox = quick_sandbox(SandboxOptions::default()).await;
+        let account = sandbox.account(MAILBOX);
+        // Not about the keyring: the in-memory store.
+        let (store, _) = TokenStore::in_memory();
+        let signed_in = device_sign_in(&sandbox, &account, MAILBOX).await;
+        let mut saved = stored(&signed_in, SystemTime::now());
+        // What was stored says someone else signed in; Microsoft's renewal names the mailbox.
+        saved.signed_in_as = Some("manager@smile-dental.example".into());
+        store.save_sign_in(MAILBOX, &saved).unwrap();
+        let generation = store.load(MAILBOX).unwrap().unwrap().generation;
+
+        let refused = fresh_access_token(&account, &store, || Ok(sign_in_client(&account))).await;
+        assert!(
+            matches!(
+                refused,
+                Err(mailconnect::tokens::TokenError::AccountChanged { .. })
+            ),
+            "{refused:?}"
+        );
+        let after = store.load(MAILBOX).unwrap().unwrap();
+        assert_eq!(after.generation, generation, "nothing was written");
+        assert_eq!(
+            after.tokens.signed_in_as.as_deref(),
+            Some("manager@smile-dental.example")
+        );
+    });
+}
