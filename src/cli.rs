@@ -97,7 +97,7 @@ pub fn run(
         Command::Forget {
             mailbox,
             basic_only,
-        } => context.forget(&mailbox, basic_only),
+        } => runtime.block_on(context.forget(&mailbox, basic_only)),
         Command::Report { mailbox } => context.report(&mailbox),
     }
 }
@@ -300,18 +300,27 @@ impl Context {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn forget(&self, mailbox: &str, basic_only: bool) -> anyhow::Result<ExitCode> {
+    async fn forget(&self, mailbox: &str, basic_only: bool) -> anyhow::Result<ExitCode> {
         let store = TokenStore::open()?;
-        let forgotten = if basic_only {
-            let had_basic_password = store.delete_basic_password(mailbox)?;
-            crate::store::Forgotten {
-                items: usize::from(had_basic_password),
-                had_sign_in: false,
-                had_basic_password,
-            }
-        } else {
-            store.forget(mailbox, true)?
-        };
+        let key = mailbox.to_owned();
+        // Bounded like every keyring call: a keyring that never answers must not hold the mailbox's lock forever.
+        let forgotten = store
+            .run_within(
+                crate::store::LOCK_WAIT + crate::store::KEYRING_TIMEOUT,
+                move |store| {
+                    if basic_only {
+                        let had_basic_password = store.delete_basic_password(&key)?;
+                        Ok(crate::store::Forgotten {
+                            items: usize::from(had_basic_password),
+                            had_sign_in: false,
+                            had_basic_password,
+                        })
+                    } else {
+                        store.forget(&key, true)
+                    }
+                },
+            )
+            .await?;
         let mut removed = Vec::new();
         if forgotten.had_sign_in {
             removed.push("the OAuth sign-in (access and refresh tokens)");

@@ -260,11 +260,24 @@ async fn save(
 ) -> Result<(), StoreError> {
     let store = services.store.open()?;
     let mailbox = account.mailbox.clone();
+    let tidy_mailbox = mailbox.clone();
     store
         .run_within(LOCKED_KEYRING_WORK, move |store| {
-            store.save_sign_in(&mailbox, &tokens)
+            store.write_sign_in(&mailbox, &tokens)
         })
         .await?;
+    // Older generations go afterwards, outside the Save's time limit: a slow clean-up must not turn a save that
+    // happened into "Not saved yet".
+    let tidy_store = store.clone();
+    tokio::spawn(async move {
+        let tidied = tidy_store.run(move |store| store.tidy(&tidy_mailbox)).await;
+        if let Err(error) = tidied {
+            tracing::info!(
+                code = error.code(),
+                "old token parts left for the next save"
+            );
+        }
+    });
     // The tokens are safe in the keyring already; a configuration or history problem must not undo that.
     if let Some(config_file) = &services.config_file {
         let recorded = config_file.load().and_then(|mut config| {

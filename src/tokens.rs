@@ -127,12 +127,18 @@ pub async fn fresh_access_token(
     let client = client().map_err(TokenError::Setup)?;
     let tokens = client.refresh(&stored.tokens.refresh_token).await?;
     let answered = tokens.account.as_ref().map(|who| who.username.clone());
-    if let (Some(answered), Some(signed_in)) = (&answered, &stored.tokens.signed_in_as)
-        && !answered.eq_ignore_ascii_case(signed_in)
+    // Who the renewal must be for: who signed in, or (not recorded) who should sign in for this mailbox.
+    let expected = stored
+        .tokens
+        .signed_in_as
+        .clone()
+        .unwrap_or_else(|| account.sign_in_account().to_owned());
+    if let Some(answered) = &answered
+        && !answered.eq_ignore_ascii_case(&expected)
     {
         return Err(TokenError::AccountChanged {
             mailbox,
-            stored: signed_in.clone(),
+            stored: expected,
             answered: answered.clone(),
         });
     }

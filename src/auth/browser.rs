@@ -150,17 +150,33 @@ async fn redirect_landing(
     State(listener): State<ListenerState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> impl IntoResponse {
+    // Only an answer carrying this sign-in's `state` is Microsoft's redirect. Anything else, errors included, came
+    // from another program on this computer or a stale tab: it must neither end the sign-in nor put made-up text
+    // in front of the user, so it is ignored and the listener keeps waiting for the real answer.
+    let state_matches = query
+        .get("state")
+        .is_some_and(|state| same_secret(state.as_bytes(), listener.expected_state.as_bytes()));
+    if !state_matches {
+        if query.contains_key("code") || query.contains_key("error") {
+            tracing::info!(
+                "an answer with another state reached the loopback listener and was ignored"
+            );
+        }
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(landing_page(
+                "This page is not part of your sign-in",
+                "mailconnect ignored it. If you are signing in, finish in the tab that Microsoft's page opened.",
+            )),
+        );
+    }
     let result = if let Some(error) = query.get("error") {
         Err(SignInError::Rejected(Box::new(IdentityError::from_parts(
             error,
             query.get("error_description").map(String::as_str),
         ))))
     } else if let Some(code) = query.get("code") {
-        if query.get("state") == Some(&listener.expected_state) {
-            Ok(AuthorizationCode::new(code.clone()))
-        } else {
-            Err(SignInError::StateMismatch)
-        }
+        Ok(AuthorizationCode::new(code.clone()))
     } else {
         return (StatusCode::NOT_FOUND, Html(String::new()));
     };
@@ -180,6 +196,16 @@ async fn redirect_landing(
         tracing::debug!("a second answer reached the loopback listener and was ignored");
     }
     (StatusCode::OK, Html(page))
+}
+
+/// Compares two secrets in time that does not depend on where they differ (the `state` guards the redirect).
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 fn landing_page(title: &str, text: &str) -> String {

@@ -7,7 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    IdentityHttp, SignInClient, SignInError, TokenSet, from_oauth_error, tokens_from_response,
+    IdentityHttp, SignInClient, SignInError, TokenSet, answer, from_oauth_error,
+    tokens_from_response,
 };
 
 /// RFC 8628 3.5: on `slow_down` the interval grows by five seconds for the rest of the flow.
@@ -54,7 +55,11 @@ impl DeviceCodePrompt {
     }
 
     pub fn expires_at(&self) -> Instant {
-        self.issued_at + self.expires_in
+        answer::instant_after(
+            self.issued_at,
+            self.expires_in,
+            answer::DEVICE_CODE_LIFETIME_RANGE,
+        )
     }
 
     pub fn remaining(&self) -> Duration {
@@ -89,13 +94,26 @@ impl SignInClient {
                     detail: "the verification address is not a URL".to_owned(),
                 }
             })?;
+        // The address is shown, put in a QR code and opened: only a web page, never file: or another scheme.
+        if crate::config::check_identity_url(&verification_uri).is_err() {
+            return Err(SignInError::Malformed {
+                detail: "the sign-in page's address is not an https:// address".to_owned(),
+            });
+        }
+        let user_code = response.user_code().secret().to_owned();
+        if user_code.is_empty() || user_code.len() > 64 || user_code.chars().any(|c| c.is_control())
+        {
+            return Err(SignInError::Malformed {
+                detail: "the sign-in code is empty, too long or not plain text".to_owned(),
+            });
+        }
         Ok(DeviceCodePrompt {
-            user_code: response.user_code().secret().to_owned(),
+            user_code,
             verification_uri,
             message: response.extra_fields().message.clone(),
             issued_at: Instant::now(),
-            expires_in: response.expires_in(),
-            interval: response.interval(),
+            expires_in: answer::clamp(response.expires_in(), answer::DEVICE_CODE_LIFETIME_RANGE),
+            interval: answer::clamp(response.interval(), answer::POLL_INTERVAL_RANGE),
             device_code: SecretString::from(response.device_code().secret().to_owned()),
         })
     }
@@ -106,9 +124,10 @@ impl SignInClient {
         prompt: &DeviceCodePrompt,
         mut on_event: impl FnMut(DevicePollEvent) + Send,
     ) -> Result<TokenSet, SignInError> {
-        let mut interval = prompt.interval;
+        let mut interval = answer::clamp(prompt.interval, answer::POLL_INTERVAL_RANGE);
         let mut transient_failures = 0;
         loop {
+            // Never past the code's end, however the server set the interval.
             if prompt.remaining() < interval {
                 tokio::time::sleep(prompt.remaining()).await;
                 return Err(SignInError::DeviceCodeExpired);

@@ -135,10 +135,6 @@ pub enum SignInError {
         "The address {url} is not allowed: sign-in must use https:// (plain http only to this computer)"
     )]
     InsecureEndpoint { url: String },
-    #[error(
-        "The browser's answer did not belong to this sign-in (state mismatch); start the sign-in again"
-    )]
-    StateMismatch,
     #[error("The browser did not come back within {minutes} minutes")]
     BrowserTimedOut { minutes: u64 },
     #[error("The code expired before the sign-in was finished")]
@@ -192,7 +188,6 @@ impl SignInError {
             }
             SignInError::Malformed { .. } => "malformed-answer".to_owned(),
             SignInError::InsecureEndpoint { .. } => "insecure-endpoint".to_owned(),
-            SignInError::StateMismatch => "state-mismatch".to_owned(),
             SignInError::BrowserTimedOut { .. } => "browser-timeout".to_owned(),
             SignInError::DeviceCodeExpired => "AADSTS70019".to_owned(),
             SignInError::Listener { .. } => "loopback-listener".to_owned(),
@@ -216,7 +211,6 @@ impl SignInError {
                     "Correct the authorize, token and device code URLs in the account's Advanced settings to start with https://.",
                 ],
             },
-            SignInError::StateMismatch => troubleshoot::for_aadsts(54005),
             SignInError::BrowserTimedOut { .. } => Advice {
                 cause: "The browser sign-in was not finished in time.",
                 steps: &[

@@ -5,6 +5,7 @@
 //! because `oauth2`'s poller fixes the error type to RFC 8628's fields, which would drop Microsoft's AADSTS code and
 //! correlation id, and hides each poll from the caller.
 
+mod answer;
 mod browser;
 mod device;
 mod error;
@@ -155,7 +156,20 @@ impl SignInClient {
                 url: url.to_string(),
             })?;
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        // A proxy set for the internet (HTTP_PROXY) must never see a request to this computer: the sandbox and a
+        // local identity server get the refresh token.
+        if [
+            &endpoints.authorize,
+            &endpoints.token,
+            &endpoints.device_code,
+        ]
+        .iter()
+        .any(|url| url.host_str().is_some_and(crate::config::is_loopback_host))
+        {
+            http = http.no_proxy();
+        }
+        let http = http
             .use_preconfigured_tls((*trust.client_config()).clone())
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.http)
@@ -225,10 +239,12 @@ impl SignInClient {
             .map_err(|error| HttpFailure::Transport(network_error(&error)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| HttpFailure::Transport(network_error(&error)))?;
+        let body = answer::read_bounded(response).await.map_err(|error| {
+            HttpFailure::Transport(match error {
+                answer::BodyError::TooLarge => answer::BodyError::too_large(),
+                answer::BodyError::Network(error) => network_error(&error),
+            })
+        })?;
         tracing::debug!(endpoint = %url, status = status.as_u16(), "identity response");
         if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             return Err(HttpFailure::Transport(SignInError::Unavailable {
@@ -236,7 +252,12 @@ impl SignInClient {
                 identity: serde_json::from_slice(&body).ok().map(Box::new),
             }));
         }
-        let mut http_response = HttpResponse::new(body.to_vec());
+        let body = if status.is_success() {
+            answer::normalise_numbers(body)
+        } else {
+            body
+        };
+        let mut http_response = HttpResponse::new(body);
         *http_response.status_mut() = status;
         *http_response.headers_mut() = headers;
         Ok(http_response)
@@ -359,12 +380,16 @@ fn tokens_from_response(response: MicrosoftTokenResponse) -> Result<TokenSet, Si
         Some(id_token) => Some(SignedInAccount::from_id_token(id_token)?),
         None => None,
     };
+    answer::check_token("access token", response.access_token().secret())?;
+    if let Some(refresh_token) = response.refresh_token() {
+        answer::check_token("refresh token", refresh_token.secret())?;
+    }
     Ok(TokenSet {
         access_token: SecretString::from(response.access_token().secret().to_owned()),
         refresh_token: response
             .refresh_token()
             .map(|token| SecretString::from(token.secret().to_owned())),
-        expires_at: SystemTime::now() + lifetime,
+        expires_at: answer::expiry_from_now(lifetime),
         account,
     })
 }

@@ -25,9 +25,7 @@ pub enum StoreError {
     #[error("The lock file {path} cannot be used: {detail}")]
     LockFile { path: String, detail: String },
     /// A write that started from one generation found another one stored: someone saved in between.
-    #[error(
-        "The saved sign-in for {mailbox} changed while this one was being written (expected generation {expected}, found {found})"
-    )]
+    #[error("The saved sign-in for {mailbox} was replaced while it was being renewed")]
     Conflict {
         mailbox: String,
         expected: u64,
@@ -88,6 +86,10 @@ impl StoreError {
                 steps: &[
                     "Remove the file named in the details (it holds nothing secret), then choose \"Try again\".",
                 ],
+            },
+            StoreError::Conflict { found: 0, .. } => Advice {
+                cause: "The mailbox's sign-in was removed while it was being renewed.",
+                steps: &["Sign in again if this mailbox should stay connected."],
             },
             StoreError::Conflict { .. } => Advice {
                 cause: "The mailbox was signed in again while this sign-in was being renewed; the newer sign-in was kept.",

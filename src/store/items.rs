@@ -100,7 +100,11 @@ impl SecretItems for KeyringItems {
         let spec = HashMap::from([("service", self.service)]);
         let entries = match self.store.search(&spec) {
             Ok(entries) => entries,
-            Err(keyring_core::Error::NotSupportedByStore(_)) => return Ok(None),
+            // Stores that cannot search, or not by `service` (Windows' store searches by a name pattern only):
+            // the caller falls back to trying the names it expects.
+            Err(keyring_core::Error::NotSupportedByStore(_) | keyring_core::Error::Invalid(..)) => {
+                return Ok(None);
+            }
             Err(error) => return Err(map_error("(search)", &error)),
         };
         Ok(Some(

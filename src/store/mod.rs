@@ -231,15 +231,14 @@ impl TokenStore {
     }
 
     /// Saves a new sign-in for `mailbox`: takes the lock, writes a new generation whatever was stored (a damaged
-    /// manifest included, which this repairs), then removes every older item.
+    /// manifest included, which this repairs), then removes every older item (best effort; see
+    /// [`TokenStore::write_sign_in`] for a save whose time limit must not include the clean-up).
     pub fn save_sign_in(
         &self,
         mailbox: &str,
         tokens: &StoredTokens,
     ) -> Result<Written, StoreError> {
-        let lock = self.lock(mailbox)?;
-        let written = self.write_generation(&lock, tokens, Expect::AnySignIn)?;
-        drop(lock);
+        let written = self.write_sign_in(mailbox, tokens)?;
         if let Err(error) = self.tidy(mailbox) {
             tracing::info!(
                 code = error.code(),
@@ -247,6 +246,17 @@ impl TokenStore {
             );
         }
         Ok(written)
+    }
+
+    /// Writes a new sign-in under the mailbox's lock, replacing whatever is stored; older items stay for
+    /// [`TokenStore::tidy`].
+    pub fn write_sign_in(
+        &self,
+        mailbox: &str,
+        tokens: &StoredTokens,
+    ) -> Result<Written, StoreError> {
+        let lock = self.lock(mailbox)?;
+        self.write_generation(&lock, tokens, Expect::AnySignIn)
     }
 
     /// Writes `tokens` as a new generation and points the manifest at it, if what is stored matches `expect`.
@@ -274,11 +284,15 @@ impl TokenStore {
                 found: current.unwrap_or(0),
             });
         }
-        let generation = match current {
-            Some(generation) => generation + 1,
+        // Generations never repeat, not even after `forget` removed everything: a clean-up that read an older
+        // manifest (and stalled) removes only generations below the one it saw, so a new sign-in must be above it.
+        // The time in milliseconds is above every generation written before; +1 covers a clock that went back.
+        let above = match current {
+            Some(generation) => generation,
             // Past any generation a killed process or a damaged manifest left behind.
-            None => self.highest_generation(key)? + 1,
+            None => self.highest_generation(key)?,
         };
+        let generation = (above + 1).max(unix_millis());
         let access_parts = self.write_parts(
             key,
             TokenKind::Access,
@@ -462,15 +476,19 @@ impl TokenStore {
             manifest.generation,
             manifest.refresh_token_parts,
         )?;
+        let damaged = || StoreError::Damaged {
+            mailbox: key.to_owned(),
+            what: "a date in the manifest is out of range".to_owned(),
+        };
         Ok(LoadedTokens {
             generation: manifest.generation,
             tokens: StoredTokens {
                 access_token,
                 refresh_token,
-                access_token_expires_at: UNIX_EPOCH
-                    + Duration::from_secs(manifest.access_token_expires_at),
+                access_token_expires_at: from_unix_seconds(manifest.access_token_expires_at)
+                    .ok_or_else(damaged)?,
                 signed_in_as: manifest.signed_in_as,
-                saved_at: UNIX_EPOCH + Duration::from_secs(manifest.saved_at),
+                saved_at: from_unix_seconds(manifest.saved_at).ok_or_else(damaged)?,
             },
         })
     }
@@ -593,6 +611,19 @@ fn part_generation(key: &str, name: &str) -> Option<u64> {
     let (generation, number) = rest.split_once(':')?;
     number.parse::<u64>().ok()?;
     generation.parse().ok()
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX / 2)
+        })
+}
+
+/// A Unix time read from a manifest; `None` when it is beyond what this computer can represent.
+fn from_unix_seconds(seconds: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {

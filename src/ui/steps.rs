@@ -98,7 +98,9 @@ fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
             let (label, action, enabled) = match (wizard.step(), saving) {
                 // Next stays clickable on the form: a refused Next reveals every problem.
                 (Step::Account, _) => ("Next", Intent::Next, true),
-                (Step::Save, Some(Saving::Saved { .. })) => ("Finish", Intent::Finish, true),
+                (Step::Save, Some(Saving::Saved { .. } | Saving::RemoveFailed(_))) => {
+                    ("Finish", Intent::Finish, true)
+                }
                 (Step::Save, Some(Saving::NotYet | Saving::Removed(_))) => {
                     ("Save", Intent::Save, true)
                 }
@@ -719,7 +721,7 @@ fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
             );
             ui.add_space(8.0);
             ui.label(format!(
-                "Saved by mistake? Remove it from {keyring} here, or later with: mailconnect forget {mailbox}"
+                "Saved by mistake? Remove it from {keyring} here. Your IT support can also remove it later with the command: mailconnect forget {mailbox}"
             ));
             if let Saving::RemoveFailed(error) = &page.saving {
                 ui.horizontal(|ui| verdict_badge(ui, false, "Not removed"));
@@ -738,7 +740,7 @@ fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
             ui.horizontal(|ui| verdict_badge(ui, false, "Removed"));
             ui.add_space(4.0);
             ui.label(format!(
-                "The saved sign-in for {mailbox} was removed from {keyring} ({}). Choose Save to store it again, or Cancel to close.",
+                "The saved sign-in for {mailbox} was removed from {keyring} ({}). The mailbox stays in mailconnect's list without a sign-in. Choose Save to store it again, or Cancel to close.",
                 crate::words::count(forgotten.items as u64, "item", "items")
             ));
         }

@@ -9,21 +9,21 @@ use async_imap::imap_proto::{Capability, MailboxDatum, Response, ResponseCode, S
 use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
 
-use super::net::{self, MailStream, failure, io_failure, server_refusal, within};
+use super::net::{self, Bounded, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
 
 /// An IMAP connection with our own command tags.
 struct ImapClient {
-    client: Client<MailStream>,
+    client: Client<Bounded<MailStream>>,
     commands_sent: u32,
 }
 
 impl ImapClient {
     fn new(stream: MailStream) -> ImapClient {
         ImapClient {
-            client: Client::new(stream),
+            client: Client::new(Bounded::new(stream)),
             commands_sent: 0,
         }
     }
@@ -38,7 +38,7 @@ impl ImapClient {
     }
 
     async fn write_raw(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
-        net::send(self.client.get_mut(), bytes, stage).await
+        net::send(self.client.get_mut().get_mut(), bytes, stage).await
     }
 }
 
@@ -76,6 +76,8 @@ enum Reply {
         text: String,
         capabilities: Option<Vec<String>>,
         bye: bool,
+        /// The status word of a status response (`* OK`, `* PREAUTH`, `* NO` ...), if it was one.
+        status: Option<ImapStatus>,
     },
 }
 
@@ -111,7 +113,7 @@ pub(super) async fn run(
             run_simple(&mut client, "STARTTLS", Stage::Tls),
         )
         .await?;
-        let MailStream::Plain(tcp) = client.client.into_inner() else {
+        let MailStream::Plain(tcp) = client.client.into_inner().into_inner() else {
             return Err(failure(
                 Stage::Tls,
                 FailureKind::Protocol,
@@ -209,30 +211,35 @@ async fn next_reply(client: &mut ImapClient, stage: Stage) -> Result<Reply, Chec
                 _ => None,
             },
             bye: ImapStatus::from(status) == ImapStatus::Bye,
+            status: Some(ImapStatus::from(status)),
         },
         Response::Capabilities(list) => Reply::Untagged {
             text: String::new(),
             capabilities: Some(list.iter().map(capability_name).collect()),
             bye: false,
+            status: None,
         },
         Response::MailboxData(MailboxDatum::Exists(count)) => Reply::Untagged {
             text: format!("{count} EXISTS"),
             capabilities: None,
             bye: false,
+            status: None,
         },
         _ => Reply::Untagged {
             text: String::new(),
             capabilities: None,
             bye: false,
+            status: None,
         },
     })
 }
 
-/// The greeting must be `* OK`; Dovecot and others include their capabilities in it, saving a round trip.
+/// The greeting must be `* OK` or `* PREAUTH` (RFC 9051 7.1); `* BYE`, `* NO`, anything else is refused with the
+/// server's words. Dovecot and others include their capabilities in it, saving a round trip.
 async fn read_greeting(client: &mut ImapClient) -> Result<Option<Vec<String>>, CheckFailure> {
     match next_reply(client, Stage::Greeting).await? {
         Reply::Untagged {
-            bye: false,
+            status: Some(ImapStatus::Ok | ImapStatus::PreAuth),
             capabilities,
             ..
         } => Ok(capabilities),

@@ -63,6 +63,93 @@ impl AsyncWrite for MailStream {
     }
 }
 
+/// How much a server may send on one connection (before TLS, and again after it): a greeting, capabilities, the
+/// authentication exchange and a mailbox summary take a few kilobytes. More is a hostile or broken server, and is
+/// refused before it costs memory.
+pub const MAX_BYTES_PER_CONNECTION: usize = 1024 * 1024;
+/// How much of a server's text a report, the window or the terminal shows.
+pub const MAX_SERVER_TEXT: usize = 1000;
+const TOO_MUCH: &str = "the server sent more than 1 MiB";
+
+/// A stream that refuses to read past a byte budget.
+#[derive(Debug)]
+pub struct Bounded<S> {
+    inner: S,
+    remaining: usize,
+}
+
+impl<S> Bounded<S> {
+    pub fn new(inner: S) -> Bounded<S> {
+        Bounded {
+            inner,
+            remaining: MAX_BYTES_PER_CONNECTION,
+        }
+    }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, TOO_MUCH)));
+        }
+        let allowed = buf.remaining().min(this.remaining);
+        let mut limited = buf.take(allowed);
+        let result = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
+        let filled = limited.filled().len();
+        // SAFETY: `limited` wrote `filled` initialised bytes into `buf`'s unfilled part.
+        unsafe { buf.assume_init(filled) };
+        buf.advance(filled);
+        this.remaining -= filled;
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// A server's (or any untrusted) text as it may be shown: control characters (terminal escape sequences
+/// included) become spaces, and it is cut at `max` characters.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .trim_end()
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    if text.trim_end().chars().count() > max {
+        shown.push_str(" …");
+    }
+    shown
+}
+
 /// A failure at `stage`, with the advice that fits its kind.
 pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> CheckFailure {
     CheckFailure {
@@ -108,7 +195,7 @@ pub fn server_refusal(
         } else {
             format!("the server refused at the {} stage", stage.name())
         },
-        server_reply: Some(reply),
+        server_reply: Some(excerpt(&reply, MAX_SERVER_TEXT)),
         oauth_error: None,
         advice,
     }
@@ -145,7 +232,12 @@ pub fn io_failure(stage: Stage, error: &io::Error) -> CheckFailure {
         };
         return failure(stage, kind, certificate_problem);
     }
+    let shown = excerpt(&error.to_string(), 300);
     let (kind, detail) = match error.kind() {
+        K::InvalidData if error.to_string() == TOO_MUCH => (
+            FailureKind::Protocol,
+            format!("{TOO_MUCH} in this check; a mail server sends a few kilobytes"),
+        ),
         K::ConnectionRefused => (
             FailureKind::Refused,
             "the server refused the connection (nothing listens on that port)".to_owned(),
@@ -157,15 +249,15 @@ pub fn io_failure(stage: Stage, error: &io::Error) -> CheckFailure {
         K::TimedOut => (FailureKind::Timeout, "the connection timed out".to_owned()),
         K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable => (
             FailureKind::Unreachable,
-            format!("the server cannot be reached from this computer ({error})"),
+            format!("the server cannot be reached from this computer ({shown})"),
         ),
         _ if stage == Stage::Tls => (
             FailureKind::Tls,
-            format!("the secure connection failed ({error})"),
+            format!("the secure connection failed ({shown})"),
         ),
         _ => (
             FailureKind::Closed,
-            format!("the connection failed ({error})"),
+            format!("the connection failed ({shown})"),
         ),
     };
     failure(stage, kind, detail)

@@ -11,9 +11,9 @@ use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Quit, Rcpt, Starttls};
 use lettre::transport::smtp::extension::{ClientId, Extension, ServerInfo};
 use lettre::transport::smtp::response::Response;
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::net::{self, MailStream, failure, io_failure, server_refusal, within};
+use super::net::{self, Bounded, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
 use crate::troubleshoot;
@@ -39,57 +39,62 @@ impl Reply {
 }
 
 struct Connection {
-    stream: BufReader<MailStream>,
+    stream: BufReader<Bounded<MailStream>>,
 }
 
 impl Connection {
     async fn read_reply(&mut self, stage: Stage) -> Result<Reply, CheckFailure> {
-        let mut raw = String::new();
+        let mut bytes = Vec::new();
         loop {
-            let before = raw.len();
-            let read = self
-                .stream
-                .read_line(&mut raw)
+            let before = bytes.len();
+            // The bound applies inside a line too: a greeting of gigabytes without a newline stops here.
+            let allowed = (MAX_REPLY_BYTES + 1 - before) as u64;
+            let read = (&mut self.stream)
+                .take(allowed)
+                .read_until(b'\n', &mut bytes)
                 .await
                 .map_err(|error| io_failure(stage, &error))?;
-            if read == 0 {
-                return Err(failure(
-                    stage,
-                    FailureKind::Closed,
-                    "the server closed the connection",
-                ));
-            }
-            if raw.len() > MAX_REPLY_BYTES {
+            if bytes.len() > MAX_REPLY_BYTES {
                 return Err(failure(
                     stage,
                     FailureKind::Protocol,
                     "the server's reply is far too long",
                 ));
             }
-            let line = &raw[before..];
+            if read == 0 || !bytes.ends_with(b"\n") {
+                return Err(failure(
+                    stage,
+                    FailureKind::Closed,
+                    "the server closed the connection",
+                ));
+            }
+            let line = &bytes[before..];
             // The last line of a reply has a space (or nothing) after the code; earlier ones have a hyphen.
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            if line.len() < 4 || line[3] != b'-' {
                 break;
             }
         }
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
         let parsed = Response::from_str(&raw).map_err(|_| CheckFailure {
-            server_reply: Some(raw.trim_end().to_owned()),
+            server_reply: Some(net::excerpt(&raw, net::MAX_SERVER_TEXT)),
             ..failure(
                 stage,
                 FailureKind::Protocol,
                 "the server's reply is not SMTP",
             )
         })?;
-        let text = raw
-            .lines()
-            .map(str::trim_end)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = net::excerpt(
+            &raw.lines()
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            net::MAX_SERVER_TEXT,
+        );
         Ok(Reply { text, parsed })
     }
 
     async fn write(&mut self, bytes: &[u8], stage: Stage) -> Result<(), CheckFailure> {
-        net::send(self.stream.get_mut(), bytes, stage).await
+        net::send(self.stream.get_mut().get_mut(), bytes, stage).await
     }
 
     async fn command(
@@ -136,7 +141,7 @@ pub(super) async fn run(
     let reply_limit = context.timeouts.reply;
     let stream = net::connect(Protocol::Smtp, server, context).await?;
     let mut connection = Connection {
-        stream: BufReader::new(stream),
+        stream: BufReader::new(Bounded::new(stream)),
     };
 
     progress(Stage::Greeting);
@@ -174,7 +179,7 @@ pub(super) async fn run(
                 "the server sent data before the secure connection started",
             ));
         }
-        let MailStream::Plain(tcp) = connection.stream.into_inner() else {
+        let MailStream::Plain(tcp) = connection.stream.into_inner().into_inner() else {
             return Err(failure(
                 Stage::Tls,
                 FailureKind::Protocol,
@@ -182,9 +187,9 @@ pub(super) async fn run(
             ));
         };
         connection = Connection {
-            stream: BufReader::new(
+            stream: BufReader::new(Bounded::new(
                 net::start_tls(Protocol::Smtp, tcp, &server.host, context).await?,
-            ),
+            )),
         };
         progress(Stage::Capabilities);
         info = connection.ehlo(context).await?;

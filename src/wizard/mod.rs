@@ -335,8 +335,11 @@ impl Wizard {
             Intent::OpenUrl(url) => vec![Effect::OpenUrl(url)],
             Intent::Save => self.save(),
             Intent::RemoveSaved => self.remove_saved(),
+            // Finish also closes when removing the saved sign-in failed: the page says it is still saved.
             Intent::Finish => match &self.page {
-                Page::Save(page) if matches!(page.saving, Saving::Saved { .. }) => {
+                Page::Save(page)
+                    if matches!(page.saving, Saving::Saved { .. } | Saving::RemoveFailed(_)) =>
+                {
                     vec![Effect::Close]
                 }
                 _ => Vec::new(),
@@ -479,7 +482,9 @@ impl Wizard {
         let account = match &self.page {
             Page::SignIn(page) => page.account.clone(),
             Page::Check(page) => page.account.clone(),
-            Page::Save(page) if !page.is_stored() => page.account.clone(),
+            Page::Save(page) if !page.is_stored() && !matches!(page.saving, Saving::InProgress) => {
+                page.account.clone()
+            }
             _ => return Vec::new(),
         };
         self.attempt += 1;
@@ -491,6 +496,9 @@ impl Wizard {
     }
 
     fn start_sign_in(&mut self, method: SignInMethod, another_account: bool) -> Vec<Effect> {
+        if !matches!(self.page, Page::SignIn(_)) {
+            return Vec::new();
+        }
         let attempt = self.next_attempt();
         let Page::SignIn(page) = &mut self.page else {
             return Vec::new();

