@@ -14,8 +14,8 @@ use crate::state::{LastCheck, State};
 use crate::status::AccountStatus;
 use crate::store::{StoredTokens, TokenStore};
 use crate::tls::Trust;
-use crate::tokens::fresh_access_token;
-use crate::troubleshoot::Advice;
+use crate::tokens::{Renew, access_token, fresh_access_token};
+use crate::troubleshoot::{Advice, Surface};
 use crate::verify::{self, CheckContext, CheckReport, MailCredentials, Verdict, xoauth2};
 
 /// The subcommands.
@@ -48,6 +48,9 @@ pub enum Command {
         /// Print the base64 SASL XOAUTH2 string instead of the bare token.
         #[arg(long)]
         sasl: bool,
+        /// Renew the token now, even if the stored one has time left (Microsoft can revoke tokens early).
+        #[arg(long)]
+        refresh: bool,
     },
     /// Show every account: Basic or OAuth, token expiry, last refresh, last verification.
     Status {
@@ -92,7 +95,11 @@ pub fn run(
             json,
             send_test_message,
         } => runtime.block_on(context.verify(&mailbox, json, send_test_message)),
-        Command::Token { mailbox, sasl } => runtime.block_on(context.token(&mailbox, sasl)),
+        Command::Token {
+            mailbox,
+            sasl,
+            refresh,
+        } => runtime.block_on(context.token(&mailbox, sasl, refresh)),
         Command::Status { json } => context.status(json),
         Command::Forget {
             mailbox,
@@ -156,6 +163,10 @@ impl Context {
     async fn login(&self, mailbox: &str, browser: bool) -> anyhow::Result<ExitCode> {
         let account = self.account_or_preset(mailbox)?;
         let client = self.client(&account)?;
+        // A locked or missing keyring is found now, not after the person has signed in.
+        let store = TokenStore::open()?;
+        let probe = account.mailbox.clone();
+        store.run(move |store| store.check_writable(&probe)).await?;
         let tokens = if browser {
             let options = SignInOptions {
                 login_hint: Some(account.sign_in_account().to_owned()),
@@ -173,10 +184,10 @@ impl Context {
         } else {
             let prompt = client.start_device_code().await?;
             eprintln!(
-                "To sign in, open {} and enter the code {} (it expires in {} minutes).",
+                "To sign in, open {} and enter the code {} (it expires in {}).",
                 prompt.verification_uri,
                 prompt.user_code,
-                prompt.expires_in.as_secs() / 60
+                crate::words::duration(prompt.expires_in)
             );
             client.poll_device_code(&prompt, |_| {}).await?
         };
@@ -192,7 +203,6 @@ impl Context {
             signed_in_as: tokens.account.as_ref().map(|who| who.username.clone()),
             saved_at: SystemTime::now(),
         };
-        let store = TokenStore::open()?;
         let key = account.mailbox.clone();
         // A new sign-in replaces whatever is stored, a damaged sign-in included, under the mailbox's lock.
         store
@@ -226,10 +236,39 @@ impl Context {
         let store = TokenStore::open()?;
         let token = fresh_access_token(&account, &store, || self.client(&account)).await?;
         crate::tokens::tidy(&store, &account.mailbox, &token).await;
+        if let Some(warning) = &token.warning {
+            eprintln!("mailconnect: warning: {warning}");
+        }
         let mut context = CheckContext::new(self.trust()?, self.config.timeouts);
         context.send_test_message = send_test_message;
         let credentials = MailCredentials::for_account(&account, token.access_token);
-        let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
+        let (mut imap, mut smtp) = verify::check_both(&account, &credentials, &context).await;
+        // Microsoft can revoke an access token before it runs out. A cached token refused at sign-in is renewed
+        // once and the refused checks run again, before anything is reported as a red cross.
+        let refused = |report: &CheckReport| {
+            matches!(&report.verdict, Verdict::Failed(failure)
+                if failure.stage == verify::Stage::Authenticating
+                    && failure.kind == verify::FailureKind::Rejected)
+        };
+        if !token.refreshed && (refused(&imap) || refused(&smtp)) {
+            match access_token(&account, &store, Renew::Now, || self.client(&account)).await {
+                // The renewal failing too is worth saying, but the checks' own results are the report.
+                Err(error) => eprintln!(
+                    "mailconnect: the sign-in could not be renewed either: {}",
+                    describe_error(&error.into())
+                ),
+                Ok(renewed) => {
+                    crate::tokens::tidy(&store, &account.mailbox, &renewed).await;
+                    let credentials = MailCredentials::for_account(&account, renewed.access_token);
+                    if refused(&imap) {
+                        imap = verify::check_imap(&account.imap, &credentials, &context).await;
+                    }
+                    if refused(&smtp) {
+                        smtp = verify::check_smtp(&account.smtp, &credentials, &context).await;
+                    }
+                }
+            }
+        }
         if let Err(error) = State::record(&account.mailbox, &imap, &smtp) {
             tracing::warn!(%error, "the verification could not be recorded");
         }
@@ -237,13 +276,13 @@ impl Context {
         if json {
             let value = serde_json::json!({
                 "mailbox": account.mailbox,
-                "imap": report_json(&imap),
-                "smtp": report_json(&smtp),
+                "imap": report_json(&imap, &account.mailbox),
+                "smtp": report_json(&smtp, &account.mailbox),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         } else {
             for report in [&imap, &smtp] {
-                write_report_lines(&mut out, report)?;
+                write_report_lines(&mut out, report, &account.mailbox)?;
             }
         }
         let passed = imap.verdict.passed() && smtp.verdict.passed();
@@ -254,10 +293,14 @@ impl Context {
         })
     }
 
-    async fn token(&self, mailbox: &str, sasl: bool) -> anyhow::Result<ExitCode> {
+    async fn token(&self, mailbox: &str, sasl: bool, refresh: bool) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
         let store = TokenStore::open()?;
-        let token = fresh_access_token(&account, &store, || self.client(&account)).await?;
+        let renew = if refresh { Renew::Now } else { Renew::IfNeeded };
+        let token = access_token(&account, &store, renew, || self.client(&account)).await?;
+        if let Some(warning) = &token.warning {
+            eprintln!("mailconnect: warning: {warning}");
+        }
         {
             let mut out = std::io::stdout().lock();
             if sasl {
@@ -367,11 +410,14 @@ impl Context {
     }
 }
 
-fn advice_json(advice: &Advice) -> serde_json::Value {
-    serde_json::json!({ "cause": advice.cause, "steps": advice.steps })
+fn advice_json(advice: &Advice, mailbox: &str) -> serde_json::Value {
+    serde_json::json!({
+        "cause": advice.cause,
+        "steps": advice.steps_for(Surface::CommandLine, Some(mailbox)),
+    })
 }
 
-fn report_json(report: &CheckReport) -> serde_json::Value {
+fn report_json(report: &CheckReport, mailbox: &str) -> serde_json::Value {
     match &report.verdict {
         Verdict::Passed { server_reply } => serde_json::json!({
             "passed": true,
@@ -387,13 +433,17 @@ fn report_json(report: &CheckReport) -> serde_json::Value {
             "detail": failure.detail,
             "server_reply": failure.server_reply,
             "oauth_error": failure.oauth_error,
-            "fix": advice_json(&failure.advice),
+            "fix": advice_json(&failure.advice, mailbox),
             "elapsed_ms": report.elapsed.as_millis(),
         }),
     }
 }
 
-fn write_report_lines(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()> {
+fn write_report_lines(
+    out: &mut impl Write,
+    report: &CheckReport,
+    mailbox: &str,
+) -> std::io::Result<()> {
     let role = report.protocol.role();
     match &report.verdict {
         Verdict::Passed { server_reply } => {
@@ -411,7 +461,12 @@ fn write_report_lines(out: &mut impl Write, report: &CheckReport) -> std::io::Re
                 writeln!(out, "    server said: {reply}")?;
             }
             writeln!(out, "    {}", failure.advice.cause)?;
-            for (number, step) in failure.advice.steps.iter().enumerate() {
+            for (number, step) in failure
+                .advice
+                .steps_for(Surface::CommandLine, Some(mailbox))
+                .iter()
+                .enumerate()
+            {
                 writeln!(out, "    {}. {step}", number + 1)?;
             }
             Ok(())
@@ -436,33 +491,60 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// The error with its fix, for stderr.
+/// The error with its fix, for stderr: the message once (a cause already in its text is not repeated), the
+/// identity server's code, trace id, correlation id and time when there are some (support asks for them), and the
+/// fix in command-line words. Server text is cleaned of control characters: it goes to a terminal.
 pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+    }
+    let sign_in = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<crate::auth::SignInError>());
+    if let Some(sign_in) = sign_in {
+        text.push_str(&format!("\n  code: {}", sign_in.code()));
+        if let Some(identity) = sign_in.identity() {
+            for (label, value) in [
+                ("trace id", &identity.trace_id),
+                ("correlation id", &identity.correlation_id),
+                ("time", &identity.timestamp),
+            ] {
+                if let Some(value) = value {
+                    text.push_str(&format!("\n  {label}: {value}"));
+                }
+            }
+        }
+    }
     let advice = error
-        .downcast_ref::<crate::tokens::TokenError>()
-        .map(crate::tokens::TokenError::advice)
-        .or_else(|| {
-            error
-                .downcast_ref::<crate::auth::SignInError>()
-                .map(crate::auth::SignInError::advice)
+        .chain()
+        .find_map(|cause| {
+            cause
+                .downcast_ref::<crate::tokens::TokenError>()
+                .map(crate::tokens::TokenError::advice)
         })
+        .or_else(|| sign_in.map(crate::auth::SignInError::advice))
         .or_else(|| {
             error
-                .downcast_ref::<crate::store::StoreError>()
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<crate::store::StoreError>())
                 .map(crate::store::StoreError::advice)
         });
-    let mut text = format!("{error:#}");
-    if let Some(code) = error
-        .downcast_ref::<crate::auth::SignInError>()
-        .map(crate::auth::SignInError::code)
-    {
-        text.push_str(&format!(" [{code}]"));
-    }
     if let Some(advice) = advice {
         text.push_str(&format!("\n{}", advice.cause));
-        for (number, step) in advice.steps.iter().enumerate() {
+        for (number, step) in advice
+            .steps_for(Surface::CommandLine, None)
+            .iter()
+            .enumerate()
+        {
             text.push_str(&format!("\n  {}. {step}", number + 1));
         }
     }
-    text
+    crate::words::excerpt(&text, 4000)
 }

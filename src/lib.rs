@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod controls;
 pub mod demo;
 pub mod logging;
 pub mod report;

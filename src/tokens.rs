@@ -75,6 +75,18 @@ fn is_fresh(tokens: &StoredTokens) -> bool {
 pub struct FreshToken {
     pub access_token: SecretString,
     pub refreshed: bool,
+    /// Set when the renewal failed for a passing reason and the stored token, still valid, was handed out instead.
+    pub warning: Option<String>,
+}
+
+/// When to renew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renew {
+    /// When less than [`REFRESH_MARGIN`] is left.
+    IfNeeded,
+    /// Now, whatever is left (Microsoft can revoke access tokens early; `token --refresh`, a check refused with a
+    /// cached token).
+    Now,
 }
 
 /// How long tidying the replaced generation may take after the token was handed out.
@@ -106,26 +118,52 @@ pub async fn fresh_access_token(
     store: &TokenStore,
     client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> Result<FreshToken, TokenError> {
+    access_token(account, store, Renew::IfNeeded, client).await
+}
+
+/// A valid access token for `account`, renewed as `renew` says. See [`fresh_access_token`].
+pub async fn access_token(
+    account: &Account,
+    store: &TokenStore,
+    renew: Renew,
+    client: impl FnOnce() -> anyhow::Result<SignInClient>,
+) -> Result<FreshToken, TokenError> {
     let mailbox = account.mailbox.clone();
-    let stored = load(store, &mailbox).await?;
-    if is_fresh(&stored.tokens) {
-        return Ok(FreshToken {
-            access_token: stored.tokens.access_token,
-            refreshed: false,
-        });
+    let first = load(store, &mailbox).await?;
+    if renew == Renew::IfNeeded && is_fresh(&first.tokens) {
+        return Ok(handed_out(first.tokens.access_token));
     }
     let lock = store.lock_async(&mailbox).await?;
     // Whoever held the lock before us may have refreshed, or saved a new sign-in, already.
     let stored = load(store, &mailbox).await?;
-    if is_fresh(&stored.tokens) {
+    if is_fresh(&stored.tokens)
+        && (renew == Renew::IfNeeded || stored.generation != first.generation)
+    {
         drop(lock);
-        return Ok(FreshToken {
-            access_token: stored.tokens.access_token,
-            refreshed: false,
-        });
+        return Ok(handed_out(stored.tokens.access_token));
     }
     let client = client().map_err(TokenError::Setup)?;
-    let tokens = client.refresh(&stored.tokens.refresh_token).await?;
+    let tokens = match client.refresh(&stored.tokens.refresh_token).await {
+        Ok(tokens) => tokens,
+        // A passing failure (network, 5xx, 429) while the stored token still works: use it, and say so.
+        Err(error) if error.is_transient() && still_valid(&stored.tokens) => {
+            let left = stored
+                .tokens
+                .access_token_expires_at
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            return Ok(FreshToken {
+                access_token: stored.tokens.access_token,
+                refreshed: false,
+                warning: Some(format!(
+                    "the sign-in could not be renewed just now ({}); the current one still works for {}",
+                    error.code(),
+                    crate::words::duration(left)
+                )),
+            });
+        }
+        Err(error) => return Err(error.into()),
+    };
     let answered = tokens.account.as_ref().map(|who| who.username.clone());
     // Who the renewal must be for: who signed in, or (not recorded) who should sign in for this mailbox.
     let expected = stored
@@ -162,7 +200,24 @@ pub async fn fresh_access_token(
     Ok(FreshToken {
         access_token: tokens.access_token,
         refreshed: true,
+        warning: None,
     })
+}
+
+fn handed_out(access_token: SecretString) -> FreshToken {
+    FreshToken {
+        access_token,
+        refreshed: false,
+        warning: None,
+    }
+}
+
+/// Whether the stored access token is still accepted for at least a little while.
+fn still_valid(tokens: &StoredTokens) -> bool {
+    tokens
+        .access_token_expires_at
+        .duration_since(SystemTime::now())
+        .is_ok_and(|left| left > Duration::from_secs(30))
 }
 
 async fn load(store: &TokenStore, mailbox: &str) -> Result<LoadedTokens, TokenError> {

@@ -4,19 +4,24 @@
 
 use crate::verify::{FailureKind, Stage};
 
-/// What went wrong in plain words, and the steps that fix it.
+/// What went wrong in plain words, and the steps that fix it. A step names the window's controls only through
+/// markers (`{retry}`, `{sign-in-again}`, `{another-account}`, `{new-code}`, `{report}`), so that the same advice
+/// reads right in the window (the button's name in quotes) and in a terminal ("run the same mailconnect command again"):
+/// see [`Advice::steps_for`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advice {
     pub cause: &'static str,
     pub steps: &'static [&'static str],
 }
 
+pub use crate::controls::Surface;
+
 const ADMIN_CENTER_MAIL_APPS: &str = "In the Microsoft 365 admin center (admin.microsoft.com) open Users > Active users, select \
      the mailbox, open the Mail tab and choose \"Manage email apps\".";
 
 const SIGN_IN_AGAIN: Advice = Advice {
     cause: "The saved sign-in is no longer valid (it expired, was revoked, or the password was changed).",
-    steps: &["Choose \"Sign in again\" and sign in with the mailbox's Microsoft account."],
+    steps: &["{sign-in-again} and sign in with the mailbox's Microsoft account."],
 };
 
 /// Advice for an `AADSTS` code returned by Microsoft's sign-in service.
@@ -25,7 +30,7 @@ pub fn for_aadsts(code: u32) -> Advice {
         50020 => Advice {
             cause: "This account does not belong to the organisation the app is set up for (often a personal Microsoft account was used).",
             steps: &[
-                "Choose \"Use another account\" and sign in with the practice's work account.",
+                "{another-account} and sign in with the practice's work account.",
                 "If a personal Outlook.com mailbox is meant, pick the provider \"Outlook.com (personal)\".",
                 "If the account should be a guest, ask the admin to invite it to the tenant.",
             ],
@@ -152,7 +157,7 @@ pub fn for_aadsts(code: u32) -> Advice {
         9002313 | 900144 => Advice {
             cause: "The sign-in request was incomplete or malformed.",
             steps: &[
-                "Start the sign-in again. If it happens again, copy the support report and send it to support.",
+                "Start the sign-in again. If it happens again, {report} and send it to support.",
             ],
         },
         90072 => Advice {
@@ -206,13 +211,13 @@ pub fn for_aadsts(code: u32) -> Advice {
         },
         70019 => Advice {
             cause: "The code expired before the sign-in was finished (codes last 15 minutes).",
-            steps: &["Choose \"Get a new code\" and sign in within 15 minutes."],
+            steps: &["{new-code} and sign in within 15 minutes."],
         },
         _ => Advice {
             cause: "Microsoft's sign-in service refused the sign-in.",
             steps: &[
                 "Try signing in again.",
-                "If it fails again, read out the code and correlation id to support, or copy the support report.",
+                "If it fails again, read out the code and correlation id to support, or {report}.",
             ],
         },
     }
@@ -261,7 +266,7 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
                 "Tick \"Authenticated SMTP\" and save (it can take up to an hour to apply).",
                 "If it is switched off for the whole organisation, an admin runs this in Exchange Online PowerShell: \
                  Set-TransportConfig -SmtpClientAuthenticationDisabled $false",
-                "Then choose \"Try again\".",
+                "Then {retry}.",
             ],
         };
     }
@@ -270,7 +275,7 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
             cause: "Microsoft's Security Defaults locked this user for programs that send mail.",
             steps: &[
                 "Ask the admin to check the user in entra.microsoft.com > Sign-in logs.",
-                "Complete the multi-factor registration the admin asks for, then choose \"Try again\".",
+                "Complete the multi-factor registration the admin asks for, then {retry}.",
             ],
         };
     }
@@ -278,7 +283,7 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
         return Advice {
             cause: "A Conditional Access policy of your organisation blocked sending from this program.",
             steps: &[
-                "Ask the admin to review the Conditional Access policies for SMTP and this user, then choose \"Try again\".",
+                "Ask the admin to review the Conditional Access policies for SMTP and this user, then {retry}.",
             ],
         };
     }
@@ -298,14 +303,14 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
             cause: "The signed-in account may not send as this address.",
             steps: &[
                 "In the Exchange admin center open Recipients > Mailboxes > the mailbox > Delegation.",
-                "Give the signed-in account \"Send as\" permission, wait up to an hour, then choose \"Try again\".",
+                "Give the signed-in account \"Send as\" permission, wait up to an hour, then {retry}.",
             ],
         };
     }
     if lower.contains("5.7.57") {
         return Advice {
             cause: "The server did not accept the sign-in before mail was sent.",
-            steps: &["Choose \"Try again\". If it persists, sign in again."],
+            steps: &["{retry}. If it persists, sign in again."],
         };
     }
     if lower.contains("account locked") || lower.contains("credentials were incorrect") {
@@ -328,7 +333,7 @@ pub fn for_smtp_reply(reply: &str) -> Advice {
              (a shared mailbox sends through a licensed user who signs in).",
             ADMIN_CENTER_MAIL_APPS,
             "Make sure \"Authenticated SMTP\" is ticked.",
-            "Sign in again with the mailbox's own account, then choose \"Try again\".",
+            "Sign in again with the mailbox's own account, then {retry}.",
         ],
     }
 }
@@ -342,7 +347,7 @@ pub fn for_imap_reply(reply: &str) -> Advice {
             steps: &[
                 "Check that you signed in as the mailbox itself, or as a user with Full Access to it.",
                 "For a shared mailbox the admin grants Full Access in the Exchange admin center > Recipients > Mailboxes > the mailbox > Delegation.",
-                "Then choose \"Try again\".",
+                "Then {retry}.",
             ],
         };
     }
@@ -357,7 +362,7 @@ pub fn for_imap_reply(reply: &str) -> Advice {
             "Make sure \"IMAP\" is ticked (PowerShell: Set-CASMailbox -Identity <mailbox> -ImapEnabled $true).",
             "Under Users > Active users check that the mailbox has a licence.",
             "For Outlook.com personal mailboxes, switch on IMAP in Outlook.com > Settings > Mail > Forwarding and IMAP.",
-            "Then choose \"Try again\".",
+            "Then {retry}.",
         ],
     }
 }
@@ -385,14 +390,12 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
                 steps: &[
                     "Check that this computer is online.",
                     "A firewall or antivirus may be blocking ports 993 and 587; ask whoever manages it.",
-                    "Choose \"Try again\".",
+                    "{retry}.",
                 ],
             },
             _ => Advice {
                 cause: "The mail server stopped answering in the middle of the check.",
-                steps: &[
-                    "Choose \"Try again\" in a minute. If it keeps happening, copy the support report for support.",
-                ],
+                steps: &["{retry} in a minute. If it keeps happening, {report} for support."],
             },
         },
         FailureKind::Certificate => Advice {
@@ -414,7 +417,7 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
             cause: "The mail server ended the conversation unexpectedly.",
             steps: &[
                 "Check the server name, port and security in the account's Advanced settings.",
-                "Choose \"Try again\". If it keeps happening, copy the support report for support.",
+                "{retry}. If it keeps happening, {report} for support.",
             ],
         },
         FailureKind::Unsupported => Advice {
@@ -433,9 +436,7 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
         FailureKind::Temporary => TEMPORARY_SERVER_FAILURE,
         FailureKind::Rejected => Advice {
             cause: "The mail server refused the request.",
-            steps: &[
-                "Choose \"Try again\". If it keeps happening, copy the support report for support.",
-            ],
+            steps: &["{retry}. If it keeps happening, {report} for support."],
         },
     }
 }
@@ -443,12 +444,60 @@ pub fn for_connection_failure(kind: FailureKind, stage: Stage) -> Advice {
 /// A server that says "try later".
 pub const TEMPORARY_SERVER_FAILURE: Advice = Advice {
     cause: "The mail server had a temporary problem checking the sign-in.",
-    steps: &["Wait a minute and choose \"Try again\". Nothing needs to change on your side."],
+    steps: &["Wait a minute and {retry}. Nothing needs to change on your side."],
 };
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_names_window_controls_only_through_markers() {
+        // Every file that writes advice: a control named in plain text would read wrong in a terminal.
+        for (file, source) in [
+            ("troubleshoot.rs", include_str!("troubleshoot.rs")),
+            ("store/error.rs", include_str!("store/error.rs")),
+            ("auth/error.rs", include_str!("auth/error.rs")),
+        ] {
+            let advice_text = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for control in [
+                "Try again",
+                "Sign in again",
+                "Use another account",
+                "Get a new code",
+            ] {
+                assert!(
+                    !advice_text.contains(&format!("\\\"{control}\\\"")),
+                    "{file} names \"{control}\" without its marker"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn markers_read_right_in_the_window_and_in_a_terminal() {
+        let advice = Advice {
+            cause: "x",
+            steps: &[
+                "{retry} in a minute. If it keeps happening, {report} for support.",
+                "Then {sign-in-again}.",
+            ],
+        };
+        assert_eq!(
+            advice.steps_for(Surface::Window, None),
+            [
+                "Choose \"Try again\" in a minute. If it keeps happening, copy the support report for support.",
+                "Then choose \"Sign in again\".",
+            ]
+        );
+        assert_eq!(
+            advice.steps_for(Surface::CommandLine, Some("a@b.com")),
+            [
+                "Run the same mailconnect command again in a minute. If it keeps happening, run `mailconnect report a@b.com` for support.",
+                "Then sign in again with `mailconnect login a@b.com`.",
+            ]
+        );
+    }
 
     const FACTS_SHEET_CODES: &[u32] = &[
         50020, 500200, 50076, 50079, 50105, 50126, 50158, 53003, 53000, 530032, 530035, 65001,

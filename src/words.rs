@@ -1,4 +1,5 @@
-//! Numbers in words for people: plurals and durations that read naturally ("1 minute", "2 hours 5 minutes").
+//! Words for people: plurals and durations that read naturally ("1 minute", "2 hours 5 minutes"), and untrusted
+//! text made safe to show.
 
 use std::time::Duration;
 
@@ -36,6 +37,21 @@ pub fn duration(duration: Duration) -> String {
         };
     }
     count(hours / 24, "day", "days")
+}
+
+/// A server's (or any untrusted) text as it may be shown: control characters (terminal escape sequences
+/// included) become spaces, and it is cut at `max` characters.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .trim_end()
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    if text.trim_end().chars().count() > max {
+        shown.push_str(" …");
+    }
+    shown
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// would refresh on every use, and a huge one would overflow a time or never refresh.
 pub const TOKEN_LIFETIME_RANGE: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(24 * 3600));
-/// A device code lives between one minute and an hour (Microsoft: 15 minutes).
+/// A device code lives between ten seconds and an hour (Microsoft: 15 minutes).
 pub const DEVICE_CODE_LIFETIME_RANGE: (Duration, Duration) =
-    (Duration::from_secs(60), Duration::from_secs(3600));
+    (Duration::from_secs(10), Duration::from_secs(3600));
 /// Polling waits at least a second between tries (RFC 8628's default is five) and at most a minute.
 pub const POLL_INTERVAL_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(60));

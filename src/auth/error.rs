@@ -69,7 +69,18 @@ impl IdentityError {
         }
     }
 
+    /// The fix. Error names that say exactly what happened (the user declined, the code expired) come first: Microsoft
+    /// may pair them with an AADSTS number whose meaning is broader. Otherwise the number, then the name.
     pub fn advice(&self) -> Advice {
+        const SPECIFIC_NAMES: [&str; 4] = [
+            "authorization_declined",
+            "expired_token",
+            "bad_verification_code",
+            "access_denied",
+        ];
+        if SPECIFIC_NAMES.contains(&self.error.as_str()) {
+            return troubleshoot::for_oauth_error(&self.error);
+        }
         match self.aadsts() {
             Some(number) if troubleshoot::for_aadsts(number) != troubleshoot::for_aadsts(0) => {
                 troubleshoot::for_aadsts(number)
@@ -135,7 +146,7 @@ pub enum SignInError {
         "The address {url} is not allowed: sign-in must use https:// (plain http only to this computer)"
     )]
     InsecureEndpoint { url: String },
-    #[error("The browser did not come back within {minutes} minutes")]
+    #[error("The browser did not come back within {}", crate::words::count(*minutes, "minute", "minutes"))]
     BrowserTimedOut { minutes: u64 },
     #[error("The code expired before the sign-in was finished")]
     DeviceCodeExpired,
@@ -226,7 +237,7 @@ impl SignInError {
             SignInError::UnexpectedAccount { .. } => Advice {
                 cause: "You signed in with a different Microsoft account than the mailbox's.",
                 steps: &[
-                    "Choose \"Use another account\" and sign in as the mailbox shown at the top.",
+                    "{another-account} and sign in as the mailbox shown at the top.",
                     "For a shared mailbox, enter the delegate who signs in under Advanced > Sign-in account.",
                 ],
             },
@@ -246,6 +257,21 @@ impl SignInError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declined_sign_in_gets_the_declined_advice_whatever_number_comes_with_it() {
+        // 50058 ("no session") would otherwise speak of being signed out.
+        let identity = IdentityError::from_parts(
+            "authorization_declined",
+            Some("AADSTS50058: A silent sign-in request was sent but no user is signed in."),
+        );
+        assert_eq!(identity.code(), "AADSTS50058", "the number is still shown");
+        assert!(
+            identity.advice().cause.contains("declined"),
+            "{:?}",
+            identity.advice()
+        );
+    }
 
     const PENDING: &str = r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.\r\nTrace ID: 0000aaaa-11bb-cccc-dd22-eeeeee333333\r\nCorrelation ID: aaaa0000-bb11-2222-33cc-444444dddddd\r\nTimestamp: 2026-11-22 10:00:00Z","error_codes":[70016],"timestamp":"2026-11-22 10:00:00Z","trace_id":"0000aaaa-11bb-cccc-dd22-eeeeee333333","correlation_id":"aaaa0000-bb11-2222-33cc-444444dddddd","error_uri":"https://login.microsoftonline.com/error?code=70016"}"#;
 

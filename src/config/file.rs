@@ -68,19 +68,108 @@ impl ConfigFile {
     /// Writes the configuration atomically: a temporary file beside it, flushed to disk, then renamed over it.
     ///
     /// Refuses when the file on disk does not parse, so a hand-edit with a typo is never silently replaced.
+    ///
+    /// The file is edited, not rewritten: the person's comments, order and layout stay, and only what changed is
+    /// replaced (`toml_edit`). A symbolic link stays a link: the file it points to is what gets replaced.
     pub fn save(&self, config: &Config) -> Result<(), ConfigError> {
-        if let Ok(existing) = fs::read_to_string(&self.path) {
-            parse_toml::<Config>(&self.path, &existing)?;
-        }
-        let text = toml::to_string_pretty(config).map_err(|error| ConfigError::Io {
-            path: self.path.clone(),
-            source: std::io::Error::other(error),
-        })?;
-        write_atomically(&self.path, text.as_bytes()).map_err(|source| ConfigError::Io {
+        let io_error = |source: std::io::Error| ConfigError::Io {
             path: self.path.clone(),
             source,
-        })
+        };
+        let new_text = toml::to_string_pretty(config)
+            .map_err(|error| io_error(std::io::Error::other(error)))?;
+        let text = match fs::read_to_string(&self.path) {
+            Ok(existing) => {
+                parse_toml::<Config>(&self.path, &existing)?;
+                edit_preserving_layout(&existing, &new_text).unwrap_or(new_text)
+            }
+            Err(_) => new_text,
+        };
+        let target = resolve_links(&self.path).map_err(io_error)?;
+        write_atomically(&target, text.as_bytes()).map_err(io_error)
     }
+}
+
+/// `existing` changed to say what `new` says, keeping its comments and layout wherever the values are the same.
+/// `None` when either does not parse as TOML (the caller then writes `new` as it is).
+fn edit_preserving_layout(existing: &str, new: &str) -> Option<String> {
+    let mut document: toml_edit::DocumentMut = existing.parse().ok()?;
+    let wanted: toml_edit::DocumentMut = new.parse().ok()?;
+    merge_table(document.as_table_mut(), wanted.as_table());
+    Some(document.to_string())
+}
+
+/// Makes `table` hold what `wanted` holds, touching only keys whose values differ.
+fn merge_table(table: &mut toml_edit::Table, wanted: &toml_edit::Table) {
+    let stale: Vec<String> = table
+        .iter()
+        .map(|(key, _)| key.to_owned())
+        .filter(|key| !wanted.contains_key(key))
+        .collect();
+    for key in stale {
+        table.remove(&key);
+    }
+    for (key, wanted_item) in wanted.iter() {
+        match (table.get_mut(key), wanted_item) {
+            (Some(toml_edit::Item::Table(existing)), toml_edit::Item::Table(wanted)) => {
+                merge_table(existing, wanted)
+            }
+            (
+                Some(toml_edit::Item::ArrayOfTables(existing)),
+                toml_edit::Item::ArrayOfTables(wanted),
+            ) => {
+                while existing.len() > wanted.len() {
+                    existing.remove(existing.len() - 1);
+                }
+                for (index, wanted_table) in wanted.iter().enumerate() {
+                    match existing.get_mut(index) {
+                        Some(existing_table) => merge_table(existing_table, wanted_table),
+                        None => existing.push(wanted_table.clone()),
+                    }
+                }
+            }
+            (Some(toml_edit::Item::Value(existing)), toml_edit::Item::Value(wanted))
+                if bare(existing) == bare(wanted) => {}
+            (Some(existing), _) => {
+                // The value changed: the new one, keeping the comment that sat after the old one on its line.
+                let suffix = existing
+                    .as_value()
+                    .and_then(|value| value.decor().suffix().cloned());
+                *existing = wanted_item.clone();
+                if let (Some(suffix), Some(value)) = (suffix, existing.as_value_mut()) {
+                    value.decor_mut().set_suffix(suffix);
+                }
+            }
+            (None, _) => {
+                table.insert(key, wanted_item.clone());
+            }
+        }
+    }
+}
+
+/// A value as text without the comments and spaces around it.
+fn bare(value: &toml_edit::Value) -> String {
+    let mut value = value.clone();
+    value.decor_mut().clear();
+    value.to_string().trim().to_owned()
+}
+
+/// The file a path finally names, following symbolic links (at most 40, like the system).
+fn resolve_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut current = path.to_owned();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other("too many symbolic links"))
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it (mode 0600), flushed to disk, then renamed over it:
@@ -219,5 +308,66 @@ mod tests {
         let presets = load_preset_file(&path).unwrap();
         assert_eq!(presets.len(), 1);
         assert_eq!(presets[0].tenant.as_deref(), Some("smile-dental.co.uk"));
+    }
+
+    #[test]
+    fn saving_keeps_the_persons_comments_and_layout() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("config.toml");
+        let file = ConfigFile::at(&path);
+        let mut config = Config::default();
+        config.accounts.push(Account::from_preset(
+            "reception@practice.com",
+            &Preset::for_provider(crate::config::Provider::Microsoft365),
+        ));
+        file.save(&config).unwrap();
+        let annotated = fs::read_to_string(&path)
+            .unwrap()
+            .replacen(
+                "[[account]]",
+                "# The front desk, set up by Sam in May.\n[[account]]",
+                1,
+            )
+            .replacen("mailbox = ", "# keep this address\nmailbox = ", 1);
+        fs::write(&path, &annotated).unwrap();
+        config.accounts.push(Account::from_preset(
+            "frontdesk@practice.com",
+            &Preset::for_provider(crate::config::Provider::Microsoft365),
+        ));
+        file.save(&config).unwrap();
+        let saved = fs::read_to_string(&path).unwrap();
+        assert!(
+            saved.contains("# The front desk, set up by Sam in May."),
+            "{saved}"
+        );
+        assert!(saved.contains("# keep this address"), "{saved}");
+        assert_eq!(file.load().unwrap().accounts.len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_to_the_configuration_stays_a_link() {
+        let directory = tempfile::tempdir().unwrap();
+        let real = directory.path().join("shared-config.toml");
+        fs::write(&real, "").unwrap();
+        let link = directory.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut config = Config::default();
+        config.accounts.push(Account::from_preset(
+            "reception@practice.com",
+            &Preset::for_provider(crate::config::Provider::Microsoft365),
+        ));
+        ConfigFile::at(&link).save(&config).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            fs::read_to_string(&real)
+                .unwrap()
+                .contains("reception@practice.com")
+        );
     }
 }

@@ -360,6 +360,12 @@ impl Sandbox {
         state.access_tokens.clear();
     }
 
+    /// Revokes every access token but keeps refresh tokens working, as Microsoft does when it ends access early
+    /// (a password change, a policy): the next check is refused until the token is renewed.
+    pub fn revoke_access_tokens(&self) {
+        self.shared.state().access_tokens.clear();
+    }
+
     /// Whether `token` is a live access token for `user` (the introspection answer).
     pub fn is_valid_access_token(&self, token: &str, user: &str) -> bool {
         self.shared

@@ -54,14 +54,14 @@ impl StoreError {
                 cause: "This computer has no keyring service running, so the sign-in cannot be saved securely. Nothing was written to disk.",
                 steps: &[
                     "On Linux, install and start GNOME Keyring or KeePassXC with Secret Service enabled, or log in to a desktop session.",
-                    "Then choose \"Try again\"; you do not need to sign in again.",
+                    "Then {retry}; you do not need to sign in again.",
                 ],
             },
             StoreError::Locked { .. } | StoreError::TimedOut => Advice {
                 cause: "The keyring is locked, so the sign-in cannot be saved yet. Nothing was written to disk.",
                 steps: &[
                     "Unlock the keyring: on Linux open \"Passwords and Keys\" and unlock \"Login\"; on Windows sign in to Windows again; on a Mac unlock the login keychain in Keychain Access.",
-                    "Then choose \"Try again\"; you do not need to sign in again.",
+                    "Then {retry}; you do not need to sign in again.",
                 ],
             },
             StoreError::Damaged { .. } => Advice {
@@ -70,21 +70,19 @@ impl StoreError {
             },
             StoreError::Refused { .. } => Advice {
                 cause: "The keyring refused to store the sign-in.",
-                steps: &[
-                    "Choose \"Try again\". If it fails again, copy the support report and send it to support.",
-                ],
+                steps: &["{retry}. If it fails again, {report} and send it to support."],
             },
             StoreError::Busy { .. } => Advice {
                 cause: "Another mailconnect program was busy with this mailbox's sign-in for too long.",
                 steps: &[
-                    "Wait a minute and choose \"Try again\".",
+                    "Wait a minute and {retry}.",
                     "If it keeps happening, restart the computer: a stuck mailconnect program is then closed.",
                 ],
             },
             StoreError::LockFile { .. } => Advice {
                 cause: "mailconnect cannot use its lock file, which keeps two programs from saving at the same time.",
                 steps: &[
-                    "Remove the file named in the details (it holds nothing secret), then choose \"Try again\".",
+                    "Remove the file named in the details (it holds nothing secret), then {retry}.",
                 ],
             },
             StoreError::Conflict { found: 0, .. } => Advice {

@@ -286,13 +286,14 @@ impl TokenStore {
         }
         // Generations never repeat, not even after `forget` removed everything: a clean-up that read an older
         // manifest (and stalled) removes only generations below the one it saw, so a new sign-in must be above it.
-        // The time in milliseconds is above every generation written before; +1 covers a clock that went back.
+        // The time in nanoseconds is above every generation written before (it fits in 64 bits until 2554); +1
+        // covers a clock that went back.
         let above = match current {
             Some(generation) => generation,
             // Past any generation a killed process or a damaged manifest left behind.
             None => self.highest_generation(key)?,
         };
-        let generation = (above + 1).max(unix_millis());
+        let generation = (above + 1).max(unix_nanos());
         let access_parts = self.write_parts(
             key,
             TokenKind::Access,
@@ -493,6 +494,15 @@ impl TokenStore {
         })
     }
 
+    /// Writes and removes a small item, so that a locked or read-only keyring is found before someone signs in
+    /// for nothing. The item (`<mailbox>:write-check`) holds no secret.
+    pub fn check_writable(&self, mailbox: &str) -> Result<(), StoreError> {
+        let name = format!("{}:write-check", mailbox_key(mailbox));
+        self.items
+            .set(&name, "mailconnect keyring check (nothing secret)", "ok")?;
+        self.items.delete(&name).map(drop)
+    }
+
     /// Stores the old Basic Auth password (under the mailbox's lock).
     pub fn save_basic_password(
         &self,
@@ -613,11 +623,11 @@ fn part_generation(key: &str, name: &str) -> Option<u64> {
     generation.parse().ok()
 }
 
-fn unix_millis() -> u64 {
+fn unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX / 2)
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX / 2)
         })
 }
 

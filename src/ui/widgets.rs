@@ -33,10 +33,14 @@ pub fn advice_ui(ui: &mut Ui, advice: &Advice) {
     ui.label(RichText::new(advice.cause).strong());
     ui.add_space(4.0);
     ui.label("How to fix it:");
-    for (number, step) in advice.steps.iter().enumerate() {
+    for (number, step) in advice
+        .steps_for(crate::troubleshoot::Surface::Window, None)
+        .iter()
+        .enumerate()
+    {
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("{}.", number + 1));
-            ui.label(*step);
+            ui.label(step);
         });
     }
 }

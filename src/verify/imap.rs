@@ -245,11 +245,11 @@ async fn read_greeting(client: &mut ImapClient) -> Result<Option<Vec<String>>, C
         } => Ok(capabilities),
         Reply::Untagged { text, .. } | Reply::Tagged { text, .. } | Reply::Continue(text) => {
             Err(CheckFailure {
-                server_reply: Some(text),
+                server_reply: Some(net::excerpt(&text, net::MAX_SERVER_TEXT)),
                 ..failure(
                     Stage::Greeting,
                     FailureKind::Closed,
-                    "the server did not greet with * OK",
+                    "the server did not greet with * OK or * PREAUTH",
                 )
             })
         }
@@ -424,5 +424,6 @@ fn render(
             text.push_str(part);
         }
     }
-    text
+    // The server's words reach the window, the report and the terminal: no escape sequences, a readable length.
+    net::excerpt(&text, net::MAX_SERVER_TEXT)
 }

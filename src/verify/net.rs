@@ -135,20 +135,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
     }
 }
 
-/// A server's (or any untrusted) text as it may be shown: control characters (terminal escape sequences
-/// included) become spaces, and it is cut at `max` characters.
-pub fn excerpt(text: &str, max: usize) -> String {
-    let mut shown: String = text
-        .trim_end()
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
-        .collect();
-    if text.trim_end().chars().count() > max {
-        shown.push_str(" …");
-    }
-    shown
-}
+pub use crate::words::excerpt;
 
 /// A failure at `stage`, with the advice that fits its kind.
 pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> CheckFailure {

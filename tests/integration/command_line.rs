@@ -37,6 +37,20 @@ impl Setup {
     }
 
     fn with_sandbox(options: SandboxOptions) -> Setup {
+        Setup::build(options, false, false)
+    }
+
+    /// The mail servers are the sandbox's responders (which can be told to answer oddly) instead of Dovecot.
+    fn on_sandbox_mail() -> Setup {
+        Setup::build(SandboxOptions::default(), true, false)
+    }
+
+    /// The keyring is there but locked.
+    fn with_locked_keyring() -> Setup {
+        Setup::build(SandboxOptions::default(), false, true)
+    }
+
+    fn build(options: SandboxOptions, sandbox_mail: bool, locked: bool) -> Setup {
         let home = tempfile::tempdir().unwrap();
         // This process writes to the keyring too (to expire a token, say): it takes the same lock files and keeps
         // the same history as the children.
@@ -45,7 +59,11 @@ impl Setup {
             std::env::set_var("XDG_CACHE_HOME", home.path().join("cache"));
             std::env::set_var("XDG_DATA_HOME", home.path().join("data"));
         }
-        let keyring = PrivateKeyring::start_for_this_process("test keyring password");
+        let keyring = if locked {
+            PrivateKeyring::start_locked_for_this_process()
+        } else {
+            PrivateKeyring::start_for_this_process("test keyring password")
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -53,10 +71,14 @@ impl Setup {
         let sandbox = runtime.block_on(quick_sandbox(options));
         let ca = TestCa::new(&["localhost"]);
         let dovecot = Dovecot::start(&ca, &sandbox.introspection_url());
-        let account = Account {
-            imap: dovecot.imap("localhost"),
-            smtp: dovecot.smtp("localhost"),
-            ..sandbox.account(MAILBOX)
+        let account = if sandbox_mail {
+            sandbox.account(MAILBOX)
+        } else {
+            Account {
+                imap: dovecot.imap("localhost"),
+                smtp: dovecot.smtp("localhost"),
+                ..sandbox.account(MAILBOX)
+            }
         };
         let config = Config {
             extra_ca_file: Some(ca.ca_file.clone()),
@@ -135,9 +157,13 @@ impl Setup {
 
     /// Marks the stored access token as expiring now, so the next `token` must refresh.
     fn expire_access_token(&self) {
+        self.set_access_token_expiry(SystemTime::now());
+    }
+
+    fn set_access_token_expiry(&self, at: SystemTime) {
         let store = TokenStore::open().unwrap();
         let mut tokens = store.load_tokens(MAILBOX).unwrap().expect("signed in");
-        tokens.access_token_expires_at = SystemTime::now();
+        tokens.access_token_expires_at = at;
         store.save_sign_in(MAILBOX, &tokens).unwrap();
     }
 
@@ -297,9 +323,15 @@ fn sixteen_processes_cause_one_refresh_and_all_get_a_working_token() {
                 .unwrap()
         })
         .collect();
-    let outputs: Vec<Output> = children
+    // Every child's pipes are read at once: at TRACE level a child writes more than a pipe holds, and one blocked
+    // on a full pipe while holding the mailbox's lock would hold up all the others.
+    let readers: Vec<_> = children
         .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
+        .map(|child| std::thread::spawn(move || child.wait_with_output().unwrap()))
+        .collect();
+    let outputs: Vec<Output> = readers
+        .into_iter()
+        .map(|reader| reader.join().unwrap())
         .collect();
     for output in &outputs {
         assert!(output.status.success(), "{}", stderr(output));
@@ -578,6 +610,8 @@ fn login_while_another_process_refreshes_ends_with_the_new_sign_in() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read its pipes meanwhile (see the sixteen-process test).
+    let token = std::thread::spawn(move || token.wait_with_output().unwrap());
     assert!(
         wait_until(Duration::from_secs(10), || setup
             .sandbox
@@ -588,7 +622,7 @@ fn login_while_another_process_refreshes_ends_with_the_new_sign_in() {
     );
     // The practice admin signs in again while `token` waits for Microsoft.
     setup.login();
-    let token = token.wait_with_output().unwrap();
+    let token = token.join().unwrap();
     assert!(token.status.success(), "{}", stderr(&token));
     assert!(
         stored_refresh_token(&setup)
@@ -685,4 +719,102 @@ fn a_damaged_manifest_is_reported_per_account_and_repaired_by_login() {
     let token = setup.run(&["token", MAILBOX]);
     assert!(token.status.success(), "{}", stderr(&token));
     assert!(setup.imap_accepts(stdout(&token).trim_end()));
+}
+
+#[test]
+fn a_rejected_refresh_prints_its_ids_once_with_advice_in_command_words() {
+    let setup = Setup::new();
+    setup.login();
+    setup.expire_access_token();
+    setup.sandbox.inject(Fault::TokenError {
+        error: "invalid_grant".into(),
+        aadsts: 70008,
+        description: "The provided authorization code or refresh token has expired due to inactivity.".into(),
+    });
+    let token = setup.run(&["token", MAILBOX]);
+    assert_eq!(token.status.code(), Some(1));
+    let said = stderr(&token);
+    let message = "has expired due to inactivity";
+    assert_eq!(said.matches(message).count(), 1, "said twice: {said}");
+    assert!(said.contains("code: AADSTS70008"), "{said}");
+    assert!(said.contains("trace id: "), "{said}");
+    assert!(said.contains("correlation id: "), "{said}");
+    assert!(
+        said.contains("mailconnect login"),
+        "the fix names the command: {said}"
+    );
+    assert!(
+        !said.contains("Choose \""),
+        "a window's button in a terminal: {said}"
+    );
+}
+
+#[test]
+fn a_passing_refresh_failure_hands_out_the_stored_token_with_a_warning() {
+    let setup = Setup::new();
+    setup.login();
+    // Three minutes left: inside the renewal margin, but still a working token.
+    setup.set_access_token_expiry(SystemTime::now() + Duration::from_secs(180));
+    let stored = TokenStore::open()
+        .unwrap()
+        .load_tokens(MAILBOX)
+        .unwrap()
+        .unwrap();
+    setup.sandbox.inject(Fault::TokenServiceUnavailable);
+    let token = setup.run(&["token", MAILBOX]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert_eq!(
+        stdout(&token).trim_end(),
+        secrecy::ExposeSecret::expose_secret(&stored.access_token)
+    );
+    assert!(stderr(&token).contains("warning: the sign-in could not be renewed just now"));
+    assert!(setup.imap_accepts(stdout(&token).trim_end()));
+}
+
+#[test]
+fn token_refresh_renews_now_and_verify_renews_once_when_a_cached_token_is_refused() {
+    let setup = Setup::on_sandbox_mail();
+    setup.login();
+    let before = setup.sandbox.stats().refreshes();
+    let forced = setup.run(&["token", MAILBOX, "--refresh"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_eq!(setup.sandbox.stats().refreshes(), before + 1);
+
+    // Microsoft ends the access token early; the stored one still has an hour on paper.
+    setup.sandbox.revoke_access_tokens();
+    let verify = setup.run(&["verify", MAILBOX]);
+    assert!(
+        verify.status.success(),
+        "a revoked cached token must be renewed before a red cross: {}",
+        stdout(&verify)
+    );
+    assert_eq!(setup.sandbox.stats().refreshes(), before + 2);
+}
+
+#[test]
+fn server_text_reaches_the_terminal_without_escape_sequences() {
+    let setup = Setup::on_sandbox_mail();
+    setup.login();
+    setup.sandbox.inject(Fault::ImapAuthReply(
+        "NO [AUTHENTICATIONFAILED] \u{1b}]0;owned\u{7}\u{1b}[2J AUTHENTICATE failed.".into(),
+    ));
+    let verify = setup.run(&["verify", MAILBOX]);
+    assert_eq!(verify.status.code(), Some(1));
+    let said = stdout(&verify);
+    assert!(said.contains("AUTHENTICATE failed"), "{said}");
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{7}'),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn login_finds_a_locked_keyring_before_anyone_signs_in() {
+    let setup = Setup::with_locked_keyring();
+    let login = setup.run(&["login", MAILBOX]);
+    assert_eq!(login.status.code(), Some(1));
+    let said = stderr(&login);
+    assert!(!said.contains("enter the code"), "a code was shown: {said}");
+    assert!(said.contains("locked"), "{said}");
+    assert!(!said.contains("Choose \""), "{said}");
 }

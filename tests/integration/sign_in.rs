@@ -104,7 +104,12 @@ async fn declined_and_expired_device_codes_stop_polling_with_their_advice() {
         .await
         .expect_err("expired");
     assert_eq!(expired.code(), "AADSTS70019");
-    assert!(expired.advice().steps[0].contains("Get a new code"));
+    assert!(
+        expired
+            .advice()
+            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+            .contains("Get a new code")
+    );
 }
 
 #[tokio::test]
@@ -239,7 +244,12 @@ async fn refresh_rotates_and_a_revoked_grant_asks_for_a_new_sign_in() {
         .expect_err("revoked");
     assert_eq!(revoked.code(), "AADSTS50173");
     assert!(revoked.requires_new_sign_in());
-    assert!(revoked.advice().steps[0].contains("Sign in again"));
+    assert!(
+        revoked
+            .advice()
+            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+            .contains("Sign in again")
+    );
 }
 
 /// Plays the browser: follows the authorization URL's redirects to the loopback listener.
@@ -473,7 +483,12 @@ async fn browser_decline_and_another_account_are_reported() {
         mismatch.to_string(),
         format!("Signed in as someone.else@gmail.example, but this mailbox expects {MAILBOX}")
     );
-    assert!(mismatch.advice().steps[0].contains("Use another account"));
+    assert!(
+        mismatch
+            .advice()
+            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+            .contains("Use another account")
+    );
 }
 
 #[tokio::test]
