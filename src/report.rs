@@ -129,13 +129,7 @@ pub fn account_report(
     report.push_str("\nSaved sign-in\n");
     match manifest {
         Ok(Some(manifest)) => {
-            let at = |seconds: u64| {
-                chrono::DateTime::<chrono::Utc>::from(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
-                )
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-            };
+            let at = utc_time;
             let _ = writeln!(
                 report,
                 "  signed in as: {}",
@@ -157,10 +151,7 @@ pub fn account_report(
     report.push_str("\nLast verification\n");
     match last {
         Some(last) => {
-            let at = chrono::DateTime::<chrono::Utc>::from(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(last.at),
-            );
-            let _ = writeln!(report, "  at: {}", at.format("%Y-%m-%d %H:%M:%S UTC"));
+            let _ = writeln!(report, "  at: {}", utc_time(last.at));
             let _ = writeln!(
                 report,
                 "  IMAP (receiving): {}",
@@ -175,6 +166,16 @@ pub fn account_report(
         None => report.push_str("  never\n"),
     }
     report
+}
+
+/// A Unix time from a file as UTC text; a value no clock can show is said to be so instead of crashing.
+fn utc_time(seconds: u64) -> String {
+    match std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds)) {
+        Some(time) if seconds < 253_402_300_800 => chrono::DateTime::<chrono::Utc>::from(time)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
+        _ => format!("(an impossible date: {seconds})"),
+    }
 }
 
 fn header() -> String {
@@ -276,5 +277,15 @@ fn failure_section(report: &mut String, protocol: Protocol, failure: &CheckFailu
     }
     if let Some(oauth_error) = &failure.oauth_error {
         let _ = writeln!(report, "    OAuth error from server: {oauth_error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn impossible_dates_are_said_not_crashed_on() {
+        assert_eq!(super::utc_time(0), "1970-01-01 00:00:00 UTC");
+        assert!(super::utc_time(10_000_000_000_000).contains("impossible"));
+        assert!(super::utc_time(u64::MAX).contains("impossible"));
     }
 }

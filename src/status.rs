@@ -94,7 +94,11 @@ impl AccountStatus {
 
 /// A Unix time as local date and time with how far away it is.
 pub fn describe_time(unix_seconds: u64) -> String {
-    let Some(time) = UNIX_EPOCH.checked_add(Duration::from_secs(unix_seconds)) else {
+    // Beyond the year 9999 chrono cannot print it (and no token lives that long).
+    let Some(time) = UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix_seconds))
+        .filter(|_| unix_seconds < 253_402_300_800)
+    else {
         return "(an impossible date)".to_owned();
     };
     let local = chrono::DateTime::<chrono::Local>::from(time).format("%Y-%m-%d %H:%M");
