@@ -14,6 +14,11 @@ fn tokens(access: &str, refresh: &str, who: &str) -> StoredTokens {
 
 const MAILBOX: &str = "Reception@Practice.com";
 
+fn access_token(store: &TokenStore) -> String {
+    let tokens = store.load_tokens(MAILBOX).unwrap().unwrap();
+    tokens.access_token.expose_secret().to_owned()
+}
+
 #[test]
 fn item_names_follow_the_documented_schema() {
     let key = mailbox_key("  Reception@Practice.COM ");
@@ -97,15 +102,7 @@ fn a_damaged_manifest_is_no_sign_in_to_a_new_one_and_is_repaired() {
         written.generation > first.generation,
         "past the generation left behind"
     );
-    assert_eq!(
-        store
-            .load_tokens(MAILBOX)
-            .unwrap()
-            .unwrap()
-            .access_token
-            .expose_secret(),
-        "a2"
-    );
+    assert_eq!(access_token(&store), "a2");
     let generation = written.generation;
     assert_eq!(
         items.names(),
@@ -143,15 +140,7 @@ fn tidy_and_forget_find_parts_of_every_generation_by_search() {
         .unwrap();
     // The newer generation is above the current one: tidy leaves it; `forget` removes it.
     assert_eq!(store.tidy(MAILBOX).unwrap(), 2);
-    assert_eq!(
-        store
-            .load_tokens(MAILBOX)
-            .unwrap()
-            .unwrap()
-            .access_token
-            .expose_secret(),
-        "a2"
-    );
+    assert_eq!(access_token(&store), "a2");
     store
         .save_basic_password(MAILBOX, &SecretString::from("Winter2026!"))
         .unwrap();

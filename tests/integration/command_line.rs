@@ -167,6 +167,15 @@ impl Setup {
         store.save_sign_in(MAILBOX, &tokens).unwrap();
     }
 
+    /// Waits until the sandbox has seen more than `before` refreshes (one is under way).
+    fn wait_for_refresh_after(&self, before: u32) {
+        assert!(
+            wait_until(Duration::from_secs(10), || self.sandbox.stats().refreshes()
+                > before),
+            "the refresh never started"
+        );
+    }
+
     fn imap_accepts(&self, token: &str) -> bool {
         let context = CheckContext::new(self.ca.trust(), test_timeouts());
         let credentials =
@@ -367,14 +376,7 @@ fn a_process_killed_during_a_refresh_leaves_a_working_refresh_token() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || setup
-            .sandbox
-            .stats()
-            .refreshes()
-            > before),
-        "the refresh never started"
-    );
+    setup.wait_for_refresh_after(before);
     child.kill().unwrap();
     child.wait().unwrap();
     let again = setup.run(&["token", MAILBOX]);
@@ -612,14 +614,7 @@ fn login_while_another_process_refreshes_ends_with_the_new_sign_in() {
         .unwrap();
     // Read its pipes meanwhile (see the sixteen-process test).
     let token = std::thread::spawn(move || token.wait_with_output().unwrap());
-    assert!(
-        wait_until(Duration::from_secs(10), || setup
-            .sandbox
-            .stats()
-            .refreshes()
-            > before),
-        "the refresh never started"
-    );
+    setup.wait_for_refresh_after(before);
     // The practice admin signs in again while `token` waits for Microsoft.
     setup.login();
     let token = token.join().unwrap();

@@ -22,14 +22,17 @@ fn stored(tokens: &mailconnect::auth::TokenSet, expires_at: SystemTime) -> Store
     }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn a_sign_in_saved_while_a_refresh_is_at_microsoft_is_the_one_kept() {
     let _keyring = PrivateKeyring::start_for_this_process("test keyring password");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let sandbox = quick_sandbox(SandboxOptions::default()).await;
         let account = sandbox.account(MAILBOX);
         let store = TokenStore::open().expect("keyring");
@@ -83,11 +86,7 @@ fn a_sign_in_saved_while_a_refresh_is_at_microsoft_is_the_one_kept() {
 
 #[test]
 fn a_renewal_for_another_account_than_the_one_stored_is_refused_and_stores_nothing() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let sandbox = quick_sandbox(SandboxOptions::default()).await;
         let account = sandbox.account(MAILBOX);
         // Not about the keyring: the in-memory store.
