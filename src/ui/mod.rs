@@ -4,6 +4,7 @@
 
 use eframe::egui;
 mod steps;
+pub mod theme;
 mod widgets;
 
 use std::sync::Arc;
@@ -161,6 +162,7 @@ fn apply_style(ctx: &egui::Context) {
         style.spacing.button_padding = egui::vec2(10.0, 5.0);
         style.spacing.item_spacing = egui::vec2(8.0, 7.0);
     });
+    theme::apply(ctx);
 }
 
 /// Opens the window and runs it until it closes.

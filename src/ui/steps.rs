@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 
-use super::widgets::{FAIL_RED, advice_ui, qr_code, text_field, verdict_badge};
+use super::widgets::{advice_ui, fail_colour, qr_code, text_field, verdict_badge};
 use crate::config::{Field, Provider, Security};
 use crate::verify::Protocol;
 use crate::verify::{CheckReport, Verdict};
@@ -54,6 +54,34 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     intent
 }
 
+/// Light, dark, or as the computer is set: the window follows the system until the person chooses.
+fn appearance_ui(ui: &mut Ui) {
+    use egui::ThemePreference;
+    let name = |preference: ThemePreference| match preference {
+        ThemePreference::System => "As the computer",
+        ThemePreference::Light => "Light",
+        ThemePreference::Dark => "Dark",
+    };
+    let mut preference = ui.ctx().options(|options| options.theme_preference);
+    let chooser = egui::ComboBox::from_id_salt("appearance")
+        .selected_text(name(preference))
+        .show_ui(ui, |ui| {
+            for option in [
+                ThemePreference::System,
+                ThemePreference::Light,
+                ThemePreference::Dark,
+            ] {
+                ui.selectable_value(&mut preference, option, name(option));
+            }
+        })
+        .response;
+    let label = ui.label(RichText::new("Appearance").small());
+    chooser.labelled_by(label.id);
+    if preference != ui.ctx().options(|options| options.theme_preference) {
+        ui.ctx().set_theme(preference);
+    }
+}
+
 fn header_ui(ui: &mut Ui, step: Step) {
     // Every step by name, the current one marked: support staff can say "you are on step 3, Sign in".
     ui.horizontal_wrapped(|ui| {
@@ -70,7 +98,10 @@ fn header_ui(ui: &mut Ui, step: Step) {
         }
     });
     ui.add_space(2.0);
-    ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), appearance_ui);
+    });
     ui.heading(RichText::new(step.title()).strong());
     ui.label(match step {
         Step::Account => "Choose the mailbox to move to the new Microsoft sign-in. Nothing is saved until you choose Save on the last step.",
@@ -203,7 +234,7 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     if form.client_id.trim().is_empty() && !form.show_advanced {
         ui.label(
             RichText::new("No application (client) ID yet: load the preset file from your support team, or enter it under advanced settings.")
-                .color(FAIL_RED),
+                .color(fail_colour(ui)),
         );
     }
     if form.show_advanced {
@@ -299,7 +330,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
     }
     for field in [Field::Host, Field::Port] {
         if let Some(problem) = problem_for(form, field, "x") {
-            ui.label(RichText::new(problem.message).color(FAIL_RED));
+            ui.label(RichText::new(problem.message).color(fail_colour(ui)));
         }
     }
     if form.preset.provider == Provider::Custom {
@@ -384,7 +415,7 @@ fn reminder_ui(ui: &mut Ui, page: &ReminderPage) -> Option<Intent> {
                 StoredPassword::Unavailable(error) => {
                     ui.label(
                         RichText::new(format!("The keyring could not be read: {error}"))
-                            .color(FAIL_RED),
+                            .color(fail_colour(ui)),
                     );
                 }
                 StoredPassword::Present(password) => {

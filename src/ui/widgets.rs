@@ -6,18 +6,24 @@ use egui::{Color32, RichText, Ui};
 use crate::config::InputError;
 use crate::troubleshoot::Advice;
 
-pub const PASS_GREEN: Color32 = Color32::from_rgb(0x1e, 0x8e, 0x3e);
-pub const FAIL_RED: Color32 = Color32::from_rgb(0xc5, 0x22, 0x1f);
+use super::theme::Palette;
+
+/// The red of problems in the theme `ui` is drawn in.
+pub fn fail_colour(ui: &Ui) -> Color32 {
+    Palette::of(ui).fail
+}
 
 /// A green tick or a red cross, always with words beside it (never colour alone). The marks are drawn, not
 /// taken from a font, so they show whatever fonts the system has.
 pub fn verdict_badge(ui: &mut Ui, passed: bool, words: &str) {
-    let colour = if passed { PASS_GREEN } else { FAIL_RED };
+    let palette = Palette::of(ui);
+    let colour = if passed { palette.pass } else { palette.fail };
     let size = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.circle_filled(rect.center(), size / 2.0, colour);
-    let stroke = egui::Stroke::new(size / 8.0, Color32::WHITE);
+    // The mark takes the background's colour: it then contrasts with the disc in both themes.
+    let stroke = egui::Stroke::new(size / 8.0, palette.background);
     let at = |x: f32, y: f32| rect.min + egui::vec2(x * size, y * size);
     if passed {
         painter.line(vec![at(0.27, 0.52), at(0.44, 0.69), at(0.74, 0.34)], stroke);
@@ -62,7 +68,7 @@ pub fn text_field(
         )
         .labelled_by(label_response.id);
     if let Some(problem) = problem {
-        ui.label(RichText::new(&problem.message).color(FAIL_RED));
+        ui.label(RichText::new(&problem.message).color(fail_colour(ui)));
     }
     response
 }
