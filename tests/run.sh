@@ -13,22 +13,7 @@ packages=(
   libwayland-dev libxkbcommon-dev
   msmtp isync neomutt libsasl2-modules-kdexoauth2
 )
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  # Installing dovecot-core would start the system-wide Dovecot; the tests start their own instead.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d
-  fi
-  echo "Installing test peers: ${missing[*]}"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+scripts/install-packages "${packages[@]}"
 
 if ! command -v cargo >/dev/null; then
   echo "Rust is not installed: install it with rustup (https://rustup.rs), then run this again." >&2
