@@ -11,8 +11,8 @@ use crate::config::{Field, Provider, Security};
 use crate::verify::Protocol;
 use crate::verify::{CheckReport, Verdict};
 use crate::wizard::{
-    CheckPage, CheckRow, Intent, Page, ReminderPage, SavePage, Saving, SignIn, SignInMethod,
-    SignInPage, Step, StoredPassword, Wizard,
+    CheckPage, CheckRow, Copied, Intent, Page, ReminderPage, SavePage, Saving, SignIn,
+    SignInMethod, SignInPage, Step, StoredPassword, Wizard,
 };
 
 /// The whole window: header, page, navigation. Returns the user's intent, if any.
@@ -23,9 +23,15 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     egui::Panel::top("step_header")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| header_ui(ui, wizard.step()));
-    egui::Panel::bottom("navigation")
+    // The footer's place is reserved now but its buttons are made after the page's controls, so that Tab visits
+    // the page before Cancel, Back and Next (egui's Tab order is the order controls are made in).
+    let button_height =
+        ui.text_style_height(&egui::TextStyle::Button) + 2.0 * ui.spacing().button_padding.y + 2.0;
+    let footer = egui::Panel::bottom("navigation")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
-        .show(ui, |ui| intent = navigation_ui(ui, wizard));
+        .exact_size(button_height + f32::from(margin.top) + f32::from(margin.bottom))
+        .show(ui, |ui| ui.available_rect_before_wrap())
+        .inner;
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| {
@@ -37,12 +43,18 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                         Page::Account { .. } => account_ui(ui, wizard),
                         Page::Reminder(page) => reminder_ui(ui, page),
                         Page::SignIn(page) => sign_in_ui(ui, page),
-                        Page::Check(page) => check_ui(ui, page, wizard.notice.as_deref()),
+                        Page::Check(page) => check_ui(ui, page),
                         Page::Save(page) => save_ui(ui, page),
                     };
                     intent = intent.take().or(page_intent);
                 });
         });
+    let mut footer_ui = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(footer)
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    intent = navigation_ui(&mut footer_ui, wizard).or(intent);
     // Enter moves on where nothing can be lost by it: not while signing in, and not from a multi-step action.
     let enter = ui.input(|input| input.key_pressed(egui::Key::Enter));
     if intent.is_none()
@@ -100,7 +112,10 @@ fn header_ui(ui: &mut Ui, step: Step) {
     ui.add_space(2.0);
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), appearance_ui);
+        ui.with_layout(
+            egui::Layout::right_to_left(egui::Align::Center),
+            appearance_ui,
+        );
     });
     ui.heading(RichText::new(step.title()).strong());
     ui.label(match step {
@@ -110,6 +125,19 @@ fn header_ui(ui: &mut Ui, step: Step) {
         Step::Check => "mailconnect now checks that receiving (IMAP) and sending (SMTP) work with the new sign-in.",
         Step::Save => "Save stores the sign-in in this computer's secure keyring, never in a plain file.",
     });
+}
+
+/// A tick box that Enter does not toggle (egui clicks the focused control on Enter): on a form, Enter moves on, and
+/// must not untick "I have noted these settings" on the way. Space and the mouse tick and untick. Returns whether
+/// the value changed.
+fn tick_box(ui: &mut Ui, value: &mut bool, label: &str) -> bool {
+    let before = *value;
+    let response = ui.checkbox(value, label);
+    if response.changed() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+        *value = before;
+        return false;
+    }
+    response.changed()
 }
 
 /// A click counts only if it is not the second (or third) click of a double click: the first click already
@@ -124,6 +152,10 @@ fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
     ui.horizontal(|ui| {
         if wizard.can_cancel() && single_click(&ui.button("Cancel")) {
             intent = Some(Intent::Cancel);
+        }
+        // Copy buttons say that they copied, here, on every page.
+        if let Some(notice) = &wizard.notice {
+            ui.label(RichText::new(notice).color(super::theme::Palette::of(ui).pass));
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let (label, action, enabled) = match (wizard.step(), saving) {
@@ -230,7 +262,7 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     form.mailbox = mailbox;
 
     ui.add_space(6.0);
-    ui.checkbox(&mut form.show_advanced, "Show advanced settings");
+    tick_box(ui, &mut form.show_advanced, "Show advanced settings");
     if form.client_id.trim().is_empty() && !form.show_advanced {
         ui.label(
             RichText::new("No application (client) ID yet: load the preset file from your support team, or enter it under advanced settings.")
@@ -446,10 +478,7 @@ fn reminder_ui(ui: &mut Ui, page: &ReminderPage) -> Option<Intent> {
     match &page.password {
         StoredPassword::Present(_) => {
             let mut noted = page.noted;
-            if ui
-                .checkbox(&mut noted, "I have noted these settings")
-                .changed()
-            {
+            if tick_box(ui, &mut noted, "I have noted these settings") {
                 intent = Some(Intent::SetNoted(noted));
             }
         }
@@ -524,7 +553,10 @@ fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
                     )
                 });
                 if ui.button("Copy code").clicked() {
-                    intent = Some(Intent::CopyText(prompt.user_code.clone()));
+                    intent = Some(Intent::CopyText {
+                        text: prompt.user_code.clone(),
+                        what: Copied::Code,
+                    });
                 }
             });
             ui.add_space(6.0);
@@ -558,7 +590,10 @@ fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
             ui.add(egui::Label::new(RichText::new(&link).small().monospace()).wrap());
             ui.horizontal(|ui| {
                 if ui.button("Copy link").clicked() {
-                    intent = Some(Intent::CopyText(link.clone()));
+                    intent = Some(Intent::CopyText {
+                        text: link.clone(),
+                        what: Copied::Link,
+                    });
                 }
                 if ui.button("Cancel sign-in").clicked() {
                     intent = Some(Intent::CancelSignIn);
@@ -640,7 +675,7 @@ fn minutes_seconds(duration: Duration) -> String {
     format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
-fn check_ui(ui: &mut Ui, page: &CheckPage, notice: Option<&str>) -> Option<Intent> {
+fn check_ui(ui: &mut Ui, page: &CheckPage) -> Option<Intent> {
     let mut intent = None;
     // The actions come first so a long explanation below never pushes them out of sight. Every control the
     // advice below names ("Try again", "Sign in again") is here.
@@ -662,9 +697,6 @@ fn check_ui(ui: &mut Ui, page: &CheckPage, notice: Option<&str>) -> Option<Inten
             intent = Some(Intent::CopySupportReport);
         }
     });
-    if let Some(notice) = notice {
-        ui.label(notice);
-    }
     ui.add_space(6.0);
     for (protocol, row) in [(Protocol::Imap, &page.imap), (Protocol::Smtp, &page.smtp)] {
         egui::Frame::group(ui.style()).show(ui, |ui| {

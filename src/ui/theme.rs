@@ -137,16 +137,46 @@ mod tests {
             let background = visuals.panel_fill;
             let pairs = [
                 ("body text", visuals.text_color(), background, BODY),
-                ("secondary text", visuals.weak_text_color(), background, BODY),
+                (
+                    "secondary text",
+                    visuals.weak_text_color(),
+                    background,
+                    BODY,
+                ),
                 ("link", visuals.hyperlink_color, background, BODY),
                 ("error text", visuals.error_fg_color, background, BODY),
                 ("pass words", palette.pass, background, BODY),
                 ("fail words", palette.fail, background, BODY),
-                ("button text", visuals.widgets.inactive.fg_stroke.color, visuals.widgets.inactive.bg_fill, BODY),
-                ("edge of a tick box or button", visuals.widgets.inactive.bg_stroke.color, background, LARGE_OR_CONTROL),
-                ("text box edge", visuals.widgets.inactive.bg_stroke.color, visuals.extreme_bg_color, LARGE_OR_CONTROL),
-                ("tick or cross mark on its disc", palette.background, palette.pass, LARGE_OR_CONTROL),
-                ("cross mark on its disc", palette.background, palette.fail, LARGE_OR_CONTROL),
+                (
+                    "button text",
+                    visuals.widgets.inactive.fg_stroke.color,
+                    visuals.widgets.inactive.bg_fill,
+                    BODY,
+                ),
+                (
+                    "edge of a tick box or button",
+                    visuals.widgets.inactive.bg_stroke.color,
+                    background,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "text box edge",
+                    visuals.widgets.inactive.bg_stroke.color,
+                    visuals.extreme_bg_color,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "tick or cross mark on its disc",
+                    palette.background,
+                    palette.pass,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "cross mark on its disc",
+                    palette.background,
+                    palette.fail,
+                    LARGE_OR_CONTROL,
+                ),
             ];
             for (what, foreground, behind, minimum) in pairs {
                 let ratio = contrast(foreground, behind);

@@ -48,13 +48,23 @@ pub enum Intent {
     /// Copy the stored Basic Auth password (the reminder's Copy button).
     CopyPassword,
     /// Copy something that is not secret: the user code, the sign-in link.
-    CopyText(String),
+    CopyText {
+        text: String,
+        what: Copied,
+    },
     OpenUrl(String),
     /// Store the checked sign-in (the last page's Save button, and its Try again).
     Save,
     /// Take a saved sign-in out of the keyring again, from the last page.
     RemoveSaved,
     Finish,
+}
+
+/// What a Copy button copied, for the "copied" notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    Code,
+    Link,
 }
 
 /// What background work reports back. `attempt` ties a result to the request that caused it.
@@ -150,7 +160,7 @@ pub struct Wizard {
     pub form: AccountForm,
     /// Incremented by every new request; results carrying an older number are dropped.
     attempt: u64,
-    /// Shown once after "Copy support report" until the next intent.
+    /// "Copied" after a Copy button, shown in the footer until the next intent.
     pub notice: Option<String>,
     pub started_at: SystemTime,
 }
@@ -316,7 +326,7 @@ impl Wizard {
             Intent::RetryFailedChecks => self.run_checks(true),
             Intent::CopySupportReport => {
                 self.notice = Some(
-                    "Support report copied. Paste it into an email or chat to support.".to_owned(),
+                    "Support report copied: paste it into an email or chat to support.".to_owned(),
                 );
                 vec![Effect::CopyToClipboard(SecretString::from(
                     crate::report::wizard_report(self),
@@ -325,13 +335,23 @@ impl Wizard {
             Intent::CopyPassword => match &self.page {
                 Page::Reminder(page) => match &page.password {
                     StoredPassword::Present(password) => {
+                        self.notice = Some("Password copied.".to_owned());
                         vec![Effect::CopyToClipboard(password.clone())]
                     }
                     _ => Vec::new(),
                 },
                 _ => Vec::new(),
             },
-            Intent::CopyText(text) => vec![Effect::CopyToClipboard(SecretString::from(text))],
+            Intent::CopyText { text, what } => {
+                self.notice = Some(
+                    match what {
+                        Copied::Code => "Code copied.",
+                        Copied::Link => "Link copied: paste it into your browser.",
+                    }
+                    .to_owned(),
+                );
+                vec![Effect::CopyToClipboard(SecretString::from(text))]
+            }
             Intent::OpenUrl(url) => vec![Effect::OpenUrl(url)],
             Intent::Save => self.save(),
             Intent::RemoveSaved => self.remove_saved(),

@@ -557,3 +557,71 @@ fn a_double_click_on_next_stops_on_the_save_page_and_save_means_save() {
     );
     assert!(window.harness.query_by_label("Cancel").is_some());
 }
+
+/// The labels of the controls Tab visits, in order, starting from nothing focused.
+fn tab_order(window: &mut Window, presses: usize) -> Vec<String> {
+    let mut focused = Vec::new();
+    for _ in 0..presses {
+        window.harness.key_press(egui::Key::Tab);
+        window.harness.step();
+        if let Some(node) = window.harness.query_by(|node| node.is_focused()) {
+            focused.push(
+                egui_kittest::kittest::NodeT::accesskit_node(&node)
+                    .label()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    focused
+}
+
+#[test]
+fn tab_visits_the_page_before_the_footer_and_enter_never_unticks_or_cancels() {
+    let mut window = Window::in_memory();
+    window.wait_for("Step 1 of 5");
+    let order = tab_order(&mut window, 12);
+    let at = |label: &str| order.iter().position(|seen| seen == label);
+    let (page, footer) = (at("Show advanced settings"), at("Next"));
+    assert!(
+        page.is_some() && footer.is_some() && page < footer,
+        "the footer comes before the page: {order:?}"
+    );
+
+    // Step 2: tick the box with Space, then Enter on the focused tick box moves on and does not untick it.
+    window.click("Next");
+    window.wait_for("I have noted these settings");
+    window.harness.get_by_label("I have noted these settings").focus();
+    window.harness.step();
+    window.harness.key_press(egui::Key::Space);
+    window.harness.step();
+    window.harness.step();
+    window.harness.key_press(egui::Key::Enter);
+    window.harness.step();
+    window.harness.step();
+    assert_eq!(window.step(), Step::SignIn, "Enter on the ticked box moves on");
+
+    // Enter on Cancel cancels (the window closes); it never moves the wizard on.
+    window.click("Back");
+    window.wait_for("I have noted these settings");
+    window.harness.get_by_label("Cancel").focus();
+    window.harness.step();
+    window.harness.key_press(egui::Key::Enter);
+    window.harness.step();
+    window.harness.step();
+    assert_eq!(window.step(), Step::Reminder);
+}
+
+#[test]
+fn every_copy_button_says_it_copied() {
+    let mut window = Window::in_memory();
+    window.wait_for("Step 1 of 5");
+    window.click("Next");
+    window.wait_for("Copy password");
+    window.click("Copy password");
+    assert!(window.shows("Password copied"));
+    window.click("I have noted these settings");
+    window.click("Next");
+    window.show_code();
+    window.click("Copy code");
+    assert!(window.shows("Code copied"));
+}
