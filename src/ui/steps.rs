@@ -288,11 +288,15 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
                 label: &str,
                 field: Field,
                 pick: fn(&mut crate::wizard::AccountForm) -> &mut String,
-                hint: &str| {
+                hint: &str,
+                meaning: &str| {
         let current = pick(form).clone();
         let problem = problem_for(form, field, &current);
         let mut value = current;
-        text_field(ui, label, &mut value, problem.as_ref(), hint);
+        let response = text_field(ui, label, &mut value, problem.as_ref(), hint);
+        // What the word means, in a practice admin's words, under the box and on hover.
+        response.on_hover_text(meaning);
+        ui.label(RichText::new(meaning).small().weak());
         *pick(form) = value;
     };
     edit(
@@ -302,6 +306,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
         Field::SignInAccount,
         |f| &mut f.sign_in_account,
         "the delegate who signs in",
+        "A shared mailbox has no password of its own: a person with access to it (its delegate) signs in instead. Leave empty for an ordinary mailbox.",
     );
     if form.preset.provider != Provider::Custom {
         edit(
@@ -311,6 +316,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
             Field::Tenant,
             |f| &mut f.tenant,
             "organizations, your domain or tenant ID",
+            "Your organisation's Microsoft 365 account (its tenant): its main domain or its ID. \"organizations\" lets any work account sign in.",
         );
     }
     edit(
@@ -320,6 +326,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
         Field::ClientId,
         |f| &mut f.client_id,
         "00000000-0000-0000-0000-000000000000",
+        "The ID Microsoft gave the app registration your IT support or software vendor made for mailconnect. It comes in their preset file.",
     );
     for (protocol, host, port, security) in [
         (
@@ -374,6 +381,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
             Field::Url,
             |f| &mut f.authorize_url,
             "https://login.example.com/oauth2/v2.0/authorize",
+            "Where the browser sign-in starts; from your mail provider's documentation.",
         );
         edit(
             ui,
@@ -382,6 +390,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
             Field::Url,
             |f| &mut f.token_url,
             "https://login.example.com/oauth2/v2.0/token",
+            "Where mailconnect fetches and renews the sign-in; from your mail provider's documentation.",
         );
         edit(
             ui,
@@ -390,6 +399,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
             Field::Url,
             |f| &mut f.device_code_url,
             "https://login.example.com/oauth2/v2.0/devicecode",
+            "Where a sign-in code is asked for; from your mail provider's documentation.",
         );
         edit(
             ui,
@@ -398,6 +408,7 @@ fn advanced_ui(ui: &mut Ui, form: &mut crate::wizard::AccountForm, reveal: bool)
             Field::Scope,
             |f| &mut f.scopes,
             "offline_access ...",
+            "What the sign-in may be used for (reading and sending mail); from your mail provider's documentation.",
         );
     }
 }
@@ -442,7 +453,7 @@ fn reminder_ui(ui: &mut Ui, page: &ReminderPage) -> Option<Intent> {
                     });
                 }
                 StoredPassword::None => {
-                    ui.label("No Basic Auth password is stored for this mailbox.");
+                    ui.label("No old password (Basic Auth: signing in to mail with the mailbox password) is stored for this mailbox.");
                 }
                 StoredPassword::Unavailable(error) => {
                     ui.label(

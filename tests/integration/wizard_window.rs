@@ -590,7 +590,10 @@ fn tab_visits_the_page_before_the_footer_and_enter_never_unticks_or_cancels() {
     // Step 2: tick the box with Space, then Enter on the focused tick box moves on and does not untick it.
     window.click("Next");
     window.wait_for("I have noted these settings");
-    window.harness.get_by_label("I have noted these settings").focus();
+    window
+        .harness
+        .get_by_label("I have noted these settings")
+        .focus();
     window.harness.step();
     window.harness.key_press(egui::Key::Space);
     window.harness.step();
@@ -598,7 +601,11 @@ fn tab_visits_the_page_before_the_footer_and_enter_never_unticks_or_cancels() {
     window.harness.key_press(egui::Key::Enter);
     window.harness.step();
     window.harness.step();
-    assert_eq!(window.step(), Step::SignIn, "Enter on the ticked box moves on");
+    assert_eq!(
+        window.step(),
+        Step::SignIn,
+        "Enter on the ticked box moves on"
+    );
 
     // Enter on Cancel cancels (the window closes); it never moves the wizard on.
     window.click("Back");
