@@ -66,6 +66,18 @@ pub enum Command {
     },
     /// Print a support report (no secrets) for a mailbox.
     Report { mailbox: String },
+    /// Renew every saved sign-in not renewed for a few days; notify the desktop when one needs a new sign-in.
+    /// Exit code 0: all fine; 1: a mailbox needs a sign-in or could not be renewed; 2: usage or settings.
+    Keepalive {
+        #[arg(long)]
+        json: bool,
+        /// Set up a daily systemd user timer that runs `mailconnect keepalive` (Linux).
+        #[arg(long, conflicts_with = "uninstall")]
+        install: bool,
+        /// Remove that timer.
+        #[arg(long)]
+        uninstall: bool,
+    },
 }
 
 /// A problem with how mailconnect was called or configured: exit code 2.
@@ -106,6 +118,11 @@ pub fn run(
             basic_only,
         } => runtime.block_on(context.forget(&mailbox, basic_only)),
         Command::Report { mailbox } => context.report(&mailbox),
+        Command::Keepalive { install: true, .. } => crate::cli_timer::install(),
+        Command::Keepalive {
+            uninstall: true, ..
+        } => crate::cli_timer::uninstall(),
+        Command::Keepalive { json, .. } => runtime.block_on(context.keepalive(json)),
     }
 }
 
@@ -386,6 +403,50 @@ impl Context {
             );
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    async fn keepalive(&self, json: bool) -> anyhow::Result<ExitCode> {
+        let store = TokenStore::open()?;
+        let state_file = crate::state::StateFile::default_location();
+        let mut all_fine = true;
+        let mut out = std::io::stdout().lock();
+        for account in &self.config.accounts {
+            let kept = crate::keepalive::keep_alive(account, &store, state_file.as_ref(), || {
+                self.client(account)
+            })
+            .await;
+            all_fine &= !matches!(
+                kept,
+                crate::keepalive::KeptAlive::NeedsSignIn { .. }
+                    | crate::keepalive::KeptAlive::Temporary { .. }
+            );
+            let notified = match &kept {
+                crate::keepalive::KeptAlive::NeedsSignIn { .. } => {
+                    let (summary, body) = crate::keepalive::sign_in_notice(&account.mailbox);
+                    Some(crate::keepalive::notify(&summary, &body))
+                }
+                _ => None,
+            };
+            if json {
+                let line = serde_json::json!({
+                    "mailbox": account.mailbox,
+                    "result": kept.code(),
+                    "words": kept.words(),
+                    "notified": notified.as_ref().map(Result::is_ok),
+                });
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "{}: {}", account.mailbox, kept.words())?;
+                if let Some(Err(error)) = &notified {
+                    writeln!(out, "  (no desktop notification: {error})")?;
+                }
+            }
+        }
+        Ok(if all_fine {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     }
 
     fn report(&self, mailbox: &str) -> anyhow::Result<ExitCode> {

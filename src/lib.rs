@@ -6,9 +6,12 @@
 
 pub mod auth;
 pub mod cli;
+mod cli_timer;
 pub mod config;
 pub mod controls;
 pub mod demo;
+pub mod health;
+pub mod keepalive;
 pub mod logging;
 pub mod report;
 pub mod runner;

@@ -44,11 +44,35 @@ pub struct LastVerification {
     pub smtp: LastCheck,
 }
 
+/// How the last renewal by the keep-alive (or the window's health check) went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    /// Unix seconds.
+    pub at: u64,
+    pub outcome: RenewalOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum RenewalOutcome {
+    Renewed,
+    /// A passing failure (network, 5xx): tried again later, nothing is wiped.
+    Temporary {
+        code: String,
+    },
+    /// Only a new sign-in helps (invalid_grant, AADSTS700082, 50173, 70008, 70043 ...).
+    NeedsSignIn {
+        code: String,
+    },
+}
+
 /// The state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     #[serde(default)]
     pub verifications: BTreeMap<String, LastVerification>,
+    #[serde(default)]
+    pub renewals: BTreeMap<String, Renewal>,
 }
 
 impl State {
@@ -59,6 +83,10 @@ impl State {
 
     pub fn last_verification(&self, mailbox: &str) -> Option<&LastVerification> {
         self.verifications.get(&mailbox_key(mailbox))
+    }
+
+    pub fn last_renewal(&self, mailbox: &str) -> Option<&Renewal> {
+        self.renewals.get(&mailbox_key(mailbox))
     }
 
     /// Records a verification in the default place.
@@ -122,6 +150,18 @@ impl StateFile {
             state
                 .verifications
                 .insert(mailbox_key(mailbox), verification);
+        })
+    }
+
+    /// Records how a renewal went.
+    pub fn record_renewal(&self, mailbox: &str, outcome: RenewalOutcome) -> std::io::Result<()> {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        self.update(|state| {
+            state
+                .renewals
+                .insert(mailbox_key(mailbox), Renewal { at, outcome });
         })
     }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::Account;
+use crate::health::Health;
 use crate::state::{LastVerification, State};
 use crate::store::{Manifest, StoreError, TokenStore};
 
@@ -16,17 +17,26 @@ pub struct AccountStatus {
     pub sign_in: Result<Option<Manifest>, StoreError>,
     pub basic_password: Result<bool, StoreError>,
     pub last_verification: Option<LastVerification>,
+    /// The same words the keep-alive and the window use.
+    pub health: Health,
 }
 
 impl AccountStatus {
     pub fn read(store: &TokenStore, state: &State, account: &Account) -> AccountStatus {
+        let sign_in = store.manifest(&account.mailbox);
+        let health = Health::assess(
+            &sign_in,
+            state.last_renewal(&account.mailbox),
+            SystemTime::now(),
+        );
         AccountStatus {
             mailbox: account.mailbox.clone(),
-            sign_in: store.manifest(&account.mailbox),
+            sign_in,
             basic_password: store
                 .load_basic_password(&account.mailbox)
                 .map(|password| password.is_some()),
             last_verification: state.last_verification(&account.mailbox).cloned(),
+            health,
         }
     }
 
@@ -49,6 +59,8 @@ impl AccountStatus {
         let manifest = self.sign_in.as_ref().ok().and_then(Option::as_ref);
         serde_json::json!({
             "mailbox": self.mailbox,
+            "health": self.health.code(),
+            "health_words": self.health.words(),
             "oauth": manifest.is_some(),
             "sign_in_error": self.sign_in.as_ref().err().map(StoreError::code),
             "basic_password_stored": self.basic_password.as_ref().ok(),
@@ -61,6 +73,7 @@ impl AccountStatus {
 
     pub fn write_lines(&self, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(out, "{}", self.mailbox)?;
+        writeln!(out, "  connection:        {}", self.health.words())?;
         writeln!(out, "  sign-in:           {}", self.method())?;
         if let Ok(Some(manifest)) = &self.sign_in {
             writeln!(

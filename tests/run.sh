@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   ca-certificates pkg-config openssl python3
   dovecot-core dovecot-imapd dovecot-submissiond
-  dbus gnome-keyring libsecret-tools
+  dbus gnome-keyring libsecret-tools systemd
   xvfb x11-utils imagemagick libgl1-mesa-dri libegl1 mesa-vulkan-drivers
   libwayland-dev libxkbcommon-dev
   msmtp isync neomutt libsasl2-modules-kdexoauth2

@@ -17,22 +17,22 @@ use crate::support::{
     Dovecot, PrivateKeyring, TestCa, quick_sandbox, require_program, test_timeouts, wait_until,
 };
 
-const MAILBOX: &str = "reception@smile-dental.example";
+pub(crate) const MAILBOX: &str = "reception@smile-dental.example";
 
 /// Everything a command-line test needs; children inherit the private keyring's bus from this process.
-struct Setup {
-    keyring: PrivateKeyring,
+pub(crate) struct Setup {
+    pub(crate) keyring: PrivateKeyring,
     runtime: tokio::runtime::Runtime,
-    sandbox: Sandbox,
+    pub(crate) sandbox: Sandbox,
     ca: TestCa,
     dovecot: Dovecot,
-    home: tempfile::TempDir,
-    config_path: PathBuf,
-    account: Account,
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) config_path: PathBuf,
+    pub(crate) account: Account,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub(crate) fn new() -> Setup {
         Setup::with_sandbox(SandboxOptions::default())
     }
 
@@ -41,7 +41,7 @@ impl Setup {
     }
 
     /// The mail servers are the sandbox's responders (which can be told to answer oddly) instead of Dovecot.
-    fn on_sandbox_mail() -> Setup {
+    pub(crate) fn on_sandbox_mail() -> Setup {
         Setup::build(SandboxOptions::default(), true, false)
     }
 
@@ -100,7 +100,7 @@ impl Setup {
         }
     }
 
-    fn command(&self, arguments: &[&str]) -> Command {
+    pub(crate) fn command(&self, arguments: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mailconnect"));
         command
             .arg("--config")
@@ -114,12 +114,12 @@ impl Setup {
         command
     }
 
-    fn run(&self, arguments: &[&str]) -> Output {
+    pub(crate) fn run(&self, arguments: &[&str]) -> Output {
         self.command(arguments).output().expect("run mailconnect")
     }
 
     /// `mailconnect login`, approving the printed code in the sandbox.
-    fn login(&self) -> Output {
+    pub(crate) fn login(&self) -> Output {
         let mut child = self
             .command(&["login", MAILBOX])
             .stdout(Stdio::piped())
@@ -160,7 +160,15 @@ impl Setup {
         self.set_access_token_expiry(SystemTime::now());
     }
 
-    fn set_access_token_expiry(&self, at: SystemTime) {
+    /// Makes the stored sign-in look `days` old (as if last renewed then).
+    pub(crate) fn age_sign_in(&self, days: u64) {
+        let store = TokenStore::open().unwrap();
+        let mut tokens = store.load_tokens(MAILBOX).unwrap().expect("signed in");
+        tokens.saved_at = SystemTime::now() - Duration::from_secs(days * 86_400);
+        store.save_sign_in(MAILBOX, &tokens).unwrap();
+    }
+
+    pub(crate) fn set_access_token_expiry(&self, at: SystemTime) {
         let store = TokenStore::open().unwrap();
         let mut tokens = store.load_tokens(MAILBOX).unwrap().expect("signed in");
         tokens.access_token_expires_at = at;
@@ -176,7 +184,7 @@ impl Setup {
         );
     }
 
-    fn imap_accepts(&self, token: &str) -> bool {
+    pub(crate) fn imap_accepts(&self, token: &str) -> bool {
         let context = CheckContext::new(self.ca.trust(), test_timeouts());
         let credentials =
             MailCredentials::for_account(&self.account, SecretString::from(token.to_owned()));
@@ -191,11 +199,11 @@ impl Setup {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -5,6 +5,7 @@ mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;
 mod hostile;
+mod keepalive;
 mod keyring_store;
 mod real_window;
 mod secrets_never_leak;

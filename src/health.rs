@@ -1,0 +1,208 @@
+//! How a mailbox's connection stands, in the same few words for `status`, the keep-alive and (later) the
+//! accounts home: one source, so the window and the command line never disagree.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::state::{Renewal, RenewalOutcome};
+use crate::store::{Manifest, StoreError};
+
+/// Microsoft ends a refresh token that was not used for 90 days (AADSTS700082).
+pub const REFRESH_TOKEN_IDLE_LIMIT: Duration = Duration::from_secs(90 * 86_400);
+/// From this many idle days on, the health says so: there is still time to renew.
+pub const WARN_AFTER_IDLE: Duration = Duration::from_secs(75 * 86_400);
+
+/// A mailbox's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// A sign-in is stored and renews itself.
+    Connected,
+    /// The sign-in was not renewed for a long time; it ends in `days_left` days unless renewed.
+    ExpiresSoon { days_left: u64 },
+    /// Only a new sign-in helps; `code` says why (AADSTS700082, invalid_grant ...).
+    NeedsSignIn { code: String },
+    /// The last renewal failed for a passing reason; the keep-alive tries again.
+    RetryingLater { code: String },
+    /// No sign-in is stored for this mailbox.
+    NotSetUp,
+    /// The keyring could not be read, or the stored sign-in is damaged.
+    Unreadable { code: &'static str },
+}
+
+impl Health {
+    /// The health of a mailbox from its stored sign-in and its last renewal.
+    pub fn assess(
+        sign_in: &Result<Option<Manifest>, StoreError>,
+        renewal: Option<&Renewal>,
+        now: SystemTime,
+    ) -> Health {
+        let manifest = match sign_in {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => return Health::NotSetUp,
+            Err(StoreError::Damaged { .. }) => {
+                return Health::NeedsSignIn {
+                    code: "keyring-damaged".to_owned(),
+                };
+            }
+            Err(error) => return Health::Unreadable { code: error.code() },
+        };
+        // A renewal result older than the stored sign-in was overtaken by a newer save.
+        if let Some(renewal) = renewal.filter(|renewal| renewal.at >= manifest.saved_at) {
+            match &renewal.outcome {
+                RenewalOutcome::NeedsSignIn { code } => {
+                    return Health::NeedsSignIn { code: code.clone() };
+                }
+                RenewalOutcome::Temporary { code } => {
+                    return Health::RetryingLater { code: code.clone() };
+                }
+                RenewalOutcome::Renewed => {}
+            }
+        }
+        let saved = UNIX_EPOCH
+            .checked_add(Duration::from_secs(manifest.saved_at))
+            .unwrap_or(UNIX_EPOCH);
+        let idle = now.duration_since(saved).unwrap_or_default();
+        if idle >= REFRESH_TOKEN_IDLE_LIMIT {
+            Health::NeedsSignIn {
+                code: "AADSTS700082".to_owned(),
+            }
+        } else if idle >= WARN_AFTER_IDLE {
+            Health::ExpiresSoon {
+                days_left: (REFRESH_TOKEN_IDLE_LIMIT - idle).as_secs().div_ceil(86_400),
+            }
+        } else {
+            Health::Connected
+        }
+    }
+
+    /// The health in a few words for a practice admin.
+    pub fn words(&self) -> String {
+        match self {
+            Health::Connected => "connected, renews itself".to_owned(),
+            Health::ExpiresSoon { days_left } => format!(
+                "expires soon: renews on the next check, or sign in again within {}",
+                crate::words::count(*days_left, "day", "days")
+            ),
+            Health::NeedsSignIn { code } => format!("needs sign-in ({code})"),
+            Health::RetryingLater { code } => {
+                format!("could not renew just now ({code}); tries again later")
+            }
+            Health::NotSetUp => "not set up".to_owned(),
+            Health::Unreadable { code } => format!("cannot be read ({code})"),
+        }
+    }
+
+    /// Whether a person must act (sign in again).
+    pub fn needs_person(&self) -> bool {
+        matches!(self, Health::NeedsSignIn { .. })
+    }
+
+    /// A short stable name for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Health::Connected => "connected",
+            Health::ExpiresSoon { .. } => "expires-soon",
+            Health::NeedsSignIn { .. } => "needs-sign-in",
+            Health::RetryingLater { .. } => "retrying-later",
+            Health::NotSetUp => "not-set-up",
+            Health::Unreadable { .. } => "unreadable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(saved_days_ago: u64, now: SystemTime) -> Manifest {
+        let saved = now - Duration::from_secs(saved_days_ago * 86_400);
+        Manifest {
+            schema: 1,
+            generation: 1,
+            access_token_parts: 1,
+            refresh_token_parts: 1,
+            access_token_expires_at: 0,
+            signed_in_as: None,
+            saved_at: saved.duration_since(UNIX_EPOCH).unwrap().as_secs(),
+        }
+    }
+
+    #[test]
+    fn health_follows_the_stored_sign_in_and_the_last_renewal() {
+        let now = SystemTime::now();
+        let at = |days_ago: u64| {
+            (now - Duration::from_secs(days_ago * 86_400))
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        type Case = (
+            &'static str,
+            Result<Option<Manifest>, StoreError>,
+            Option<Renewal>,
+            Health,
+        );
+        let cases: [Case; 7] = [
+            ("fresh", Ok(Some(manifest(1, now))), None, Health::Connected),
+            (
+                "idle 80 days",
+                Ok(Some(manifest(80, now))),
+                None,
+                Health::ExpiresSoon { days_left: 10 },
+            ),
+            (
+                "idle 91 days",
+                Ok(Some(manifest(91, now))),
+                None,
+                Health::NeedsSignIn {
+                    code: "AADSTS700082".into(),
+                },
+            ),
+            (
+                "renewal refused after the last save",
+                Ok(Some(manifest(3, now))),
+                Some(Renewal {
+                    at: at(1),
+                    outcome: RenewalOutcome::NeedsSignIn {
+                        code: "AADSTS50173".into(),
+                    },
+                }),
+                Health::NeedsSignIn {
+                    code: "AADSTS50173".into(),
+                },
+            ),
+            (
+                "a refusal overtaken by a new sign-in",
+                Ok(Some(manifest(1, now))),
+                Some(Renewal {
+                    at: at(3),
+                    outcome: RenewalOutcome::NeedsSignIn {
+                        code: "AADSTS50173".into(),
+                    },
+                }),
+                Health::Connected,
+            ),
+            ("nothing stored", Ok(None), None, Health::NotSetUp),
+            (
+                "locked keyring",
+                Err(StoreError::Locked {
+                    detail: String::new(),
+                }),
+                None,
+                Health::Unreadable {
+                    code: "keyring-locked",
+                },
+            ),
+        ];
+        for (name, sign_in, renewal, expected) in cases {
+            assert_eq!(
+                Health::assess(&sign_in, renewal.as_ref(), now),
+                expected,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            Health::ExpiresSoon { days_left: 1 }.words(),
+            "expires soon: renews on the next check, or sign in again within 1 day"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The keep-alive: renews every saved sign-in that has not been renewed for a few days, so that no refresh token
+//! reaches Microsoft's 90 idle days; records each outcome; and raises a desktop notification when only a new
+//! sign-in helps. `mailconnect keepalive` runs it once; `--install` sets up a daily systemd user timer.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::auth::SignInClient;
+use crate::config::Account;
+use crate::state::{RenewalOutcome, StateFile};
+use crate::store::TokenStore;
+use crate::tokens::{Renew, TokenError, access_token};
+
+/// A sign-in renewed within this time is left alone (a daily timer then renews each about twice a week).
+pub const RENEW_AFTER: Duration = Duration::from_secs(3 * 86_400);
+
+/// What the keep-alive did for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptAlive {
+    /// No sign-in stored: nothing to keep alive.
+    NotSetUp,
+    /// Renewed recently enough: nothing sent to Microsoft.
+    Recent,
+    Renewed,
+    /// A passing failure; tried again next time, nothing wiped.
+    Temporary {
+        code: String,
+    },
+    /// Only a new sign-in helps.
+    NeedsSignIn {
+        code: String,
+    },
+}
+
+impl KeptAlive {
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeptAlive::NotSetUp => "not-set-up",
+            KeptAlive::Recent => "recent",
+            KeptAlive::Renewed => "renewed",
+            KeptAlive::Temporary { .. } => "temporary-failure",
+            KeptAlive::NeedsSignIn { .. } => "needs-sign-in",
+        }
+    }
+
+    pub fn words(&self) -> String {
+        match self {
+            KeptAlive::NotSetUp => "no sign-in saved".to_owned(),
+            KeptAlive::Recent => "renewed recently; nothing to do".to_owned(),
+            KeptAlive::Renewed => "renewed".to_owned(),
+            KeptAlive::Temporary { code } => {
+                format!("could not renew just now ({code}); tries again next time")
+            }
+            KeptAlive::NeedsSignIn { code } => format!("needs a new sign-in ({code})"),
+        }
+    }
+}
+
+/// Keeps one mailbox's sign-in alive and records the outcome.
+pub async fn keep_alive(
+    account: &Account,
+    store: &TokenStore,
+    state_file: Option<&StateFile>,
+    client: impl FnOnce() -> anyhow::Result<SignInClient>,
+) -> KeptAlive {
+    let mailbox = account.mailbox.clone();
+    let manifest = store.run(move |store| store.manifest(&mailbox)).await;
+    let manifest = match manifest {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return KeptAlive::NotSetUp,
+        Err(crate::store::StoreError::Damaged { .. }) => {
+            return record(
+                account,
+                state_file,
+                KeptAlive::NeedsSignIn {
+                    code: "keyring-damaged".to_owned(),
+                },
+            );
+        }
+        Err(error) => {
+            return record(
+                account,
+                state_file,
+                KeptAlive::Temporary {
+                    code: error.code().to_owned(),
+                },
+            );
+        }
+    };
+    let saved = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(manifest.saved_at))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    if SystemTime::now().duration_since(saved).unwrap_or_default() < RENEW_AFTER {
+        return KeptAlive::Recent;
+    }
+    let outcome = match access_token(account, store, Renew::Now, client).await {
+        Ok(fresh) => {
+            crate::tokens::tidy(store, &account.mailbox, &fresh).await;
+            match fresh.warning {
+                // The renewal failed for a passing reason; the stored token was handed out instead.
+                Some(_) => KeptAlive::Temporary {
+                    code: "renewal-deferred".to_owned(),
+                },
+                None => KeptAlive::Renewed,
+            }
+        }
+        Err(TokenError::Refresh(error)) if error.requires_new_sign_in() => {
+            KeptAlive::NeedsSignIn { code: error.code() }
+        }
+        Err(TokenError::AccountChanged { .. }) => KeptAlive::NeedsSignIn {
+            code: "account-changed".to_owned(),
+        },
+        Err(TokenError::NotSignedIn { .. }) => KeptAlive::NotSetUp,
+        Err(TokenError::Refresh(error)) => KeptAlive::Temporary { code: error.code() },
+        Err(TokenError::Store(error)) => KeptAlive::Temporary {
+            code: error.code().to_owned(),
+        },
+        Err(TokenError::Setup(_)) => KeptAlive::Temporary {
+            code: "settings".to_owned(),
+        },
+    };
+    record(account, state_file, outcome)
+}
+
+fn record(account: &Account, state_file: Option<&StateFile>, outcome: KeptAlive) -> KeptAlive {
+    let renewal = match &outcome {
+        KeptAlive::Renewed => Some(RenewalOutcome::Renewed),
+        KeptAlive::Temporary { code } => Some(RenewalOutcome::Temporary { code: code.clone() }),
+        KeptAlive::NeedsSignIn { code } => Some(RenewalOutcome::NeedsSignIn { code: code.clone() }),
+        KeptAlive::NotSetUp | KeptAlive::Recent => None,
+    };
+    if let (Some(renewal), Some(state_file)) = (renewal, state_file)
+        && let Err(error) = state_file.record_renewal(&account.mailbox, renewal)
+    {
+        tracing::warn!(%error, "the renewal could not be recorded");
+    }
+    outcome
+}
+
+/// Asks the desktop to show a notification (freedesktop Notifications on the session bus). Returns the
+/// notification's id, or why it could not be shown (no desktop session, for example).
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+pub fn notify(summary: &str, body: &str) -> Result<u32, String> {
+    let connection = zbus::blocking::Connection::session().map_err(|error| error.to_string())?;
+    let hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
+        std::collections::HashMap::from([("urgency", zbus::zvariant::Value::U8(2))]);
+    let reply = connection
+        .call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "Notify",
+            &(
+                "mailconnect",
+                0u32,
+                "mail-send",
+                summary,
+                body,
+                Vec::<&str>::new(),
+                hints,
+                -1i32,
+            ),
+        )
+        .map_err(|error| error.to_string())?;
+    reply
+        .body()
+        .deserialize::<u32>()
+        .map_err(|error| error.to_string())
+}
+
+/// Desktop notifications on Windows and macOS are not built yet (they cannot be tested on this Linux machine).
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+pub fn notify(_summary: &str, _body: &str) -> Result<u32, String> {
+    Err("desktop notifications are not available on this system yet".to_owned())
+}
+
+/// The words of the notification for a mailbox that needs a new sign-in.
+pub fn sign_in_notice(mailbox: &str) -> (String, String) {
+    (
+        format!("The sign-in for {mailbox} stopped working"),
+        format!(
+            "Mail for {mailbox} cannot be sent or fetched until someone signs in again. Open the Email Connection \
+             Wizard, choose {mailbox} and sign in, or run: mailconnect login {mailbox}"
+        ),
+    )
+}
+
+/// The systemd user units that run the keep-alive daily (and after a missed day, at the next start).
+pub fn systemd_units(program: &Path) -> [(&'static str, String); 2] {
+    [
+        (
+            "mailconnect-keepalive.service",
+            format!(
+                "[Unit]\nDescription=Keep the mailconnect sign-ins renewed\nAfter=network-online.target\n\n\
+                 [Service]\nType=oneshot\nExecStart={} keepalive\n",
+                program.display()
+            ),
+        ),
+        (
+            "mailconnect-keepalive.timer",
+            "[Unit]\nDescription=Renew the mailconnect sign-ins daily\n\n\
+             [Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n\n\
+             [Install]\nWantedBy=timers.target\n"
+                .to_owned(),
+        ),
+    ]
+}
+
+/// Where the user's systemd units live (`~/.config/systemd/user`).
+pub fn user_unit_folder() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|dirs| dirs.config_dir().join("systemd").join("user"))
+}
