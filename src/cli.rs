@@ -274,6 +274,12 @@ impl Context {
                     "mailconnect: the sign-in could not be renewed either: {}",
                     describe_error(&error.into())
                 ),
+                Ok(renewed) if !renewed.refreshed => {
+                    // Handed back the refused token (a passing renewal failure): checking again is pointless.
+                    if let Some(warning) = &renewed.warning {
+                        eprintln!("mailconnect: warning: {warning}");
+                    }
+                }
                 Ok(renewed) => {
                     crate::tokens::tidy(&store, &account.mailbox, &renewed).await;
                     let credentials = MailCredentials::for_account(&account, renewed.access_token);
@@ -316,6 +322,10 @@ impl Context {
         let renew = if refresh { Renew::Now } else { Renew::IfNeeded };
         let token = access_token(&account, &store, renew, || self.client(&account)).await?;
         if let Some(warning) = &token.warning {
+            if refresh {
+                // Asked to renew, and it could not be: saying so beats printing the old token.
+                return Err(UsageError(format!("the token was not renewed: {warning}")).into());
+            }
             eprintln!("mailconnect: warning: {warning}");
         }
         {
@@ -420,13 +430,22 @@ impl Context {
                 crate::keepalive::KeptAlive::NeedsSignIn { .. }
                     | crate::keepalive::KeptAlive::Temporary { .. }
             );
-            let notified = match &kept {
-                crate::keepalive::KeptAlive::NeedsSignIn { .. } => {
-                    let (summary, body) = crate::keepalive::sign_in_notice(&account.mailbox);
-                    Some(crate::keepalive::notify(&summary, &body))
-                }
-                _ => None,
-            };
+            // The health after this run decides whether the desktop is told: a needed sign-in, or one due soon.
+            let manifest = store.manifest(&account.mailbox);
+            let state = state_file
+                .as_ref()
+                .map(crate::state::StateFile::load)
+                .unwrap_or_default();
+            let health = crate::health::Health::assess(
+                &manifest,
+                state.last_renewal(&account.mailbox),
+                std::time::SystemTime::now(),
+            );
+            all_fine &= !health.needs_person();
+            let notified = health.worth_a_notification().then(|| {
+                let (summary, body) = crate::keepalive::sign_in_notice(&account.mailbox, &health);
+                crate::keepalive::notify(&summary, &body)
+            });
             if json {
                 let line = serde_json::json!({
                     "mailbox": account.mailbox,

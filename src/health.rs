@@ -45,32 +45,33 @@ impl Health {
             }
             Err(error) => return Health::Unreadable { code: error.code() },
         };
-        // A renewal result older than the stored sign-in was overtaken by a newer save.
-        if let Some(renewal) = renewal.filter(|renewal| renewal.at >= manifest.saved_at) {
-            match &renewal.outcome {
-                RenewalOutcome::NeedsSignIn { code } => {
-                    return Health::NeedsSignIn { code: code.clone() };
-                }
-                RenewalOutcome::Temporary { code } => {
-                    return Health::RetryingLater { code: code.clone() };
-                }
-                RenewalOutcome::Renewed => {}
-            }
-        }
+        // The idle time first: repeated "passing" failures must not hide a refresh token running out.
         let saved = UNIX_EPOCH
             .checked_add(Duration::from_secs(manifest.saved_at))
             .unwrap_or(UNIX_EPOCH);
         let idle = now.duration_since(saved).unwrap_or_default();
         if idle >= REFRESH_TOKEN_IDLE_LIMIT {
-            Health::NeedsSignIn {
+            return Health::NeedsSignIn {
                 code: "AADSTS700082".to_owned(),
-            }
-        } else if idle >= WARN_AFTER_IDLE {
-            Health::ExpiresSoon {
+            };
+        }
+        // A renewal result older than the stored sign-in was overtaken by a newer save.
+        if let Some(renewal) = renewal.filter(|renewal| renewal.at >= manifest.saved_at)
+            && let RenewalOutcome::NeedsSignIn { code } = &renewal.outcome
+        {
+            return Health::NeedsSignIn { code: code.clone() };
+        }
+        if idle >= WARN_AFTER_IDLE {
+            return Health::ExpiresSoon {
                 days_left: (REFRESH_TOKEN_IDLE_LIMIT - idle).as_secs().div_ceil(86_400),
-            }
-        } else {
-            Health::Connected
+            };
+        }
+        match renewal.filter(|renewal| renewal.at >= manifest.saved_at) {
+            Some(Renewal {
+                outcome: RenewalOutcome::Temporary { code },
+                ..
+            }) => Health::RetryingLater { code: code.clone() },
+            _ => Health::Connected,
         }
     }
 
@@ -94,6 +95,14 @@ impl Health {
     /// Whether a person must act (sign in again).
     pub fn needs_person(&self) -> bool {
         matches!(self, Health::NeedsSignIn { .. })
+    }
+
+    /// Whether the desktop should be told: a sign-in is needed, or will be soon.
+    pub fn worth_a_notification(&self) -> bool {
+        matches!(
+            self,
+            Health::NeedsSignIn { .. } | Health::ExpiresSoon { .. }
+        )
     }
 
     /// A short stable name for `--json`.

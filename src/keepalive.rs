@@ -180,8 +180,18 @@ pub fn notify(_summary: &str, _body: &str) -> Result<u32, String> {
     Err("desktop notifications are not available on this system yet".to_owned())
 }
 
-/// The words of the notification for a mailbox that needs a new sign-in.
-pub fn sign_in_notice(mailbox: &str) -> (String, String) {
+/// The words of the notification for a mailbox that needs a new sign-in now, or soon.
+pub fn sign_in_notice(mailbox: &str, health: &crate::health::Health) -> (String, String) {
+    if let crate::health::Health::ExpiresSoon { days_left } = health {
+        return (
+            format!("The sign-in for {mailbox} needs renewing"),
+            format!(
+                "It could not be renewed for a long time and ends in {}. Check this computer's internet connection, \
+                 or sign in again: mailconnect login {mailbox}",
+                crate::words::count(*days_left, "day", "days")
+            ),
+        );
+    }
     (
         format!("The sign-in for {mailbox} stopped working"),
         format!(
@@ -198,8 +208,13 @@ pub fn systemd_units(program: &Path) -> [(&'static str, String); 2] {
             "mailconnect-keepalive.service",
             format!(
                 "[Unit]\nDescription=Keep the mailconnect sign-ins renewed\nAfter=network-online.target\n\n\
-                 [Service]\nType=oneshot\nExecStart={} keepalive\n",
-                program.display()
+                 [Service]\nType=oneshot\nExecStart=\"{}\" keepalive\n",
+                // Quoted for spaces; a % would start a systemd specifier.
+                program
+                    .display()
+                    .to_string()
+                    .replace('%', "%%")
+                    .replace('"', "\\\"")
             ),
         ),
         (

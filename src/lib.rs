@@ -11,6 +11,7 @@ pub mod config;
 pub mod controls;
 pub mod demo;
 pub mod health;
+pub mod home;
 pub mod keepalive;
 pub mod logging;
 pub mod report;

@@ -55,7 +55,13 @@ impl IdentityError {
     pub fn code(&self) -> String {
         match self.aadsts() {
             Some(number) => format!("AADSTS{number}"),
-            None => self.error.clone(),
+            // The server's word, as a code can be: it is shown, stored and printed.
+            None => self
+                .error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                .take(64)
+                .collect(),
         }
     }
 
@@ -63,10 +69,11 @@ impl IdentityError {
     pub fn summary(&self) -> String {
         let description = self.error_description.as_deref().unwrap_or(&self.error);
         let first_line = description.lines().next().unwrap_or_default().trim();
-        match first_line.split_once(": ") {
-            Some((code, rest)) if code.starts_with("AADSTS") => rest.to_owned(),
-            _ => first_line.to_owned(),
-        }
+        let summary = match first_line.split_once(": ") {
+            Some((code, rest)) if code.starts_with("AADSTS") => rest,
+            _ => first_line,
+        };
+        crate::words::excerpt(summary, 500)
     }
 
     /// The fix. Error names that say exactly what happened (the user declined, the code expired) come first: Microsoft

@@ -81,11 +81,21 @@ impl ConfigFile {
         let text = match fs::read_to_string(&self.path) {
             Ok(existing) => {
                 parse_toml::<Config>(&self.path, &existing)?;
-                edit_preserving_layout(&existing, &new_text).unwrap_or(new_text)
+                // The edited text must read back as exactly this configuration; if not (an unusual layout the
+                // edit cannot follow), the plain text is written: correct beats pretty.
+                edit_preserving_layout(&existing, &new_text)
+                    .filter(|edited| toml::from_str::<Config>(edited).ok().as_ref() == Some(config))
+                    .unwrap_or(new_text)
             }
             Err(_) => new_text,
         };
         let target = resolve_links(&self.path).map_err(io_error)?;
+        if target != self.path && !target.exists() {
+            return Err(io_error(std::io::Error::other(format!(
+                "it is a link to {}, which does not exist",
+                target.display()
+            ))));
+        }
         write_atomically(&target, text.as_bytes()).map_err(io_error)
     }
 }
@@ -181,6 +191,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         .unwrap_or(Path::new("."));
     fs::create_dir_all(directory)?;
     let mut temporary = tempfile_in(directory)?;
+    // A file others read (a shared configuration) keeps its permissions; a new one is private (0600).
+    if let Ok(existing) = fs::metadata(path) {
+        temporary.file.set_permissions(existing.permissions())?;
+    }
     temporary.file.write_all(bytes)?;
     temporary.file.sync_all()?;
     fs::rename(&temporary.path, path)?;
@@ -369,5 +383,37 @@ mod tests {
                 .unwrap()
                 .contains("reception@practice.com")
         );
+    }
+
+    #[test]
+    fn an_unusual_layout_is_rewritten_plainly_rather_than_broken() {
+        // Inline tables for the servers, as a person might write them by hand.
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("config.toml");
+        let file = ConfigFile::at(&path);
+        let mut config = Config::default();
+        for mailbox in ["a@practice.com", "b@practice.com"] {
+            config.accounts.push(Account::from_preset(
+                mailbox,
+                &Preset::for_provider(crate::config::Provider::Microsoft365),
+            ));
+        }
+        let mut hand_written = String::from("# by hand\n");
+        for account in &config.accounts {
+            hand_written.push_str(&format!(
+                "[[account]]\nmailbox = \"{}\"\nprovider = \"microsoft365\"\ntenant = \"organizations\"\nclient_id = \"\"\n\
+                 imap = {{ host = \"outlook.office365.com\", port = 993, security = \"implicit-tls\" }}\n\
+                 smtp = {{ host = \"smtp.office365.com\", port = 587, security = \"start-tls\" }}\n",
+                account.mailbox
+            ));
+        }
+        fs::write(&path, &hand_written).unwrap();
+        assert_eq!(file.load().unwrap().accounts.len(), 2);
+        config.accounts[0].imap.port = 1993;
+        file.save(&config).unwrap();
+        let saved = file.load().expect("still a valid configuration");
+        assert_eq!(saved.accounts.len(), 2);
+        assert_eq!(saved.accounts[0].imap.port, 1993);
+        assert_eq!(saved.accounts[1].mailbox, "b@practice.com");
     }
 }

@@ -23,7 +23,7 @@ struct ImapClient {
 impl ImapClient {
     fn new(stream: MailStream) -> ImapClient {
         ImapClient {
-            client: Client::new(Bounded::new(stream)),
+            client: Client::new(Bounded::for_imap(stream)),
             commands_sent: 0,
         }
     }

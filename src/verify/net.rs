@@ -69,13 +69,18 @@ impl AsyncWrite for MailStream {
 pub const MAX_BYTES_PER_CONNECTION: usize = 1024 * 1024;
 /// How much of a server's text a report, the window or the terminal shows.
 pub const MAX_SERVER_TEXT: usize = 1000;
-const TOO_MUCH: &str = "the server sent more than 1 MiB";
+const TOO_MUCH: &str = "the server sent (or announced) more than 1 MiB";
 
-/// A stream that refuses to read past a byte budget.
+/// A stream that refuses to read past a byte budget. For IMAP it also refuses a literal (`{N}` at the end of a
+/// line) announcing more than the budget has left: the IMAP parser sets aside room for a literal before reading
+/// it, so counting received bytes alone would not stop a server announcing half a gigabyte.
 #[derive(Debug)]
 pub struct Bounded<S> {
     inner: S,
     remaining: usize,
+    watch_literals: bool,
+    /// The end of what was read last, so that a `{N}` split across two reads is still seen.
+    tail: Vec<u8>,
 }
 
 impl<S> Bounded<S> {
@@ -83,6 +88,16 @@ impl<S> Bounded<S> {
         Bounded {
             inner,
             remaining: MAX_BYTES_PER_CONNECTION,
+            watch_literals: false,
+            tail: Vec::new(),
+        }
+    }
+
+    /// The same, also watching IMAP literal announcements.
+    pub fn for_imap(inner: S) -> Bounded<S> {
+        Bounded {
+            watch_literals: true,
+            ..Bounded::new(inner)
         }
     }
 
@@ -93,6 +108,34 @@ impl<S> Bounded<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+}
+
+/// The largest literal size announced (`{N}` or `{N+}` right before CRLF) in `bytes`, if any.
+fn largest_literal(bytes: &[u8]) -> Option<u64> {
+    let mut largest = None;
+    for (end, window) in bytes.windows(2).enumerate() {
+        if window != b"\r\n" || end == 0 || bytes[end - 1] != b'}' {
+            continue;
+        }
+        let mut start = end - 1;
+        if start > 0 && bytes[start - 1] == b'+' {
+            start -= 1;
+        }
+        let digits_end = start;
+        while start > 0 && bytes[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        if start == 0 || bytes[start - 1] != b'{' || start == digits_end {
+            continue;
+        }
+        // More digits than fit in a u64 is a huge literal too.
+        let size = std::str::from_utf8(&bytes[start..digits_end])
+            .ok()
+            .and_then(|digits| digits.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        largest = largest.max(Some(size));
+    }
+    largest
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
@@ -107,12 +150,29 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         }
         let allowed = buf.remaining().min(this.remaining);
         let mut limited = buf.take(allowed);
+        let start = limited.filled().as_ptr();
         let result = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
+        // The reader must have filled the buffer it was given (tokio's `Take` checks the same).
+        assert_eq!(
+            start,
+            limited.filled().as_ptr(),
+            "the reader swapped its buffer"
+        );
         let filled = limited.filled().len();
-        // SAFETY: `limited` wrote `filled` initialised bytes into `buf`'s unfilled part.
+        // SAFETY: `limited` wrote `filled` initialised bytes into `buf`'s unfilled part (checked above).
         unsafe { buf.assume_init(filled) };
         buf.advance(filled);
         this.remaining -= filled;
+        if this.watch_literals && filled > 0 {
+            let new = &buf.filled()[buf.filled().len() - filled..];
+            let mut seen = std::mem::take(&mut this.tail);
+            seen.extend_from_slice(new);
+            if largest_literal(&seen).is_some_and(|size| size > this.remaining as u64) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, TOO_MUCH)));
+            }
+            let keep = seen.len().saturating_sub(32);
+            this.tail = seen.split_off(keep);
+        }
         result
     }
 }
@@ -360,4 +420,24 @@ pub async fn start_tls(
             .map_err(|error| io_failure(Stage::Tls, &error))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_literal;
+
+    #[test]
+    fn literal_announcements_are_found_even_split_or_non_synchronising() {
+        assert_eq!(
+            largest_literal(b"* 1 FETCH (BODY[] {500000000}\r\n"),
+            Some(500_000_000)
+        );
+        assert_eq!(largest_literal(b"a APPEND x {12+}\r\n"), Some(12));
+        assert_eq!(largest_literal(b"* OK hello {not a literal}\r\n"), None);
+        assert_eq!(largest_literal(b"* OK {}\r\n"), None);
+        assert_eq!(
+            largest_literal(b"{99999999999999999999999}\r\n"),
+            Some(u64::MAX)
+        );
+    }
 }

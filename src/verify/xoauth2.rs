@@ -16,11 +16,13 @@ pub fn initial_response(user: &str, access_token: &SecretString) -> SecretString
 /// Anything that is not base64 of UTF-8 is returned as it came.
 pub fn decode_error_challenge(challenge: &str) -> String {
     let challenge = challenge.trim();
-    base64::engine::general_purpose::STANDARD
+    let decoded = base64::engine::general_purpose::STANDARD
         .decode(challenge)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .unwrap_or_else(|| challenge.to_owned())
+        .unwrap_or_else(|| challenge.to_owned());
+    // Server text: shown in the window, the report and a terminal.
+    crate::words::excerpt(&decoded, 1000)
 }
 
 #[cfg(test)]

@@ -99,7 +99,8 @@ fn an_smtp_greeting_of_gigabytes_without_a_newline_is_refused_with_bounded_memor
 #[test]
 fn an_imap_greeting_with_a_huge_literal_stops_at_a_megabyte_within_the_stage_time() {
     runtime().block_on(async {
-        let port = flooding_server(b"* OK {536870912}\r\n", b'x', 600 << 20).await;
+        // A real literal (announced at the end of a data line): the parser would set aside room for it.
+        let port = flooding_server(b"* 1 FETCH (BODY[] {536870912}\r\n", b'x', 600 << 20).await;
         let context = CheckContext::new(platform_trust(), test_timeouts());
         let started = Instant::now();
         let report = verify::check_imap(&loopback(port), &credentials(), &context).await;
@@ -119,6 +120,22 @@ fn an_imap_greeting_with_a_huge_literal_stops_at_a_megabyte_within_the_stage_tim
             "took {:?}",
             started.elapsed()
         );
+    });
+    assert!(
+        peak_rss_kib() < PEAK_LIMIT_KIB,
+        "peak {} KiB",
+        peak_rss_kib()
+    );
+}
+
+#[test]
+fn a_plain_text_flood_after_the_greeting_stops_at_a_megabyte() {
+    runtime().block_on(async {
+        let port = flooding_server(b"* OK {536870912}\r\n", b'x', 600 << 20).await;
+        let context = CheckContext::new(platform_trust(), test_timeouts());
+        let report = verify::check_imap(&loopback(port), &credentials(), &context).await;
+        let failure = failure_of(&report.verdict);
+        assert_eq!(failure.kind, FailureKind::Protocol, "{failure:?}");
     });
     assert!(
         peak_rss_kib() < PEAK_LIMIT_KIB,
