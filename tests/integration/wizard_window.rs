@@ -133,6 +133,15 @@ impl Window {
         self.harness.state().wizard()
     }
 
+    /// Focuses the control labelled `label` and presses Enter.
+    fn press_enter_on(&mut self, label: &str) {
+        self.harness.get_by_label(label).focus();
+        self.harness.step();
+        self.harness.key_press(egui::Key::Enter);
+        self.harness.step();
+        self.harness.step();
+    }
+
     /// Steps frames until `done` holds, for at most ten seconds.
     fn wait_until(&mut self, what: &str, done: impl Fn(&Wizard) -> bool) {
         for _ in 0..500 {
@@ -446,11 +455,7 @@ fn enter_moves_on_and_tab_reaches_the_controls_in_order() {
     // Enter in the address box moves on, as a person expects of a form.
     let mut window = Window::standard();
     window.wait_for("Step 1 of 5");
-    window.harness.get_by_label("Email address").focus();
-    window.harness.step();
-    window.harness.key_press(egui::Key::Enter);
-    window.harness.step();
-    window.harness.step();
+    window.press_enter_on("Email address");
     assert_eq!(window.step(), Step::Reminder);
 }
 
@@ -610,11 +615,7 @@ fn tab_visits_the_page_before_the_footer_and_enter_never_unticks_or_cancels() {
     // Enter on Cancel cancels (the window closes); it never moves the wizard on.
     window.click("Back");
     window.wait_for("I have noted these settings");
-    window.harness.get_by_label("Cancel").focus();
-    window.harness.step();
-    window.harness.key_press(egui::Key::Enter);
-    window.harness.step();
-    window.harness.step();
+    window.press_enter_on("Cancel");
     assert_eq!(window.step(), Step::Reminder);
 }
 
