@@ -209,17 +209,30 @@ impl EffectRunner {
                     });
                 }
             }
+            Effect::LoadPresets { path } => {
+                let reporter = self.reporter();
+                self.runtime.spawn(async move {
+                    let reading = path.clone();
+                    let result = tokio::task::spawn_blocking(move || {
+                        crate::config::load_preset_file(&reading).map_err(|error| error.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err("the file could not be read".to_owned()));
+                    reporter.send(Event::PresetsLoaded { path, result });
+                });
+            }
             Effect::Save {
                 attempt,
                 account,
                 tokens,
                 imap,
                 smtp,
+                preset_file,
             } => {
                 let reporter = self.reporter();
                 let services = self.services.clone();
                 self.runtime.spawn(async move {
-                    let result = save(&services, *account, tokens, &imap, &smtp).await;
+                    let result = save(&services, *account, tokens, &imap, &smtp, preset_file).await;
                     reporter.send(Event::Saved { attempt, result });
                 });
             }
@@ -257,6 +270,7 @@ async fn save(
     tokens: crate::store::StoredTokens,
     imap: &CheckReport,
     smtp: &CheckReport,
+    preset_file: Option<std::path::PathBuf>,
 ) -> Result<(), StoreError> {
     let store = services.store.open()?;
     let mailbox = account.mailbox.clone();
@@ -282,6 +296,9 @@ async fn save(
     if let Some(config_file) = &services.config_file {
         let recorded = config_file.load().and_then(|mut config| {
             config.upsert_account(account.clone());
+            if preset_file.is_some() {
+                config.preset_file = preset_file;
+            }
             config_file.save(&config)
         });
         if let Err(error) = recorded {

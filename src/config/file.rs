@@ -209,10 +209,18 @@ pub fn load_preset_file(path: &Path) -> Result<Vec<Preset>, ConfigError> {
         #[serde(default)]
         preset: Vec<Preset>,
     }
-    let text = fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let io_error = |source| ConfigError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    // A preset file is a few lines; a large file dropped on the window by mistake is not read whole.
+    let size = fs::metadata(path).map_err(io_error)?.len();
+    if size > 1024 * 1024 {
+        return Err(io_error(std::io::Error::other(
+            "this is not a preset file (it is larger than 1 MiB)",
+        )));
+    }
+    let text = fs::read_to_string(path).map_err(io_error)?;
     Ok(parse_toml::<PresetFile>(path, &text)?.preset)
 }
 

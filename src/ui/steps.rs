@@ -55,6 +55,19 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
             .layout(egui::Layout::left_to_right(egui::Align::Center)),
     );
     intent = navigation_ui(&mut footer_ui, wizard).or(intent);
+    // A preset file dropped on the window, on the first step.
+    if wizard.step() == Step::Account
+        && let Some(path) = ui.input(|input| {
+            input
+                .raw
+                .dropped_files
+                .iter()
+                .map(|file| file.path().to_path_buf())
+                .find(|path| !path.as_os_str().is_empty())
+        })
+    {
+        intent = Some(Intent::LoadPresetFile(path));
+    }
     // Enter moves on where nothing can be lost by it: not while signing in, and not from a multi-step action.
     let enter = ui.input(|input| input.key_pressed(egui::Key::Enter));
     if intent.is_none()
@@ -200,7 +213,15 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
         }
         ui.separator();
     }
-    if !wizard.presets.is_empty() {
+    if wizard.presets.is_empty() {
+        ui.label(
+            RichText::new(
+                "Got a preset file from your support team or software vendor? Drop it on this window to fill in the settings.",
+            )
+            .weak(),
+        );
+        ui.add_space(4.0);
+    } else {
         let presets_label = ui.label("Settings from your support team");
         let current = wizard
             .presets

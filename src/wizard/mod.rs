@@ -57,6 +57,8 @@ pub enum Intent {
     Save,
     /// Take a saved sign-in out of the keyring again, from the last page.
     RemoveSaved,
+    /// A preset file was dropped on the window (or chosen): read it and offer its presets.
+    LoadPresetFile(std::path::PathBuf),
     Finish,
 }
 
@@ -103,6 +105,11 @@ pub enum Event {
         attempt: u64,
         result: Result<Forgotten, StoreError>,
     },
+    /// The presets read from a file, or why it could not be read (in words).
+    PresetsLoaded {
+        path: std::path::PathBuf,
+        result: Result<Vec<crate::config::Preset>, String>,
+    },
 }
 
 /// Work for the runtime to do.
@@ -137,6 +144,12 @@ pub enum Effect {
         tokens: StoredTokens,
         imap: Box<CheckReport>,
         smtp: Box<CheckReport>,
+        /// A preset file given in this window, remembered in the configuration with the account.
+        preset_file: Option<std::path::PathBuf>,
+    },
+    /// Read a preset file.
+    LoadPresets {
+        path: std::path::PathBuf,
     },
     /// Remove the mailbox's saved sign-in from the keyring.
     Forget {
@@ -156,6 +169,8 @@ pub struct Wizard {
     pub accounts: Vec<Account>,
     /// The presets from the support team's preset file, offered on the first step.
     pub presets: Vec<crate::config::Preset>,
+    /// A preset file given in this window (dropped on it), remembered at Save.
+    pub preset_file: Option<std::path::PathBuf>,
     /// What is typed on the first step; kept while the user is on later steps, so Back shows it again.
     pub form: AccountForm,
     /// Incremented by every new request; results carrying an older number are dropped.
@@ -171,6 +186,7 @@ impl Wizard {
             page: Page::Account { kept: None },
             accounts,
             presets: Vec::new(),
+            preset_file: None,
             form,
             attempt: 0,
             notice: None,
@@ -355,6 +371,10 @@ impl Wizard {
             Intent::OpenUrl(url) => vec![Effect::OpenUrl(url)],
             Intent::Save => self.save(),
             Intent::RemoveSaved => self.remove_saved(),
+            Intent::LoadPresetFile(path) => match self.page {
+                Page::Account { .. } => vec![Effect::LoadPresets { path }],
+                _ => Vec::new(),
+            },
             // Finish also closes when removing the saved sign-in failed: the page says it is still saved.
             Intent::Finish => match &self.page {
                 Page::Save(page)
@@ -611,6 +631,7 @@ impl Wizard {
             tokens,
             imap: Box::new(page.imap.clone()),
             smtp: Box::new(page.smtp.clone()),
+            preset_file: self.preset_file.clone(),
         }]
     }
 
@@ -698,6 +719,27 @@ impl Wizard {
                     Err(error) => Saving::RemoveFailed(error),
                 };
             }
+            (Page::Account { .. }, Event::PresetsLoaded { path, result }) => match result {
+                Ok(presets) if !presets.is_empty() => {
+                    // One preset fills the form at once (keeping the typed address); several are offered.
+                    if let [preset] = presets.as_slice() {
+                        let mailbox = std::mem::take(&mut self.form.mailbox);
+                        self.form = AccountForm::new_for(preset.clone());
+                        self.form.mailbox = mailbox;
+                    }
+                    self.notice = Some(format!(
+                        "Loaded {} from {}.",
+                        crate::words::count(presets.len() as u64, "preset", "presets"),
+                        path.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                    self.presets = presets;
+                    self.preset_file = Some(path);
+                }
+                Ok(_) => {
+                    self.notice = Some("That file holds no [[preset]] settings.".to_owned());
+                }
+                Err(problem) => self.notice = Some(problem),
+            },
             (_, stale) => tracing::debug!(
                 event = event_name(&stale),
                 "dropped a result from an abandoned attempt"
@@ -737,6 +779,7 @@ fn event_name(event: &Event) -> &'static str {
         Event::CheckFinished { .. } => "check finished",
         Event::Saved { .. } => "saved",
         Event::Forgotten { .. } => "forgotten",
+        Event::PresetsLoaded { .. } => "presets loaded",
     }
 }
 

@@ -44,6 +44,7 @@ pub(super) fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
             Effect::RunChecks { .. } => "run checks",
             Effect::Save { .. } => "save",
             Effect::Forget { .. } => "forget",
+            Effect::LoadPresets { .. } => "load presets",
             Effect::CopyToClipboard(_) => "copy",
             Effect::OpenUrl(_) => "open url",
             Effect::Close => "close",

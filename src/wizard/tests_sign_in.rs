@@ -265,3 +265,29 @@ fn a_password_lookup_from_an_earlier_visit_is_dropped() {
     });
     assert!(wizard.can_go_next());
 }
+
+#[test]
+fn a_dropped_preset_file_is_remembered_at_save_only() {
+    let mut wizard = Wizard::new(Vec::new(), ready_form());
+    let path = std::path::PathBuf::from("/tmp/presets.toml");
+    let effects = wizard.apply_intent(Intent::LoadPresetFile(path.clone()));
+    assert_eq!(effect_names(&effects), ["load presets"]);
+    let _ = wizard.apply_event(Event::PresetsLoaded {
+        path: path.clone(),
+        result: Ok(vec![crate::config::Preset {
+            client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".into()),
+            ..crate::config::Preset::for_provider(Provider::Microsoft365)
+        }]),
+    });
+    assert_eq!(wizard.preset_file.as_deref(), Some(path.as_path()));
+    through_reminder(&mut wizard);
+    sign_in_as(&mut wizard, MAILBOX);
+    let effects = wizard.apply_intent(Intent::Next);
+    pass_checks(&mut wizard, attempt_of(&effects));
+    let _ = wizard.apply_intent(Intent::Next);
+    let effects = wizard.apply_intent(Intent::Save);
+    let [Effect::Save { preset_file, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(preset_file.as_deref(), Some(path.as_path()));
+}

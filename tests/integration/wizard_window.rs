@@ -633,3 +633,57 @@ fn every_copy_button_says_it_copied() {
     window.click("Copy code");
     assert!(window.shows("Code copied"));
 }
+
+/// A file dropped on the window, as the desktop hands it over.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|error| error.to_string())
+    }
+}
+
+fn drop_file(window: &mut Window, path: &std::path::Path) {
+    window
+        .harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(path.to_owned())));
+    window.harness.step();
+}
+
+#[test]
+fn a_preset_file_dropped_on_the_window_fills_the_settings() {
+    let mut window = Window::in_memory();
+    window.wait_for("Step 1 of 5");
+    assert!(window.shows("Drop it on this window"));
+    let folder = tempfile::tempdir().unwrap();
+    let presets = folder.path().join("smile-dental.toml");
+    std::fs::write(
+        &presets,
+        "[[preset]]\nname = \"Smile Dental\"\nprovider = \"microsoft365\"\ntenant = \"smile-dental.co.uk\"\nclient_id = \"9e5f94bc-e8a4-4e73-b8be-63364c29d753\"\n",
+    )
+    .unwrap();
+    drop_file(&mut window, &presets);
+    window.wait_for("Loaded 1 preset from smile-dental.toml");
+    let form = &window.wizard().form;
+    assert_eq!(form.tenant, "smile-dental.co.uk");
+    assert_eq!(form.client_id, "9e5f94bc-e8a4-4e73-b8be-63364c29d753");
+    assert_eq!(form.mailbox, DEMO_MAILBOX, "the typed address is kept");
+    assert_eq!(
+        window.wizard().preset_file.as_deref(),
+        Some(presets.as_path())
+    );
+
+    // A file that is not a preset file says where it is wrong, and changes nothing.
+    let broken = folder.path().join("notes.toml");
+    std::fs::write(&broken, "[[preset]\nname = 1\n").unwrap();
+    drop_file(&mut window, &broken);
+    window.wait_for("line 1");
+    assert_eq!(window.wizard().form.tenant, "smile-dental.co.uk");
+}
