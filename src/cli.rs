@@ -258,6 +258,7 @@ impl Context {
         }
         let mut context = CheckContext::new(self.trust()?, self.config.timeouts);
         context.send_test_message = send_test_message;
+        let checked_with = token.access_token.clone();
         let credentials = MailCredentials::for_account(&account, token.access_token);
         let (mut imap, mut smtp) = verify::check_both(&account, &credentials, &context).await;
         // Microsoft can revoke an access token before it runs out. A cached token refused at sign-in is renewed
@@ -274,7 +275,9 @@ impl Context {
                     "mailconnect: the sign-in could not be renewed either: {}",
                     describe_error(&error.into())
                 ),
-                Ok(renewed) if !renewed.refreshed => {
+                Ok(renewed)
+                    if renewed.access_token.expose_secret() == checked_with.expose_secret() =>
+                {
                     // Handed back the refused token (a passing renewal failure): checking again is pointless.
                     if let Some(warning) = &renewed.warning {
                         eprintln!("mailconnect: warning: {warning}");
