@@ -223,10 +223,9 @@ impl Context {
         let key = account.mailbox.clone();
         // A new sign-in replaces whatever is stored, a damaged sign-in included, under the mailbox's lock.
         store
-            .run_within(
-                crate::store::LOCK_WAIT + crate::store::KEYRING_TIMEOUT,
-                move |store| store.save_sign_in(&key, &stored),
-            )
+            .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
+                store.save_sign_in(&key, &stored)
+            })
             .await?;
         let mut config = self.config.clone();
         config.upsert_account(account.clone());
@@ -378,21 +377,18 @@ impl Context {
         let key = mailbox.to_owned();
         // Bounded like every keyring call: a keyring that never answers must not hold the mailbox's lock forever.
         let forgotten = store
-            .run_within(
-                crate::store::LOCK_WAIT + crate::store::KEYRING_TIMEOUT,
-                move |store| {
-                    if basic_only {
-                        let had_basic_password = store.delete_basic_password(&key)?;
-                        Ok(crate::store::Forgotten {
-                            items: usize::from(had_basic_password),
-                            had_sign_in: false,
-                            had_basic_password,
-                        })
-                    } else {
-                        store.forget(&key, true)
-                    }
-                },
-            )
+            .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
+                if basic_only {
+                    let had_basic_password = store.delete_basic_password(&key)?;
+                    Ok(crate::store::Forgotten {
+                        items: usize::from(had_basic_password),
+                        had_sign_in: false,
+                        had_basic_password,
+                    })
+                } else {
+                    store.forget(&key, true)
+                }
+            })
             .await?;
         let mut removed = Vec::new();
         if forgotten.had_sign_in {
@@ -434,16 +430,7 @@ impl Context {
                     | crate::keepalive::KeptAlive::Temporary { .. }
             );
             // The health after this run decides whether the desktop is told: a needed sign-in, or one due soon.
-            let manifest = store.manifest(&account.mailbox);
-            let state = state_file
-                .as_ref()
-                .map(crate::state::StateFile::load)
-                .unwrap_or_default();
-            let health = crate::health::Health::assess(
-                &manifest,
-                state.last_renewal(&account.mailbox),
-                std::time::SystemTime::now(),
-            );
+            let health = crate::keepalive::health_after(account, &store, state_file.as_ref()).await;
             all_fine &= !health.needs_person();
             let notified = health.worth_a_notification().then(|| {
                 let (summary, body) = crate::keepalive::sign_in_notice(&account.mailbox, &health);

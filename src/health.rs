@@ -11,6 +11,13 @@ pub const REFRESH_TOKEN_IDLE_LIMIT: Duration = Duration::from_secs(90 * 86_400);
 /// From this many idle days on, the health says so: there is still time to renew.
 pub const WARN_AFTER_IDLE: Duration = Duration::from_secs(75 * 86_400);
 
+/// How long the stored sign-in has gone without a save (a sign-in or a renewal): the refresh token's idle time.
+/// An impossible date counts as very long ago.
+pub fn idle_time(manifest: &Manifest, now: SystemTime) -> Duration {
+    let saved = crate::words::unix_time(manifest.saved_at).unwrap_or(UNIX_EPOCH);
+    now.duration_since(saved).unwrap_or_default()
+}
+
 /// A mailbox's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -46,10 +53,7 @@ impl Health {
             Err(error) => return Health::Unreadable { code: error.code() },
         };
         // The idle time first: repeated "passing" failures must not hide a refresh token running out.
-        let saved = UNIX_EPOCH
-            .checked_add(Duration::from_secs(manifest.saved_at))
-            .unwrap_or(UNIX_EPOCH);
-        let idle = now.duration_since(saved).unwrap_or_default();
+        let idle = idle_time(manifest, now);
         if idle >= REFRESH_TOKEN_IDLE_LIMIT {
             return Health::NeedsSignIn {
                 code: "AADSTS700082".to_owned(),

@@ -87,10 +87,7 @@ pub async fn keep_alive(
             );
         }
     };
-    let saved = SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_secs(manifest.saved_at))
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    if SystemTime::now().duration_since(saved).unwrap_or_default() < RENEW_AFTER {
+    if crate::health::idle_time(&manifest, SystemTime::now()) < RENEW_AFTER {
         return KeptAlive::Recent;
     }
     let outcome = match access_token(account, store, Renew::Now, client).await {
@@ -135,6 +132,23 @@ fn record(account: &Account, state_file: Option<&StateFile>, outcome: KeptAlive)
         tracing::warn!(%error, "the renewal could not be recorded");
     }
     outcome
+}
+
+/// The mailbox's health after a keep-alive run (the stored sign-in and the outcome just recorded), read off the
+/// async threads and bounded like every keyring call.
+pub async fn health_after(
+    account: &Account,
+    store: &TokenStore,
+    state_file: Option<&StateFile>,
+) -> crate::health::Health {
+    let mailbox = account.mailbox.clone();
+    let manifest = store.run(move |store| store.manifest(&mailbox)).await;
+    let state = state_file.map(StateFile::load).unwrap_or_default();
+    crate::health::Health::assess(
+        &manifest,
+        state.last_renewal(&account.mailbox),
+        SystemTime::now(),
+    )
 }
 
 /// Asks the desktop to show a notification (freedesktop Notifications on the session bus). Returns the

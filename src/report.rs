@@ -61,7 +61,7 @@ pub fn wizard_report(wizard: &Wizard) -> String {
                 match &page.saving {
                     Saving::NotYet => "not saved yet".to_owned(),
                     Saving::InProgress => "in progress".to_owned(),
-                    Saving::Saved { .. } => "saved in the OS keyring".to_owned(),
+                    Saving::Saved => "saved in the OS keyring".to_owned(),
                     Saving::Failed(error) => format!("failed: {} ({error})", error.code()),
                     Saving::Removing => "saved; being removed".to_owned(),
                     Saving::Removed(forgotten) =>
@@ -170,8 +170,8 @@ pub fn account_report(
 
 /// A Unix time from a file as UTC text; a value no clock can show is said to be so instead of crashing.
 fn utc_time(seconds: u64) -> String {
-    match std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds)) {
-        Some(time) if seconds < 253_402_300_800 => chrono::DateTime::<chrono::Utc>::from(time)
+    match crate::words::unix_time(seconds) {
+        Some(time) => chrono::DateTime::<chrono::Utc>::from(time)
             .format("%Y-%m-%d %H:%M:%S UTC")
             .to_string(),
         _ => format!("(an impossible date: {seconds})"),

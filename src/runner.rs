@@ -243,7 +243,7 @@ impl EffectRunner {
                     let result = match services.store.open() {
                         Ok(store) => {
                             store
-                                .run_within(LOCKED_KEYRING_WORK, move |store| {
+                                .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
                                     store.forget(&mailbox, false)
                                 })
                                 .await
@@ -257,10 +257,6 @@ impl EffectRunner {
         None
     }
 }
-
-/// Keyring work that first waits for the mailbox's lock: the lock's wait plus one keyring call.
-const LOCKED_KEYRING_WORK: std::time::Duration =
-    crate::store::LOCK_WAIT.saturating_add(crate::store::KEYRING_TIMEOUT);
 
 /// The wizard's Save: the tokens under the mailbox's lock (a new sign-in replaces any stored one), then the
 /// account in the configuration and the verdicts in the state file.
@@ -276,7 +272,7 @@ async fn save(
     let mailbox = account.mailbox.clone();
     let tidy_mailbox = mailbox.clone();
     store
-        .run_within(LOCKED_KEYRING_WORK, move |store| {
+        .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
             store.write_sign_in(&mailbox, &tokens)
         })
         .await?;

@@ -2,7 +2,7 @@
 //! Each account is read on its own, so one damaged or unreadable sign-in never hides the others.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::config::Account;
 use crate::health::Health;
@@ -107,11 +107,7 @@ impl AccountStatus {
 
 /// A Unix time as local date and time with how far away it is.
 pub fn describe_time(unix_seconds: u64) -> String {
-    // Beyond the year 9999 chrono cannot print it (and no token lives that long).
-    let Some(time) = UNIX_EPOCH
-        .checked_add(Duration::from_secs(unix_seconds))
-        .filter(|_| unix_seconds < 253_402_300_800)
-    else {
+    let Some(time) = crate::words::unix_time(unix_seconds) else {
         return "(an impossible date)".to_owned();
     };
     let local = chrono::DateTime::<chrono::Local>::from(time).format("%Y-%m-%d %H:%M");

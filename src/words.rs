@@ -3,6 +3,13 @@
 
 use std::time::Duration;
 
+/// A Unix time in seconds as a time, or `None` when no clock can show it (past the year 9999, where chrono stops,
+/// and no token lives that long): stored dates come from files and servers.
+pub fn unix_time(seconds: u64) -> Option<std::time::SystemTime> {
+    const YEAR_10000: u64 = 253_402_300_800;
+    (seconds < YEAR_10000).then(|| std::time::UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
 /// "1 item", "2 items".
 pub fn count(number: u64, singular: &str, plural: &str) -> String {
     if number == 1 {

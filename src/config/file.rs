@@ -332,16 +332,28 @@ mod tests {
         assert_eq!(presets[0].tenant.as_deref(), Some("smile-dental.co.uk"));
     }
 
+    /// A Microsoft 365 account for `mailbox` with the provider's defaults.
+    fn account(mailbox: &str) -> Account {
+        Account::from_preset(
+            mailbox,
+            &Preset::for_provider(crate::config::Provider::Microsoft365),
+        )
+    }
+
+    /// A configuration holding these mailboxes.
+    fn config_with(mailboxes: &[&str]) -> Config {
+        Config {
+            accounts: mailboxes.iter().map(|mailbox| account(mailbox)).collect(),
+            ..Config::default()
+        }
+    }
+
     #[test]
     fn saving_keeps_the_persons_comments_and_layout() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("config.toml");
         let file = ConfigFile::at(&path);
-        let mut config = Config::default();
-        config.accounts.push(Account::from_preset(
-            "reception@practice.com",
-            &Preset::for_provider(crate::config::Provider::Microsoft365),
-        ));
+        let mut config = config_with(&["reception@practice.com"]);
         file.save(&config).unwrap();
         let annotated = fs::read_to_string(&path)
             .unwrap()
@@ -352,10 +364,7 @@ mod tests {
             )
             .replacen("mailbox = ", "# keep this address\nmailbox = ", 1);
         fs::write(&path, &annotated).unwrap();
-        config.accounts.push(Account::from_preset(
-            "frontdesk@practice.com",
-            &Preset::for_provider(crate::config::Provider::Microsoft365),
-        ));
+        config.accounts.push(account("frontdesk@practice.com"));
         file.save(&config).unwrap();
         let saved = fs::read_to_string(&path).unwrap();
         assert!(
@@ -374,11 +383,7 @@ mod tests {
         fs::write(&real, "").unwrap();
         let link = directory.path().join("config.toml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let mut config = Config::default();
-        config.accounts.push(Account::from_preset(
-            "reception@practice.com",
-            &Preset::for_provider(crate::config::Provider::Microsoft365),
-        ));
+        let config = config_with(&["reception@practice.com"]);
         ConfigFile::at(&link).save(&config).unwrap();
         assert!(
             fs::symlink_metadata(&link)
@@ -399,13 +404,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("config.toml");
         let file = ConfigFile::at(&path);
-        let mut config = Config::default();
-        for mailbox in ["a@practice.com", "b@practice.com"] {
-            config.accounts.push(Account::from_preset(
-                mailbox,
-                &Preset::for_provider(crate::config::Provider::Microsoft365),
-            ));
-        }
+        let mut config = config_with(&["a@practice.com", "b@practice.com"]);
         let mut hand_written = String::from("# by hand\n");
         for account in &config.accounts {
             hand_written.push_str(&format!(

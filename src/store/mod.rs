@@ -39,6 +39,8 @@ pub use split::{PART_CHARS, split_into_parts};
 pub const SERVICE: &str = "mailconnect";
 /// How long one keyring call may take: a locked keyring can otherwise wait forever on an unlock prompt.
 pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long keyring work that first waits for a mailbox's lock may take: the lock's wait plus one keyring call.
+pub const LOCKED_WORK_WITHIN: Duration = LOCK_WAIT.saturating_add(KEYRING_TIMEOUT);
 const MANIFEST_SCHEMA: u32 = 1;
 
 /// Tokens as stored for one mailbox. Debug output never shows the tokens.
@@ -378,9 +380,9 @@ impl TokenStore {
         Ok(forgotten)
     }
 
-    /// The names of `key`'s token parts: from a keyring search, or where the store cannot search, by trying
-    /// the generations around `around`.
-    fn part_names(&self, key: &str, around: Option<u64>) -> Result<Vec<String>, StoreError> {
+    /// The names of `key`'s token parts: from a keyring search, or where the store cannot search, those of the
+    /// generation `known` (the manifest's; generations are times, so no other one can be guessed).
+    fn part_names(&self, key: &str, known: Option<u64>) -> Result<Vec<String>, StoreError> {
         let prefix = format!("{key}:");
         if let Some(names) = self.items.list()? {
             return Ok(names
@@ -388,9 +390,8 @@ impl TokenStore {
                 .filter(|name| name.starts_with(&prefix))
                 .collect());
         }
-        let newest = around.unwrap_or(1) + 2;
         let mut names = Vec::new();
-        for generation in newest.saturating_sub(6).max(1)..=newest {
+        if let Some(generation) = known {
             for kind in [TokenKind::Access, TokenKind::Refresh] {
                 let mut number = 1;
                 while self
@@ -486,10 +487,10 @@ impl TokenStore {
             tokens: StoredTokens {
                 access_token,
                 refresh_token,
-                access_token_expires_at: from_unix_seconds(manifest.access_token_expires_at)
+                access_token_expires_at: crate::words::unix_time(manifest.access_token_expires_at)
                     .ok_or_else(damaged)?,
                 signed_in_as: manifest.signed_in_as,
-                saved_at: from_unix_seconds(manifest.saved_at).ok_or_else(damaged)?,
+                saved_at: crate::words::unix_time(manifest.saved_at).ok_or_else(damaged)?,
             },
         })
     }
@@ -532,7 +533,7 @@ impl TokenStore {
     }
 
     /// Writes an item as it is, bypassing the schema: tests use it to damage a manifest on purpose.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn write_raw_for_tests(
         &self,
         lock: &MailboxLock,
@@ -629,11 +630,6 @@ fn unix_nanos() -> u64 {
         .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX / 2)
         })
-}
-
-/// A Unix time read from a manifest; `None` when it is beyond what this computer can represent.
-fn from_unix_seconds(seconds: u64) -> Option<SystemTime> {
-    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {

@@ -174,7 +174,7 @@ fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
             let (label, action, enabled) = match (wizard.step(), saving) {
                 // Next stays clickable on the form: a refused Next reveals every problem.
                 (Step::Account, _) => ("Next", Intent::Next, true),
-                (Step::Save, Some(Saving::Saved { .. } | Saving::RemoveFailed(_))) => {
+                (Step::Save, Some(Saving::Saved | Saving::RemoveFailed(_))) => {
                     ("Finish", Intent::Finish, true)
                 }
                 (Step::Save, Some(Saving::NotYet | Saving::Removed(_))) => {
@@ -802,7 +802,7 @@ fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
                 ui.label("Saving the sign-in in the keyring…");
             });
         }
-        Saving::Saved { .. } | Saving::Removing | Saving::RemoveFailed(_) => {
+        Saving::Saved | Saving::Removing | Saving::RemoveFailed(_) => {
             ui.horizontal(|ui| verdict_badge(ui, true, "Saved"));
             ui.add_space(4.0);
             ui.label(format!("The sign-in for {mailbox} is stored in {keyring}:"));

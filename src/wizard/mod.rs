@@ -247,7 +247,7 @@ impl Wizard {
             Page::SignIn(page) => page.tokens().is_some() && page.mismatch().is_none(),
             Page::Check(page) => page.imap.passed() && page.smtp.passed(),
             // Only Save stores; Next (Finish) on the last page only closes once saved.
-            Page::Save(page) => matches!(page.saving, Saving::Saved { .. }),
+            Page::Save(page) => matches!(page.saving, Saving::Saved),
         }
     }
 
@@ -378,7 +378,7 @@ impl Wizard {
             // Finish also closes when removing the saved sign-in failed: the page says it is still saved.
             Intent::Finish => match &self.page {
                 Page::Save(page)
-                    if matches!(page.saving, Saving::Saved { .. } | Saving::RemoveFailed(_)) =>
+                    if matches!(page.saving, Saving::Saved | Saving::RemoveFailed(_)) =>
                 {
                     vec![Effect::Close]
                 }
@@ -640,7 +640,7 @@ impl Wizard {
         let Page::Save(page) = &mut self.page else {
             return Vec::new();
         };
-        if !matches!(page.saving, Saving::Saved { .. } | Saving::RemoveFailed(_)) {
+        if !matches!(page.saving, Saving::Saved | Saving::RemoveFailed(_)) {
             return Vec::new();
         }
         page.saving = Saving::Removing;
@@ -707,9 +707,7 @@ impl Wizard {
             }
             (Page::Save(page), Event::Saved { attempt, result }) if attempt == current => {
                 page.saving = match result {
-                    Ok(()) => Saving::Saved {
-                        at: SystemTime::now(),
-                    },
+                    Ok(()) => Saving::Saved,
                     Err(error) => Saving::Failed(error),
                 };
             }

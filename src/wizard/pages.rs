@@ -2,8 +2,6 @@
 //! the sign-in it checks, and a sign-in is only carried back to earlier pages together with the account it was
 //! made for, so a changed account can never pick up someone else's tokens.
 
-use std::time::SystemTime;
-
 use secrecy::SecretString;
 
 use crate::auth::{DeviceCodePrompt, SignInError, TokenSet};
@@ -180,9 +178,7 @@ pub enum Saving {
     /// Nothing stored yet: the page says what Save will store.
     NotYet,
     InProgress,
-    Saved {
-        at: SystemTime,
-    },
+    Saved,
     Failed(StoreError),
     /// The user removed the saved sign-in again from this page.
     Removing,
@@ -205,7 +201,7 @@ impl SavePage {
     pub fn is_stored(&self) -> bool {
         matches!(
             self.saving,
-            Saving::Saved { .. } | Saving::Removing | Saving::RemoveFailed(_)
+            Saving::Saved | Saving::Removing | Saving::RemoveFailed(_)
         )
     }
 }

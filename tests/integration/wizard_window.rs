@@ -425,18 +425,7 @@ fn a_locked_keyring_at_save_explains_and_offers_try_again() {
 fn enter_moves_on_and_tab_reaches_the_controls_in_order() {
     let mut window = Window::standard();
     window.wait_for("Step 1 of 5");
-    let mut focused = Vec::new();
-    for _ in 0..8 {
-        window.harness.key_press(egui::Key::Tab);
-        window.harness.step();
-        if let Some(node) = window.harness.query_by(|node| node.is_focused()) {
-            focused.push(
-                egui_kittest::kittest::NodeT::accesskit_node(&node)
-                    .label()
-                    .unwrap_or_default(),
-            );
-        }
-    }
+    let focused = tab_order(&mut window, 8);
     let position = |label: &str| {
         focused
             .iter()
