@@ -420,9 +420,13 @@ impl Context {
         let mut all_fine = true;
         let mut out = std::io::stdout().lock();
         for account in &self.config.accounts {
-            let kept = crate::keepalive::keep_alive(account, &store, state_file.as_ref(), || {
-                self.client(account)
-            })
+            let kept = crate::keepalive::keep_alive(
+                account,
+                &store,
+                state_file.as_ref(),
+                crate::keepalive::Due::IdleForDays,
+                || self.client(account),
+            )
             .await;
             all_fine &= !matches!(
                 kept,

@@ -33,6 +33,8 @@ pub enum Health {
     NotSetUp,
     /// The keyring could not be read, or the stored sign-in is damaged.
     Unreadable { code: &'static str },
+    /// Not read yet (the window shows the row while the keyring is asked).
+    Reading,
 }
 
 impl Health {
@@ -93,6 +95,20 @@ impl Health {
             }
             Health::NotSetUp => "not set up".to_owned(),
             Health::Unreadable { code } => format!("cannot be read ({code})"),
+            Health::Reading => "reading…".to_owned(),
+        }
+    }
+
+    /// The health in two or three words, for a table column.
+    pub fn short_words(&self) -> &'static str {
+        match self {
+            Health::Connected => "connected, renews itself",
+            Health::ExpiresSoon { .. } => "expires soon",
+            Health::NeedsSignIn { .. } => "needs sign-in",
+            Health::RetryingLater { .. } => "retrying later",
+            Health::NotSetUp => "not set up",
+            Health::Unreadable { .. } => "cannot be read",
+            Health::Reading => "reading…",
         }
     }
 
@@ -118,6 +134,7 @@ impl Health {
             Health::RetryingLater { .. } => "retrying-later",
             Health::NotSetUp => "not-set-up",
             Health::Unreadable { .. } => "unreadable",
+            Health::Reading => "reading",
         }
     }
 }

@@ -6,7 +6,40 @@ use std::cmp::Ordering;
 
 use crate::config::Account;
 use crate::health::Health;
-use crate::state::LastCheck;
+use crate::state::{LastCheck, LastVerification};
+
+/// How often the open window checks every sign-in's health (and once when it opens).
+pub const HEALTH_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// How many mailboxes "Check now" checks at the same time: enough to move through a long list, few enough not to
+/// look like an attack to the mail servers (Exchange Online limits connections per mailbox and per address).
+pub const CHECKS_AT_ONCE: usize = 4;
+
+/// What was read about one mailbox, off the window's thread (keyring, state file, maybe a renewal or checks).
+#[derive(Debug, Clone)]
+pub struct RowReading {
+    pub basic_password: Option<bool>,
+    pub health: Health,
+    /// When the sign-in was found to need a person (Unix seconds), for the banner.
+    pub failed_at: Option<u64>,
+    /// The last receiving and sending checks, when known (a check just made, or the state file).
+    pub last_checks: Option<LastVerification>,
+}
+
+/// Results of the home's background work, sent to the window.
+#[derive(Debug)]
+pub enum HomeEvent {
+    /// A row read anew; `after_check` when it ends a "Check now" for it.
+    RowRead {
+        mailbox: String,
+        reading: RowReading,
+        after_check: bool,
+    },
+    /// One mailbox removed (its sign-in and its place in the settings), or why not.
+    Removed {
+        mailbox: String,
+        result: Result<(), String>,
+    },
+}
 
 /// One mailbox on the home page.
 #[derive(Debug, Clone)]
@@ -20,13 +53,46 @@ pub struct Row {
     pub imap: Option<LastCheck>,
     pub smtp: Option<LastCheck>,
     pub selected: bool,
+    /// A "Check now" is running for this mailbox.
+    pub checking: bool,
+    /// When the sign-in was found to need a person (Unix seconds).
+    pub failed_at: Option<u64>,
 }
 
 impl Row {
+    /// A row for a mailbox not read yet.
+    pub fn unread(account: Account) -> Row {
+        Row {
+            account,
+            basic_password: None,
+            health: Health::Reading,
+            last_checked_at: None,
+            imap: None,
+            smtp: None,
+            selected: false,
+            checking: false,
+            failed_at: None,
+        }
+    }
+
+    fn apply(&mut self, reading: RowReading, after_check: bool) {
+        self.basic_password = reading.basic_password;
+        self.health = reading.health;
+        self.failed_at = reading.failed_at;
+        if let Some(last) = reading.last_checks {
+            self.last_checked_at = Some(last.at);
+            self.imap = Some(last.imap);
+            self.smtp = Some(last.smtp);
+        }
+        if after_check {
+            self.checking = false;
+        }
+    }
+
     /// The alert column: the cause in a few words, or nothing when all is well.
     pub fn alert(&self) -> Option<String> {
         match &self.health {
-            Health::Connected | Health::NotSetUp => {}
+            Health::Connected | Health::NotSetUp | Health::Reading => {}
             other => return Some(other.words()),
         }
         let failed = |check: &Option<LastCheck>| check.as_ref().is_some_and(|check| !check.passed);
@@ -57,6 +123,10 @@ pub struct Home {
     pub filter: String,
     pub sort: Column,
     pub ascending: bool,
+    /// The mailboxes a "Remove" asks about, while its confirmation is open.
+    pub confirm_removal: Option<Vec<String>>,
+    /// A short message about the last action ("2 mailboxes removed."), until the next one.
+    pub notice: Option<String>,
 }
 
 impl Home {
@@ -66,7 +136,76 @@ impl Home {
             filter: String::new(),
             sort: Column::Mailbox,
             ascending: true,
+            confirm_removal: None,
+            notice: None,
         }
+    }
+
+    /// A home for these accounts, each to be read.
+    pub fn for_accounts(accounts: impl IntoIterator<Item = Account>) -> Home {
+        Home::new(accounts.into_iter().map(Row::unread).collect())
+    }
+
+    pub fn row(&self, mailbox: &str) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|row| row.account.mailbox.eq_ignore_ascii_case(mailbox))
+    }
+
+    fn row_mut(&mut self, mailbox: &str) -> Option<&mut Row> {
+        self.rows
+            .iter_mut()
+            .find(|row| row.account.mailbox.eq_ignore_ascii_case(mailbox))
+    }
+
+    /// Adds a mailbox (just saved by the wizard), or replaces the settings of the row with the same address.
+    pub fn upsert_account(&mut self, account: Account) {
+        match self.row_mut(&account.mailbox) {
+            Some(row) => row.account = account,
+            None => self.rows.push(Row::unread(account)),
+        }
+    }
+
+    /// Takes in a result of background work.
+    pub fn apply(&mut self, event: HomeEvent) {
+        match event {
+            HomeEvent::RowRead {
+                mailbox,
+                reading,
+                after_check,
+            } => {
+                if let Some(row) = self.row_mut(&mailbox) {
+                    row.apply(reading, after_check);
+                }
+            }
+            HomeEvent::Removed { mailbox, result } => match result {
+                Ok(()) => {
+                    self.rows
+                        .retain(|row| !row.account.mailbox.eq_ignore_ascii_case(&mailbox));
+                    self.notice = Some(format!("{mailbox} was removed."));
+                }
+                Err(error) => {
+                    self.notice = Some(format!("{mailbox} could not be removed: {error}"));
+                }
+            },
+        }
+    }
+
+    /// Marks the selected rows as being checked and returns their accounts.
+    pub fn start_checks(&mut self) -> Vec<Account> {
+        self.rows
+            .iter_mut()
+            .filter(|row| row.selected && !row.checking)
+            .map(|row| {
+                row.checking = true;
+                row.account.clone()
+            })
+            .collect()
+    }
+
+    /// Whether any check is still running (the window shows progress).
+    pub fn checks_running(&self) -> usize {
+        self.rows.iter().filter(|row| row.checking).count()
     }
 
     /// The rows shown, as indices into `rows`: those matching the filter (any part of the address or the alert, in
@@ -130,8 +269,9 @@ impl Home {
             .collect()
     }
 
-    /// The banner at the top while any sign-in needs a person; it names the first such mailbox and how many more.
-    pub fn banner(&self) -> Option<String> {
+    /// The banner at the top while any sign-in needs a person: the words, and the mailbox its "Re-authenticate
+    /// now" opens (the first such mailbox; the others follow once it is fixed).
+    pub fn banner(&self) -> Option<Banner> {
         let mut needing: Vec<&Row> = self
             .rows
             .iter()
@@ -140,16 +280,34 @@ impl Home {
         needing.sort_by(|a, b| a.account.mailbox.cmp(&b.account.mailbox));
         let first = needing.first()?;
         let others = needing.len() - 1;
-        Some(if others == 0 {
-            format!("The sign-in for {} stopped working.", first.account.mailbox)
+        let when = first
+            .failed_at
+            .map(|at| format!(" on {}", crate::words::day_and_month(at)))
+            .unwrap_or_default();
+        let words = if others == 0 {
+            format!(
+                "The sign-in for {} stopped working{when}.",
+                first.account.mailbox
+            )
         } else {
             format!(
-                "The sign-in for {} and {} stopped working.",
+                "The sign-in for {} stopped working{when}, as did {}.",
                 first.account.mailbox,
                 crate::words::count(others as u64, "other mailbox", "other mailboxes")
             )
+        };
+        Some(Banner {
+            words,
+            mailbox: first.account.mailbox.clone(),
         })
     }
+}
+
+/// The banner's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    pub words: String,
+    pub mailbox: String,
 }
 
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
@@ -195,6 +353,8 @@ mod tests {
                 server_reply: None,
             }),
             selected: false,
+            checking: false,
+            failed_at: None,
         }
     }
 
@@ -271,10 +431,13 @@ mod tests {
     #[test]
     fn the_banner_names_who_needs_a_sign_in_until_it_is_fixed() {
         let mut home = home();
+        home.rows[3].failed_at = Some(1_795_435_200); // 23 Nov 2026, noon UTC
+        let banner = home.banner().expect("a banner");
         assert_eq!(
-            home.banner().as_deref(),
-            Some("The sign-in for dr.lee@practice.com and 1 other mailbox stopped working.")
+            banner.words,
+            "The sign-in for dr.lee@practice.com stopped working on 23 Nov, as did 1 other mailbox."
         );
+        assert_eq!(banner.mailbox, "dr.lee@practice.com");
         for row in &mut home.rows {
             row.health = Health::Connected;
         }

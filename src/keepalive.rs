@@ -14,6 +14,35 @@ use crate::tokens::{Renew, TokenError, access_token};
 /// A sign-in renewed within this time is left alone (a daily timer then renews each about twice a week).
 pub const RENEW_AFTER: Duration = Duration::from_secs(3 * 86_400);
 
+/// When a renewal is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The daily keep-alive: only sign-ins not renewed for `RENEW_AFTER`, so the refresh token stays well inside its
+    /// 90 idle days without asking Microsoft more often than needed.
+    IdleForDays,
+    /// The open window's health check (on start, then every 30 minutes): also when the access token has run out or
+    /// is about to. Renewing then is what a mail program would do next anyway, and it is how a sign-in revoked
+    /// since the last save is found out while the practice admin is looking.
+    AccessTokenEndingOrIdle,
+}
+
+/// The access token counts as ending within this time of its expiry (the window checks every 30 minutes).
+pub const ACCESS_TOKEN_ENDING: Duration = Duration::from_secs(10 * 60);
+
+impl Due {
+    fn is_due(self, manifest: &crate::store::Manifest, now: SystemTime) -> bool {
+        let idle = crate::health::idle_time(manifest, now) >= RENEW_AFTER;
+        match self {
+            Due::IdleForDays => idle,
+            Due::AccessTokenEndingOrIdle => {
+                let expires = crate::words::unix_time(manifest.access_token_expires_at)
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                idle || expires <= now + ACCESS_TOKEN_ENDING
+            }
+        }
+    }
+}
+
 /// What the keep-alive did for one mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeptAlive {
@@ -61,6 +90,7 @@ pub async fn keep_alive(
     account: &Account,
     store: &TokenStore,
     state_file: Option<&StateFile>,
+    due: Due,
     client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> KeptAlive {
     let mailbox = account.mailbox.clone();
@@ -87,7 +117,7 @@ pub async fn keep_alive(
             );
         }
     };
-    if crate::health::idle_time(&manifest, SystemTime::now()) < RENEW_AFTER {
+    if !due.is_due(&manifest, SystemTime::now()) {
         return KeptAlive::Recent;
     }
     let outcome = match access_token(account, store, Renew::Now, client).await {
@@ -119,14 +149,22 @@ pub async fn keep_alive(
     record(account, state_file, outcome)
 }
 
+impl KeptAlive {
+    /// What is recorded of this run: nothing when no renewal was tried.
+    pub fn renewal_outcome(&self) -> Option<RenewalOutcome> {
+        match self {
+            KeptAlive::Renewed => Some(RenewalOutcome::Renewed),
+            KeptAlive::Temporary { code } => Some(RenewalOutcome::Temporary { code: code.clone() }),
+            KeptAlive::NeedsSignIn { code } => {
+                Some(RenewalOutcome::NeedsSignIn { code: code.clone() })
+            }
+            KeptAlive::NotSetUp | KeptAlive::Recent => None,
+        }
+    }
+}
+
 fn record(account: &Account, state_file: Option<&StateFile>, outcome: KeptAlive) -> KeptAlive {
-    let renewal = match &outcome {
-        KeptAlive::Renewed => Some(RenewalOutcome::Renewed),
-        KeptAlive::Temporary { code } => Some(RenewalOutcome::Temporary { code: code.clone() }),
-        KeptAlive::NeedsSignIn { code } => Some(RenewalOutcome::NeedsSignIn { code: code.clone() }),
-        KeptAlive::NotSetUp | KeptAlive::Recent => None,
-    };
-    if let (Some(renewal), Some(state_file)) = (renewal, state_file)
+    if let (Some(renewal), Some(state_file)) = (outcome.renewal_outcome(), state_file)
         && let Err(error) = state_file.record_renewal(&account.mailbox, renewal)
     {
         tracing::warn!(%error, "the renewal could not be recorded");

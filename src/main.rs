@@ -49,8 +49,13 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             )))
             .context("starting the demo")?;
         let _sandbox = demo.sandbox;
-        mailconnect::ui::run(runtime.handle().clone(), demo.services, demo.wizard)
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        mailconnect::ui::run(
+            runtime.handle().clone(),
+            demo.services,
+            demo.wizard,
+            Vec::new(),
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let config_file = match arguments.config {
@@ -93,7 +98,7 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     };
     let mut wizard = Wizard::new(config.accounts.clone(), form);
     wizard.presets = presets;
-    mailconnect::ui::run(runtime.handle().clone(), services, wizard)
+    mailconnect::ui::run(runtime.handle().clone(), services, wizard, config.accounts)
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,35 @@ pub fn unix_time(seconds: u64) -> Option<std::time::SystemTime> {
     (seconds < YEAR_10000).then(|| std::time::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
+/// A Unix time as the day and month in this computer's time zone ("23 Nov").
+pub fn day_and_month(seconds: u64) -> String {
+    local(seconds).map_or_else(
+        || "an impossible date".to_owned(),
+        |time| time.format("%-d %b").to_string(),
+    )
+}
+
+/// A Unix time as a person reads it in a table: the time of day when it is today, else the day and the time
+/// ("14:05", "23 Nov 14:05").
+pub fn when(seconds: u64, now: std::time::SystemTime) -> String {
+    let (Some(time), Some(today)) = (local(seconds), local_time(now)) else {
+        return "an impossible date".to_owned();
+    };
+    if time.date_naive() == today.date_naive() {
+        time.format("%H:%M").to_string()
+    } else {
+        time.format("%-d %b %H:%M").to_string()
+    }
+}
+
+fn local(seconds: u64) -> Option<chrono::DateTime<chrono::Local>> {
+    local_time(unix_time(seconds)?)
+}
+
+fn local_time(time: std::time::SystemTime) -> Option<chrono::DateTime<chrono::Local>> {
+    Some(chrono::DateTime::<chrono::Utc>::from(time).with_timezone(&chrono::Local))
+}
+
 /// "1 item", "2 items".
 pub fn count(number: u64, singular: &str, plural: &str) -> String {
     if number == 1 {

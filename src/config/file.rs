@@ -127,17 +127,7 @@ fn merge_table(table: &mut toml_edit::Table, wanted: &toml_edit::Table) {
             (
                 Some(toml_edit::Item::ArrayOfTables(existing)),
                 toml_edit::Item::ArrayOfTables(wanted),
-            ) => {
-                while existing.len() > wanted.len() {
-                    existing.remove(existing.len() - 1);
-                }
-                for (index, wanted_table) in wanted.iter().enumerate() {
-                    match existing.get_mut(index) {
-                        Some(existing_table) => merge_table(existing_table, wanted_table),
-                        None => existing.push(wanted_table.clone()),
-                    }
-                }
-            }
+            ) => merge_array_of_tables(existing, wanted),
             (Some(toml_edit::Item::Value(existing)), toml_edit::Item::Value(wanted))
                 if bare(existing) == bare(wanted) => {}
             (Some(existing), _) => {
@@ -155,6 +145,39 @@ fn merge_table(table: &mut toml_edit::Table, wanted: &toml_edit::Table) {
             }
         }
     }
+}
+
+/// Makes `existing` hold the tables of `wanted`. A table that names a mailbox is matched to the existing table for
+/// the same mailbox, so removing or reordering accounts keeps each account's own comments; others by position.
+fn merge_array_of_tables(
+    existing: &mut toml_edit::ArrayOfTables,
+    wanted: &toml_edit::ArrayOfTables,
+) {
+    fn mailbox_of(table: &toml_edit::Table) -> Option<String> {
+        table
+            .get("mailbox")
+            .and_then(toml_edit::Item::as_str)
+            .map(str::to_lowercase)
+    }
+    let mut old: Vec<Option<toml_edit::Table>> = existing.iter().cloned().map(Some).collect();
+    let mut merged = toml_edit::ArrayOfTables::new();
+    for (index, wanted_table) in wanted.iter().enumerate() {
+        let found = match mailbox_of(wanted_table) {
+            Some(mailbox) => old.iter().position(|table| {
+                table.as_ref().and_then(mailbox_of).as_deref() == Some(mailbox.as_str())
+            }),
+            None => (index < old.len()).then_some(index),
+        };
+        let table = match found.and_then(|position| old[position].take()) {
+            Some(mut table) => {
+                merge_table(&mut table, wanted_table);
+                table
+            }
+            None => wanted_table.clone(),
+        };
+        merged.push(table);
+    }
+    *existing = merged;
 }
 
 /// A value as text without the comments and spaces around it.
@@ -422,5 +445,51 @@ mod tests {
         assert_eq!(saved.accounts.len(), 2);
         assert_eq!(saved.accounts[0].imap.port, 1993);
         assert_eq!(saved.accounts[1].mailbox, "b@practice.com");
+    }
+
+    #[test]
+    fn removing_an_account_keeps_each_remaining_accounts_own_comments() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("config.toml");
+        let file = ConfigFile::at(&path);
+        let mut config = config_with(&["a@practice.com", "b@practice.com", "c@practice.com"]);
+        file.save(&config).unwrap();
+        let mut annotated = String::new();
+        for (index, part) in fs::read_to_string(&path)
+            .unwrap()
+            .split("[[account]]")
+            .enumerate()
+        {
+            if index > 0 {
+                annotated.push_str(&format!("# note {index}\n[[account]]"));
+            }
+            annotated.push_str(part);
+        }
+        fs::write(&path, &annotated).unwrap();
+        assert!(config.remove_account("B@practice.com"));
+        file.save(&config).unwrap();
+        let saved = fs::read_to_string(&path).unwrap();
+        assert!(!saved.contains("b@practice.com"), "{saved}");
+        let note_of = |mailbox: &str| {
+            let at = saved.find(mailbox).unwrap();
+            saved[..at]
+                .rfind("# note ")
+                .map(|note| saved[note..note + 8].to_owned())
+        };
+        assert_eq!(
+            note_of("a@practice.com").as_deref(),
+            Some("# note 1"),
+            "{saved}"
+        );
+        assert_eq!(
+            note_of("c@practice.com").as_deref(),
+            Some("# note 3"),
+            "{saved}"
+        );
+        assert!(
+            !saved.contains("# note 2"),
+            "the removed account's note goes with it: {saved}"
+        );
+        assert_eq!(file.load().unwrap(), config);
     }
 }

@@ -341,6 +341,14 @@ impl Config {
             .find(|account| account.mailbox.eq_ignore_ascii_case(mailbox.trim()))
     }
 
+    /// Removes the account for `mailbox`; whether there was one.
+    pub fn remove_account(&mut self, mailbox: &str) -> bool {
+        let before = self.accounts.len();
+        self.accounts
+            .retain(|account| !account.mailbox.eq_ignore_ascii_case(mailbox.trim()));
+        self.accounts.len() != before
+    }
+
     /// Adds the account, or replaces the one with the same mailbox.
     pub fn upsert_account(&mut self, account: Account) {
         match self

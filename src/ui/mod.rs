@@ -3,6 +3,7 @@
 //! Drawing never waits: results from background work arrive through a channel, drained in `logic` before drawing.
 
 use eframe::egui;
+mod home;
 mod steps;
 pub mod theme;
 mod widgets;
@@ -11,16 +12,33 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::runner::{EffectRunner, Services, WindowCommand};
-use crate::wizard::{Effect, Event, Intent, Wizard};
+pub use home::HomeAction;
+
+use crate::config::{Account, Preset, Provider};
+use crate::home::{HEALTH_CHECK_EVERY, Home};
+use crate::runner::{AppEvent, EffectRunner, Services, WindowCommand};
+use crate::wizard::AccountForm;
+use crate::wizard::{Effect, Intent, Wizard};
 
 pub const WINDOW_TITLE: &str = "Email Connection Wizard";
+
+/// What the window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The accounts home (when any mailbox is set up).
+    Home,
+    Wizard,
+}
 
 /// The window's application state.
 pub struct WizardApp {
     wizard: Wizard,
+    home: Home,
+    screen: Screen,
+    /// When the next health check is due (the first one as soon as the home has rows).
+    next_health_check: Option<Instant>,
     runner: EffectRunner,
-    events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<AppEvent>,
     /// What the window was asked to do, newest last (tests read the clipboard text from here).
     pub window_commands: Vec<WindowCommand>,
     /// Set by `MAILCONNECT_EXIT_AFTER_FIRST_FRAME`: report the first frame on stdout and close (smoke test and
@@ -75,6 +93,9 @@ impl WizardApp {
         );
         WizardApp {
             wizard,
+            home: Home::new(Vec::new()),
+            screen: Screen::Wizard,
+            next_health_check: None,
             runner,
             events,
             window_commands: Vec::new(),
@@ -83,8 +104,103 @@ impl WizardApp {
         }
     }
 
+    /// Opens on the accounts home when any of `accounts` exist; their rows are read and checked at once.
+    pub fn with_accounts(mut self, accounts: Vec<Account>) -> WizardApp {
+        for account in accounts {
+            self.home.upsert_account(account);
+        }
+        if !self.home.rows.is_empty() {
+            self.show_home();
+        }
+        self
+    }
+
     pub fn wizard(&self) -> &Wizard {
         &self.wizard
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    /// Runs the health check now instead of at its time (tests and the screenshot tour).
+    pub fn check_health_now(&mut self) {
+        self.next_health_check = Some(Instant::now());
+    }
+
+    fn show_home(&mut self) {
+        self.screen = Screen::Home;
+        // Read at once from the keyring and state file (cheap), then the health check when due.
+        self.runner.read_rows(self.home_accounts());
+        self.next_health_check.get_or_insert_with(Instant::now);
+    }
+
+    fn home_accounts(&self) -> Vec<Account> {
+        self.home
+            .rows
+            .iter()
+            .map(|row| row.account.clone())
+            .collect()
+    }
+
+    /// A wizard for a new mailbox or for signing one in again, keeping what the first one knew (presets).
+    fn open_wizard(&mut self, ctx: &egui::Context, account: Option<Account>) {
+        let form = match &account {
+            Some(account) => AccountForm::from_account(account),
+            None => AccountForm::new_for(
+                self.wizard
+                    .presets
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| Preset::for_provider(Provider::Microsoft365)),
+            ),
+        };
+        let mut wizard = Wizard::new(self.home_accounts(), form);
+        wizard.presets = std::mem::take(&mut self.wizard.presets);
+        wizard.preset_file = self.wizard.preset_file.take();
+        self.wizard = wizard;
+        self.screen = Screen::Wizard;
+        if account.is_some() {
+            // Straight to the reminder of the current settings, as the vendor's "Re-authenticate Now" does.
+            self.apply_intent(ctx, Intent::Next);
+        }
+    }
+
+    /// Carries out what the user asked of the home.
+    pub fn apply_home_action(&mut self, ctx: &egui::Context, action: HomeAction) {
+        self.home.notice = None;
+        match action {
+            HomeAction::CheckNow => {
+                let accounts = self.home.start_checks();
+                self.runner.check_mailboxes(accounts);
+            }
+            HomeAction::ReAuthenticate(mailbox) => {
+                let account = self.home.row(&mailbox).map(|row| row.account.clone());
+                if account.is_some() {
+                    self.open_wizard(ctx, account);
+                }
+            }
+            HomeAction::AskRemove => {
+                let mailboxes: Vec<String> = self
+                    .home
+                    .selected()
+                    .into_iter()
+                    .map(|account| account.mailbox.clone())
+                    .collect();
+                self.home.confirm_removal = (!mailboxes.is_empty()).then_some(mailboxes);
+            }
+            HomeAction::ConfirmRemove => {
+                if let Some(mailboxes) = self.home.confirm_removal.take() {
+                    self.runner.remove_mailboxes(mailboxes);
+                }
+            }
+            HomeAction::CancelRemove => self.home.confirm_removal = None,
+            HomeAction::AddMailbox => self.open_wizard(ctx, None),
+        }
     }
 
     /// Applies an intent as if the user had clicked it (the screenshot tour drives the window this way).
@@ -103,6 +219,11 @@ impl WizardApp {
                     ctx.copy_text(secrecy::ExposeSecret::expose_secret(text).to_owned())
                 }
                 WindowCommand::OpenUrl(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+                // The wizard is done (Finish) or given up (Cancel): back to the accounts when there are any.
+                WindowCommand::Close if !self.home.rows.is_empty() => {
+                    self.show_home();
+                    continue;
+                }
                 WindowCommand::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             }
             self.window_commands.push(command);
@@ -113,12 +234,41 @@ impl WizardApp {
 impl eframe::App for WizardApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         while let Ok(event) = self.events.try_recv() {
-            let effects = self.wizard.apply_event(event);
-            self.carry_out(ctx, effects);
+            match event {
+                AppEvent::Wizard(event) => {
+                    let saved =
+                        matches!(&event, crate::wizard::Event::Saved { result: Ok(()), .. });
+                    let effects = self.wizard.apply_event(event);
+                    // A mailbox just saved joins the accounts home.
+                    if saved
+                        && matches!(self.wizard.saving(), Some(crate::wizard::Saving::Saved))
+                        && let Some(account) = self.wizard.account()
+                    {
+                        self.home.upsert_account(account.clone());
+                    }
+                    self.carry_out(ctx, effects);
+                }
+                AppEvent::Home(event) => self.home.apply(event),
+            }
         }
+        let now = Instant::now();
         // Only a visible countdown keeps the window repainting by itself, once a second.
-        if self.wizard.needs_ticking(Instant::now()) {
+        if self.screen == Screen::Wizard && self.wizard.needs_ticking(now) {
             ctx.request_repaint_after(Duration::from_secs(1));
+        }
+        // The health check: on start and every 30 minutes while the window is open. An idle window sleeps until
+        // then.
+        if let Some(due) = self.next_health_check
+            && !self.home.rows.is_empty()
+        {
+            if due <= now {
+                self.runner.health_check(self.home_accounts());
+                self.next_health_check = Some(now + HEALTH_CHECK_EVERY);
+            }
+            ctx.request_repaint_after(
+                self.next_health_check
+                    .map_or(HEALTH_CHECK_EVERY, |due| due.saturating_duration_since(now)),
+            );
         }
     }
 
@@ -127,9 +277,20 @@ impl eframe::App for WizardApp {
         if self.exit_after_first_frame {
             report_first_frame(ui.ctx(), self.frames_drawn);
         }
-        if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
-            let ctx = ui.ctx().clone();
-            self.apply_intent(&ctx, intent);
+        let ctx = ui.ctx().clone();
+        match self.screen {
+            Screen::Home => {
+                if let Some(action) =
+                    home::home_ui(ui, &mut self.home, std::time::SystemTime::now())
+                {
+                    self.apply_home_action(&ctx, action);
+                }
+            }
+            Screen::Wizard => {
+                if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
+                    self.apply_intent(&ctx, intent);
+                }
+            }
         }
     }
 }
@@ -165,13 +326,24 @@ fn apply_style(ctx: &egui::Context) {
     theme::apply(ctx);
 }
 
-/// Opens the window and runs it until it closes.
-pub fn run(runtime: tokio::runtime::Handle, services: Services, wizard: Wizard) -> eframe::Result {
+/// Opens the window and runs it until it closes: on the accounts home when `accounts` has any, else the wizard.
+pub fn run(
+    runtime: tokio::runtime::Handle,
+    services: Services,
+    wizard: Wizard,
+    accounts: Vec<Account>,
+) -> eframe::Result {
+    // The home's table wants more room than the wizard's pages.
+    let size = if accounts.is_empty() {
+        [720.0, 600.0]
+    } else {
+        [1000.0, 640.0]
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(WINDOW_TITLE)
             .with_app_id("mailconnect")
-            .with_inner_size([720.0, 600.0])
+            .with_inner_size(size)
             .with_min_inner_size([640.0, 480.0]),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
@@ -180,12 +352,9 @@ pub fn run(runtime: tokio::runtime::Handle, services: Services, wizard: Wizard) 
         WINDOW_TITLE,
         options,
         Box::new(move |cc| {
-            Ok(Box::new(WizardApp::new(
-                &cc.egui_ctx,
-                runtime,
-                services,
-                wizard,
-            )))
+            Ok(Box::new(
+                WizardApp::new(&cc.egui_ctx, runtime, services, wizard).with_accounts(accounts),
+            ))
         }),
     )
 }

@@ -80,7 +80,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
 }
 
 /// Light, dark, or as the computer is set: the window follows the system until the person chooses.
-fn appearance_ui(ui: &mut Ui) {
+pub(super) fn appearance_ui(ui: &mut Ui) {
     use egui::ThemePreference;
     let name = |preference: ThemePreference| match preference {
         ThemePreference::System => "As the computer",
@@ -214,12 +214,17 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
         ui.separator();
     }
     if wizard.presets.is_empty() {
-        ui.label(
-            RichText::new(
-                "Got a preset file from your support team or software vendor? Drop it on this window to fill in the settings.",
-            )
-            .weak(),
-        );
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(
+                    "Got a preset file from your support team or software vendor? Open it, or drop it on this window, to fill in the settings.",
+                )
+                .weak(),
+            );
+            if ui.button("Open preset file…").clicked() {
+                intent = Some(Intent::OpenPresetFile);
+            }
+        });
         ui.add_space(4.0);
     } else {
         let presets_label = ui.label("Settings from your support team");

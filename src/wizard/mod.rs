@@ -59,6 +59,8 @@ pub enum Intent {
     RemoveSaved,
     /// A preset file was dropped on the window (or chosen): read it and offer its presets.
     LoadPresetFile(std::path::PathBuf),
+    /// "Open preset file…": the system's file dialog.
+    OpenPresetFile,
     Finish,
 }
 
@@ -148,6 +150,8 @@ pub enum Effect {
         preset_file: Option<std::path::PathBuf>,
     },
     /// Read a preset file.
+    /// Shows the system's file dialog; a chosen file is loaded as by `LoadPresets`.
+    PickPresetFile,
     LoadPresets {
         path: std::path::PathBuf,
     },
@@ -373,6 +377,10 @@ impl Wizard {
             Intent::RemoveSaved => self.remove_saved(),
             Intent::LoadPresetFile(path) => match self.page {
                 Page::Account { .. } => vec![Effect::LoadPresets { path }],
+                _ => Vec::new(),
+            },
+            Intent::OpenPresetFile => match self.page {
+                Page::Account { .. } => vec![Effect::PickPresetFile],
                 _ => Vec::new(),
             },
             // Finish also closes when removing the saved sign-in failed: the page says it is still saved.

@@ -45,6 +45,7 @@ pub(super) fn effect_names(effects: &[Effect]) -> Vec<&'static str> {
             Effect::Save { .. } => "save",
             Effect::Forget { .. } => "forget",
             Effect::LoadPresets { .. } => "load presets",
+            Effect::PickPresetFile => "pick preset file",
             Effect::CopyToClipboard(_) => "copy",
             Effect::OpenUrl(_) => "open url",
             Effect::Close => "close",

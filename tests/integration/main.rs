@@ -4,6 +4,7 @@
 mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;
+mod home_window;
 mod hostile;
 mod keepalive;
 mod keyring_store;

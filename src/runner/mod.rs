@@ -10,12 +10,34 @@ use tokio::task::AbortHandle;
 
 use crate::auth::SignInClient;
 use crate::config::{Account, ConfigFile, Timeouts};
+use crate::home::HomeEvent;
 use crate::state::StateFile;
 use crate::store::{StoreAccess, StoreError};
 use crate::tls::Trust;
 use crate::verify::CheckReport;
 use crate::verify::{self, CheckContext, MailCredentials, Protocol};
 use crate::wizard::{Effect, Event};
+
+mod home;
+
+/// What background work reports to the window: the wizard's results and the accounts home's.
+#[derive(Debug)]
+pub enum AppEvent {
+    Wizard(Event),
+    Home(HomeEvent),
+}
+
+impl From<Event> for AppEvent {
+    fn from(event: Event) -> AppEvent {
+        AppEvent::Wizard(event)
+    }
+}
+
+impl From<HomeEvent> for AppEvent {
+    fn from(event: HomeEvent) -> AppEvent {
+        AppEvent::Home(event)
+    }
+}
 
 /// Where the wizard's work goes: trust, timeouts, keyring and configuration.
 #[derive(Clone)]
@@ -46,9 +68,11 @@ pub enum WindowCommand {
 pub struct EffectRunner {
     runtime: tokio::runtime::Handle,
     services: Arc<Services>,
-    sender: mpsc::Sender<Event>,
+    sender: mpsc::Sender<AppEvent>,
     wake: Arc<dyn Fn() + Send + Sync>,
     sign_in_task: Option<AbortHandle>,
+    /// Bounds how many mailboxes "Check now" checks at once.
+    checks_at_once: Arc<tokio::sync::Semaphore>,
 }
 
 impl Drop for EffectRunner {
@@ -63,7 +87,7 @@ impl EffectRunner {
         runtime: tokio::runtime::Handle,
         services: Services,
         wake: Arc<dyn Fn() + Send + Sync>,
-    ) -> (EffectRunner, mpsc::Receiver<Event>) {
+    ) -> (EffectRunner, mpsc::Receiver<AppEvent>) {
         let (sender, receiver) = mpsc::channel();
         let runner = EffectRunner {
             runtime,
@@ -71,6 +95,7 @@ impl EffectRunner {
             sender,
             wake,
             sign_in_task: None,
+            checks_at_once: Arc::new(tokio::sync::Semaphore::new(crate::home::CHECKS_AT_ONCE)),
         };
         (runner, receiver)
     }
@@ -211,14 +236,21 @@ impl EffectRunner {
             }
             Effect::LoadPresets { path } => {
                 let reporter = self.reporter();
+                self.runtime
+                    .spawn(async move { load_presets(&reporter, path).await });
+            }
+            Effect::PickPresetFile => {
+                let reporter = self.reporter();
                 self.runtime.spawn(async move {
-                    let reading = path.clone();
-                    let result = tokio::task::spawn_blocking(move || {
-                        crate::config::load_preset_file(&reading).map_err(|error| error.to_string())
-                    })
-                    .await
-                    .unwrap_or_else(|_| Err("the file could not be read".to_owned()));
-                    reporter.send(Event::PresetsLoaded { path, result });
+                    // The desktop's file chooser (the XDG portal, or zenity); nothing happens on Cancel.
+                    let chosen = rfd::AsyncFileDialog::new()
+                        .set_title("Open preset file")
+                        .add_filter("Preset file", &["toml"])
+                        .pick_file()
+                        .await;
+                    if let Some(file) = chosen {
+                        load_presets(&reporter, file.path().to_path_buf()).await;
+                    }
                 });
             }
             Effect::Save {
@@ -256,6 +288,16 @@ impl EffectRunner {
         }
         None
     }
+}
+
+async fn load_presets(reporter: &Reporter, path: std::path::PathBuf) {
+    let reading = path.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::config::load_preset_file(&reading).map_err(|error| error.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err("the file could not be read".to_owned()));
+    reporter.send(Event::PresetsLoaded { path, result });
 }
 
 /// The wizard's Save: the tokens under the mailbox's lock (a new sign-in replaces any stored one), then the
@@ -329,14 +371,14 @@ fn sign_in_client(
 /// Sends events to the window and wakes it.
 #[derive(Clone)]
 struct Reporter {
-    sender: mpsc::Sender<Event>,
+    sender: mpsc::Sender<AppEvent>,
     wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Reporter {
-    fn send(&self, event: Event) {
+    fn send(&self, event: impl Into<AppEvent>) {
         // A closed channel means the window is gone; the result is simply not needed any more.
-        if self.sender.send(event).is_ok() {
+        if self.sender.send(event.into()).is_ok() {
             (self.wake)();
         }
     }

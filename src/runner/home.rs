@@ -1,0 +1,260 @@
+//! The accounts home's background work: reading each row (keyring and state file), the health check that renews
+//! what is ending and classifies the outcome, "Check now" with a bounded number of mailboxes at once, and Remove.
+//! Every result comes back to the window as a `HomeEvent`; nothing here runs on the window's thread.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::Account;
+use crate::home::{HomeEvent, RowReading};
+use crate::keepalive::{Due, KeptAlive, keep_alive};
+use crate::state::{LastCheck, LastVerification, Renewal, State};
+use crate::store::{StoreError, TokenStore};
+use crate::tokens::{Renew, TokenError, access_token};
+use crate::verify::{self, CheckContext, MailCredentials};
+
+use super::{EffectRunner, Services, sign_in_client};
+
+impl EffectRunner {
+    /// Reads every row anew, without renewing anything.
+    pub fn read_rows(&self, accounts: Vec<Account>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            for account in accounts {
+                let reading = read_row(&services, &account, None, None).await;
+                reporter.send(HomeEvent::RowRead {
+                    mailbox: account.mailbox,
+                    reading,
+                    after_check: false,
+                });
+            }
+        });
+    }
+
+    /// The health check: for each mailbox, renews a sign-in whose access token is ending (or that was idle for
+    /// days) under its lock, records how it went, and reads the row anew.
+    pub fn health_check(&self, accounts: Vec<Account>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            for account in accounts {
+                let kept = renew_if_due(&services, &account).await;
+                let reading = read_row(&services, &account, kept, None).await;
+                reporter.send(HomeEvent::RowRead {
+                    mailbox: account.mailbox,
+                    reading,
+                    after_check: false,
+                });
+            }
+        });
+    }
+
+    /// "Check now": both checks for each mailbox, at most `CHECKS_AT_ONCE` mailboxes at a time; each row is sent
+    /// back as soon as its checks end.
+    pub fn check_mailboxes(&self, accounts: Vec<Account>) {
+        for account in accounts {
+            let reporter = self.reporter();
+            let services = self.services.clone();
+            let checks_at_once = self.checks_at_once.clone();
+            self.runtime.spawn(async move {
+                // The semaphore is never closed; should it be, the check runs unbounded rather than not at all.
+                let _turn = checks_at_once.acquire_owned().await.ok();
+                let kept = renew_if_due(&services, &account).await;
+                let checks = check_mailbox(&services, &account).await;
+                let reading = read_row(&services, &account, kept, Some(checks)).await;
+                reporter.send(HomeEvent::RowRead {
+                    mailbox: account.mailbox,
+                    reading,
+                    after_check: true,
+                });
+            });
+        }
+    }
+
+    /// Removes each mailbox: its saved sign-in (under its lock) and its place in the settings. An old Basic Auth
+    /// password is left as it is: removing it is a separate, deliberate step.
+    pub fn remove_mailboxes(&self, mailboxes: Vec<String>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            for mailbox in mailboxes {
+                let result = remove_mailbox(&services, &mailbox).await;
+                reporter.send(HomeEvent::Removed { mailbox, result });
+            }
+        });
+    }
+}
+
+async fn remove_mailbox(services: &Services, mailbox: &str) -> Result<(), String> {
+    let store = services.store.open().map_err(|error| error.to_string())?;
+    let forgetting = mailbox.to_owned();
+    store
+        .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
+            store.forget(&forgetting, false)
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+    if let Some(config_file) = services.config_file.clone() {
+        let removing = mailbox.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut config = config_file.load()?;
+            if config.remove_account(&removing) {
+                config_file.save(&config)?;
+            }
+            Ok::<_, crate::config::ConfigError>(())
+        })
+        .await
+        .map_err(|_| "the settings could not be changed".to_owned())?
+        .map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+/// Renews the sign-in when it is due, recording the outcome; `None` when there was nothing to renew.
+async fn renew_if_due(services: &Arc<Services>, account: &Account) -> Option<Renewal> {
+    let store = services.store.open().ok()?;
+    let kept = keep_alive(
+        account,
+        &store,
+        services.state_file.as_ref(),
+        Due::AccessTokenEndingOrIdle,
+        || sign_in_client(account, services).map_err(anyhow::Error::from),
+    )
+    .await;
+    if let KeptAlive::NeedsSignIn { code } = &kept {
+        tracing::info!(mailbox = %account.mailbox, code, "the health check found a sign-in that needs a person");
+    }
+    kept.renewal_outcome().map(|outcome| Renewal {
+        at: now_unix(),
+        outcome,
+    })
+}
+
+/// Both checks with the stored (renewed if needed) token, recorded in the state file.
+async fn check_mailbox(services: &Arc<Services>, account: &Account) -> LastVerification {
+    let at = now_unix();
+    let failed = |code: String| LastCheck {
+        passed: false,
+        code,
+        server_reply: None,
+    };
+    let store = match services.store.open() {
+        Ok(store) => store,
+        Err(error) => {
+            let code = error.code().to_owned();
+            return LastVerification {
+                at,
+                imap: failed(code.clone()),
+                smtp: failed(code),
+            };
+        }
+    };
+    let token = access_token(account, &store, Renew::IfNeeded, || {
+        sign_in_client(account, services).map_err(anyhow::Error::from)
+    })
+    .await;
+    let fresh = match token {
+        Ok(fresh) => fresh,
+        Err(error) => {
+            let code = token_error_code(&error);
+            return LastVerification {
+                at,
+                imap: failed(code.clone()),
+                smtp: failed(code),
+            };
+        }
+    };
+    crate::tokens::tidy(&store, &account.mailbox, &fresh).await;
+    let context = CheckContext::new(services.trust.clone(), services.timeouts);
+    let credentials = MailCredentials::for_account(account, fresh.access_token);
+    let (imap, smtp) = tokio::join!(
+        verify::check_imap(&account.imap, &credentials, &context),
+        verify::check_smtp(&account.smtp, &credentials, &context)
+    );
+    if let Some(state_file) = services.state_file.clone() {
+        let mailbox = account.mailbox.clone();
+        let (imap, smtp) = (imap.clone(), smtp.clone());
+        let recorded =
+            tokio::task::spawn_blocking(move || state_file.record(&mailbox, &imap, &smtp)).await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            tracing::warn!("the checks could not be recorded in the state file");
+        }
+    }
+    LastVerification {
+        at,
+        imap: LastCheck::from_report(&imap),
+        smtp: LastCheck::from_report(&smtp),
+    }
+}
+
+fn token_error_code(error: &TokenError) -> String {
+    match error {
+        TokenError::NotSignedIn { .. } => "not-signed-in".to_owned(),
+        TokenError::Store(error) => error.code().to_owned(),
+        TokenError::Refresh(error) => error.code(),
+        TokenError::AccountChanged { .. } => "account-changed".to_owned(),
+        TokenError::Setup(_) => "settings".to_owned(),
+    }
+}
+
+/// A row as it stands: the stored sign-in and Basic Auth password, the renewal just made (or the last recorded),
+/// and the checks just made (or the last recorded).
+async fn read_row(
+    services: &Arc<Services>,
+    account: &Account,
+    renewal: Option<Renewal>,
+    checks: Option<LastVerification>,
+) -> RowReading {
+    let mailbox = account.mailbox.clone();
+    let (sign_in, basic_password) = match services.store.open() {
+        Ok(store) => read_keyring(&store, mailbox.clone()).await,
+        Err(error) => (Err(error), None),
+    };
+    let basic_password = match &services.demo_password {
+        Some(_) => Some(true),
+        None => basic_password,
+    };
+    let state = match services.state_file.clone() {
+        Some(file) => tokio::task::spawn_blocking(move || file.load())
+            .await
+            .unwrap_or_default(),
+        None => State::default(),
+    };
+    let renewal = renewal.or_else(|| state.last_renewal(&mailbox).cloned());
+    let health = crate::health::Health::assess(&sign_in, renewal.as_ref(), SystemTime::now());
+    let failed_at = match &renewal {
+        Some(renewal) if health.needs_person() => Some(renewal.at),
+        _ => None,
+    };
+    RowReading {
+        basic_password,
+        health,
+        failed_at,
+        last_checks: checks.or_else(|| state.last_verification(&mailbox).cloned()),
+    }
+}
+
+type KeyringReading = (
+    Result<Option<crate::store::Manifest>, StoreError>,
+    Option<bool>,
+);
+
+async fn read_keyring(store: &TokenStore, mailbox: String) -> KeyringReading {
+    let reading = store
+        .run(move |store| {
+            let basic = store
+                .load_basic_password(&mailbox)
+                .ok()
+                .map(|password| password.is_some());
+            Ok((store.manifest(&mailbox), basic))
+        })
+        .await;
+    reading.unwrap_or_else(|error| (Err(error), None))
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

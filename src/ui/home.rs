@@ -1,0 +1,421 @@
+//! The accounts home: the banner while a sign-in needs a person, the actions on the selected mailboxes, and the
+//! table of every mailbox (virtualised rows, so a thousand draw as fast as ten). Returns what the user asked for.
+
+use eframe::egui;
+use egui::{RichText, Ui};
+use egui_extras::{Column as TableColumn, TableBuilder};
+
+use super::theme::Palette;
+use crate::health::Health;
+use crate::home::{Column, Home, Row};
+use crate::state::LastCheck;
+
+/// What the user asked the home for; selection, filter and sorting are applied in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HomeAction {
+    CheckNow,
+    /// Opens the wizard for this mailbox at the reminder step.
+    ReAuthenticate(String),
+    /// Opens the confirmation for removing the selected mailboxes.
+    AskRemove,
+    ConfirmRemove,
+    CancelRemove,
+    AddMailbox,
+}
+
+/// The whole home page.
+#[must_use]
+pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Option<HomeAction> {
+    let mut action = None;
+    let margin = egui::Margin::symmetric(20, 10);
+    egui::Panel::top("home_header")
+        .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading(RichText::new("Accounts").strong());
+                ui.with_layout(
+                    egui::Layout::right_to_left(egui::Align::Center),
+                    super::steps::appearance_ui,
+                );
+            });
+            ui.label(
+                "Every mailbox this computer keeps connected. Each sign-in is checked when this window opens and \
+                 every 30 minutes, and renewed before it runs out.",
+            );
+            if let Some(banner) = home.banner() {
+                ui.add_space(4.0);
+                action = banner_ui(ui, &banner).or(action.take());
+            }
+            ui.add_space(4.0);
+            action = toolbar_ui(ui, home).or(action.take());
+        });
+    egui::CentralPanel::default()
+        .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
+        .show(ui, |ui| {
+            egui::ScrollArea::horizontal().show(ui, |ui| table_ui(ui, home, now));
+        });
+    if let Some(mailboxes) = &home.confirm_removal {
+        action = confirm_removal_ui(ui, mailboxes).or(action.take());
+    }
+    action
+}
+
+fn banner_ui(ui: &mut Ui, banner: &crate::home::Banner) -> Option<HomeAction> {
+    let palette = Palette::of(ui);
+    let mut action = None;
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(2.0, palette.fail))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::same(8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(&banner.words).strong().color(palette.fail));
+                ui.label("Mail for it cannot be fetched or sent until someone signs in again.");
+                let button = ui.button("Re-authenticate now");
+                // Screen readers hear which mailbox (the toolbar has a button of the same words).
+                let name = format!("Re-authenticate now: {}", banner.mailbox);
+                button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+                if button.clicked() {
+                    action = Some(HomeAction::ReAuthenticate(banner.mailbox.clone()));
+                }
+            });
+        });
+    action
+}
+
+fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
+    let mut action = None;
+    let selected = home.selected();
+    let count = selected.len();
+    let only = (count == 1).then(|| selected[0].mailbox.clone());
+    ui.horizontal_wrapped(|ui| {
+        let filter_label = ui.label("Filter");
+        ui.add(
+            egui::TextEdit::singleline(&mut home.filter)
+                .hint_text("part of an address or alert")
+                .desired_width(200.0),
+        )
+        .labelled_by(filter_label.id);
+        ui.separator();
+        let check = ui
+            .add_enabled(count > 0, egui::Button::new("Check now"))
+            .on_hover_text("Checks receiving and sending for the ticked mailboxes.")
+            .on_disabled_hover_text("Tick one or more mailboxes first.");
+        if check.clicked() {
+            action = Some(HomeAction::CheckNow);
+        }
+        let reauthenticate = ui
+            .add_enabled(only.is_some(), egui::Button::new("Re-authenticate now"))
+            .on_hover_text("Signs the ticked mailbox in again, starting from its current settings.")
+            .on_disabled_hover_text("Tick one mailbox first.");
+        if let (true, Some(mailbox)) = (reauthenticate.clicked(), only) {
+            action = Some(HomeAction::ReAuthenticate(mailbox));
+        }
+        let remove = ui
+            .add_enabled(count > 0, egui::Button::new("Remove"))
+            .on_hover_text("Removes the ticked mailboxes from mailconnect, after asking.")
+            .on_disabled_hover_text("Tick one or more mailboxes first.");
+        if remove.clicked() {
+            action = Some(HomeAction::AskRemove);
+        }
+        if ui.button("Add mailbox").clicked() {
+            action = Some(HomeAction::AddMailbox);
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let running = home.checks_running();
+        if running > 0 {
+            ui.spinner();
+            ui.label(format!(
+                "Checking {}…",
+                crate::words::count(running as u64, "mailbox", "mailboxes")
+            ));
+        }
+        ui.label(
+            RichText::new(format!(
+                "{} shown, {} ticked",
+                crate::words::count(home.visible().len() as u64, "mailbox", "mailboxes"),
+                count
+            ))
+            .weak(),
+        );
+        if let Some(notice) = &home.notice {
+            ui.label(RichText::new(notice).strong());
+        }
+    });
+    action
+}
+
+const HEADERS: [(Column, &str, &str); 6] = [
+    (Column::Mailbox, "Mailbox", "The mailbox's address."),
+    (
+        Column::BasicAuth,
+        "Basic Auth",
+        "The old way of signing in, with the mailbox's password. Microsoft is switching it off.",
+    ),
+    (
+        Column::OAuth,
+        "OAuth",
+        "The new Microsoft sign-in: mailconnect keeps it renewed so it never runs out.",
+    ),
+    (
+        Column::Receiving,
+        "Receiving (IMAP)",
+        "The last check that mail can be fetched.",
+    ),
+    (
+        Column::Sending,
+        "Sending (SMTP)",
+        "The last check that mail can be sent.",
+    ),
+    (
+        Column::Alert,
+        "Alert",
+        "What needs attention, in a few words.",
+    ),
+];
+
+fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
+    let shown = home.visible();
+    if home.rows.is_empty() {
+        ui.label("No mailboxes yet: choose Add mailbox.");
+        return;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 10.0;
+    let mut all_shown = home.all_shown_selected();
+    let mut tick_all = None;
+    let mut sort = None;
+    TableBuilder::new(ui)
+        .id_salt("accounts")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(TableColumn::exact(28.0))
+        .column(
+            TableColumn::initial(230.0)
+                .at_least(120.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(
+            TableColumn::initial(150.0)
+                .at_least(80.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(
+            TableColumn::initial(170.0)
+                .at_least(90.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(
+            TableColumn::initial(130.0)
+                .at_least(90.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(
+            TableColumn::initial(130.0)
+                .at_least(90.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(TableColumn::remainder().at_least(160.0).clip(true))
+        .header(row_height + 4.0, |mut header| {
+            header.col(|ui| {
+                let response = ui
+                    .add(egui::Checkbox::without_text(&mut all_shown))
+                    .on_hover_text("Tick or untick every mailbox shown");
+                response.widget_info(|| {
+                    egui::WidgetInfo::selected(
+                        egui::Role::CheckBox,
+                        true,
+                        all_shown,
+                        "Select all shown",
+                    )
+                });
+                if response.changed() {
+                    tick_all = Some(all_shown);
+                }
+            });
+            for (column, title, explanation) in HEADERS {
+                header.col(|ui| {
+                    let sorted = (home.sort == column).then_some(home.ascending);
+                    let button = egui::Button::new(RichText::new(title).strong()).frame(false);
+                    let response = ui.add(button);
+                    if let Some(ascending) = sorted {
+                        sort_mark(ui, ascending);
+                    }
+                    let order = match sorted {
+                        Some(true) => " Sorted A to Z; click to reverse.",
+                        Some(false) => " Sorted Z to A; click to reverse.",
+                        None => " Click to sort by it.",
+                    };
+                    if response
+                        .on_hover_text(format!("{explanation}{order}"))
+                        .clicked()
+                    {
+                        sort = Some(column);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, shown.len(), |mut table_row| {
+                let row = &mut home.rows[shown[table_row.index()]];
+                table_row.col(|ui| {
+                    let mailbox = row.account.mailbox.clone();
+                    let response = ui.add(egui::Checkbox::without_text(&mut row.selected));
+                    let selected = row.selected;
+                    response.widget_info(|| {
+                        egui::WidgetInfo::selected(
+                            egui::Role::CheckBox,
+                            true,
+                            selected,
+                            format!("Select {mailbox}"),
+                        )
+                    });
+                });
+                row_cells(&mut table_row, row, now);
+            });
+        });
+    if let Some(selected) = tick_all {
+        home.select_all_shown(selected);
+    }
+    if let Some(column) = sort {
+        home.sort_by(column);
+    }
+}
+
+/// A small triangle after the sorted column's title: up for A to Z, down for Z to A (drawn: not every font has
+/// the arrow characters).
+fn sort_mark(ui: &mut Ui, ascending: bool) {
+    let size = 8.0;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    let colour = ui.visuals().text_color();
+    let (top, bottom) = (rect.top(), rect.bottom());
+    let points = if ascending {
+        vec![
+            egui::pos2(rect.left(), bottom),
+            egui::pos2(rect.right(), bottom),
+            egui::pos2(rect.center().x, top),
+        ]
+    } else {
+        vec![
+            egui::pos2(rect.left(), top),
+            egui::pos2(rect.right(), top),
+            egui::pos2(rect.center().x, bottom),
+        ]
+    };
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        colour,
+        egui::Stroke::NONE,
+    ));
+}
+
+fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std::time::SystemTime) {
+    table_row.col(|ui| {
+        ui.label(&row.account.mailbox);
+    });
+    table_row.col(|ui| {
+        ui.label(match row.basic_password {
+            Some(true) => "old password stored",
+            Some(false) => "none",
+            None => "unknown",
+        })
+        .on_hover_text(
+            "Whether the mailbox's old password is still kept on this computer for the Basic Auth way of signing in.",
+        );
+    });
+    table_row.col(|ui| {
+        let palette = Palette::of(ui);
+        let colour = match &row.health {
+            Health::Connected => palette.pass,
+            Health::NeedsSignIn { .. } | Health::Unreadable { .. } => palette.fail,
+            _ => palette.text,
+        };
+        ui.label(RichText::new(row.health.short_words()).color(colour))
+            .on_hover_text(row.health.words());
+    });
+    for check in [&row.imap, &row.smtp] {
+        table_row.col(|ui| {
+            if row.checking {
+                ui.spinner();
+                ui.label("checking…");
+            } else {
+                check_cell(ui, check.as_ref(), row.last_checked_at, now);
+            }
+        });
+    }
+    table_row.col(|ui| {
+        let palette = Palette::of(ui);
+        match row.alert() {
+            Some(alert) => {
+                ui.label(RichText::new(&alert).color(palette.fail))
+                    .on_hover_text(alert);
+            }
+            None => {
+                ui.label(RichText::new("none").weak());
+            }
+        }
+    });
+}
+
+fn check_cell(ui: &mut Ui, check: Option<&LastCheck>, at: Option<u64>, now: std::time::SystemTime) {
+    let palette = Palette::of(ui);
+    let Some(check) = check else {
+        ui.label(RichText::new("not checked yet").weak());
+        return;
+    };
+    let when = at.map(|at| crate::words::when(at, now)).unwrap_or_default();
+    let (words, colour) = if check.passed {
+        (format!("works · {when}"), palette.pass)
+    } else {
+        (format!("failed · {when}"), palette.fail)
+    };
+    let detail = match &check.server_reply {
+        Some(reply) => format!("{} — the server said: {reply}", check.code),
+        None => check.code.clone(),
+    };
+    ui.label(RichText::new(words).color(colour))
+        .on_hover_text(detail);
+}
+
+fn confirm_removal_ui(ui: &mut Ui, mailboxes: &[String]) -> Option<HomeAction> {
+    let mut action = None;
+    let modal = egui::Modal::new(egui::Id::unique("confirm_removal")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(format!(
+            "Remove {}?",
+            crate::words::count(mailboxes.len() as u64, "mailbox", "mailboxes")
+        ));
+        const LISTED: usize = 8;
+        for mailbox in mailboxes.iter().take(LISTED) {
+            ui.label(format!("• {mailbox}"));
+        }
+        if mailboxes.len() > LISTED {
+            ui.label(format!("and {} more", mailboxes.len() - LISTED));
+        }
+        ui.add_space(6.0);
+        ui.label(
+            "Their saved sign-ins are deleted from this computer's keyring, and mailconnect stops keeping them \
+             connected. Programs that get their sign-in from mailconnect stop sending and receiving for them. An \
+             old Basic Auth password, if one is stored, is kept.",
+        );
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Cancel").clicked() {
+                action = Some(HomeAction::CancelRemove);
+            }
+            if ui.button("Yes, remove").clicked() {
+                action = Some(HomeAction::ConfirmRemove);
+            }
+        });
+    });
+    if modal.should_close() && action.is_none() {
+        action = Some(HomeAction::CancelRemove);
+    }
+    action
+}

@@ -1,0 +1,413 @@
+//! The accounts home driven through egui_kittest by its labels, against the sandbox: the rows and their columns,
+//! the banner after a revoked sign-in, "Re-authenticate now" back to a green row, select-all, the filter, Check now,
+//! Remove with its confirmation, and a thousand rows drawn a screenful at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mailconnect::config::{Account, Config, ConfigFile};
+use mailconnect::health::Health;
+use mailconnect::runner::Services;
+use mailconnect::sandbox::{Sandbox, SandboxOptions};
+use mailconnect::state::StateFile;
+use mailconnect::store::{MemoryItems, StoreAccess, TokenStore};
+use mailconnect::tls::Trust;
+use mailconnect::ui::{Screen, WizardApp};
+use mailconnect::wizard::{AccountForm, SignIn, Step, Wizard};
+
+const MAILBOX: &str = "reception@smile-dental.example";
+
+/// A window on an in-memory store (these tests are not about the keyring) with a state and a config file.
+struct Home {
+    harness: Harness<'static, WizardApp>,
+    sandbox: Sandbox,
+    items: Arc<MemoryItems>,
+    config_file: ConfigFile,
+    _folder: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Home {
+    /// The window with these mailboxes in the configuration (the sandbox's settings); access tokens last
+    /// `token_lifetime`.
+    fn open(mailboxes: &[&str], token_lifetime: Duration) -> Home {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime
+            .block_on(Sandbox::start(SandboxOptions {
+                default_user: MAILBOX.to_owned(),
+                access_token_lifetime: token_lifetime,
+                device_poll_interval: Duration::from_millis(200),
+                ..SandboxOptions::default()
+            }))
+            .unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let config_file = ConfigFile::at(folder.path().join("config.toml"));
+        let accounts: Vec<Account> = mailboxes.iter().map(|m| sandbox.account(m)).collect();
+        config_file
+            .save(&Config {
+                accounts: accounts.clone(),
+                ..Config::default()
+            })
+            .unwrap();
+        let (store, items) = TokenStore::in_memory();
+        let services = Services {
+            trust: Trust::new(None).unwrap(),
+            timeouts: crate::support::test_timeouts(),
+            store: StoreAccess::Memory(store),
+            config_file: Some(config_file.clone()),
+            state_file: Some(StateFile::at(folder.path().join("state.json"))),
+            open_browser: false,
+            demo_password: None,
+        };
+        let form = AccountForm::from_account(&sandbox.account(MAILBOX));
+        let wizard = Wizard::new(accounts.clone(), form);
+        let handle = runtime.handle().clone();
+        let harness = Harness::builder()
+            .with_step_dt(1.0 / 60.0)
+            .with_size(egui::vec2(1000.0, 640.0))
+            .build_eframe(move |cc| {
+                WizardApp::new(&cc.egui_ctx, handle, services, wizard).with_accounts(accounts)
+            });
+        Home {
+            harness,
+            sandbox,
+            items,
+            config_file,
+            _folder: folder,
+            _runtime: runtime,
+        }
+    }
+
+    fn app(&self) -> &WizardApp {
+        self.harness.state()
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+
+    /// Steps frames until `done` holds, for at most fifteen seconds.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&Home) -> bool) {
+        for _ in 0..750 {
+            self.harness.step();
+            if done(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{what} did not happen; the window shows {:?} at step {:?}, rows {:?}",
+            self.app().screen(),
+            self.app().wizard().step(),
+            self.app()
+                .home()
+                .rows
+                .iter()
+                .map(|row| (&row.account.mailbox, &row.health, row.checking))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    fn wait_for(&mut self, text: &str) {
+        let owned = text.to_owned();
+        self.wait_until(&format!("\"{text}\" showing"), move |home| {
+            home.shows(&owned)
+        });
+    }
+
+    fn click(&mut self, label: &str) {
+        for _ in 0..20 {
+            self.harness.step();
+        }
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn health(&self, mailbox: &str) -> Health {
+        self.app()
+            .home()
+            .row(mailbox)
+            .expect("a row")
+            .health
+            .clone()
+    }
+
+    /// Through the wizard from wherever it stands (step 1 or 2) to a saved sign-in, then Finish.
+    fn sign_in_through_wizard(&mut self) {
+        if self.app().wizard().step() == Step::Account {
+            self.click("Next");
+        }
+        self.wait_for("Step 2 of 5");
+        // The tick box shows only when an old password is stored; with none, Next is open at once.
+        if self.shows("I have noted these settings") {
+            self.click("I have noted these settings");
+        }
+        self.wait_until("Next allowed on the reminder", |home| {
+            home.app().wizard().can_go_next()
+        });
+        self.click("Next");
+        self.click("Sign in with a code");
+        self.wait_until("the code", |home| {
+            matches!(home.app().wizard().sign_in(), Some(SignIn::ShowingCode(_)))
+        });
+        let Some(SignIn::ShowingCode(prompt)) = self.app().wizard().sign_in() else {
+            unreachable!()
+        };
+        let code = prompt.user_code.clone();
+        assert!(self.sandbox.approve_device_code(&code, MAILBOX));
+        self.wait_for(&format!("Signed in as {MAILBOX}"));
+        self.click("Next");
+        self.wait_until("both checks passing", |home| {
+            home.harness.query_all_by_label("Connected").count() == 2
+        });
+        self.click("Next");
+        self.wait_for("Nothing has been saved yet");
+        self.click("Save");
+        self.wait_for("Remove the saved sign-in");
+        self.click("Finish");
+    }
+}
+
+#[test]
+fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_back_to_green() {
+    // Access tokens last 5 minutes, so each health check renews (as one does near the end of a real token's hour).
+    let mut window = Home::open(&[], Duration::from_secs(300));
+    assert_eq!(
+        window.app().screen(),
+        Screen::Wizard,
+        "no account yet: the wizard"
+    );
+
+    window.sign_in_through_wizard();
+    window.wait_until("the home with the saved mailbox", |home| {
+        home.app().screen() == Screen::Home
+            && home.app().home().row(MAILBOX).is_some_and(|row| {
+                row.health == Health::Connected && row.imap.as_ref().is_some_and(|c| c.passed)
+            })
+    });
+    for column in [
+        "Mailbox",
+        "Basic Auth",
+        "OAuth",
+        "Receiving (IMAP)",
+        "Sending (SMTP)",
+        "Alert",
+    ] {
+        assert!(window.shows(column), "the {column} column");
+    }
+    assert!(window.shows(MAILBOX));
+    assert!(window.shows("connected, renews itself"));
+    assert!(window.shows("works · "), "the last checks with their time");
+    assert!(
+        !window.shows("stopped working"),
+        "no banner while all is well"
+    );
+    assert_eq!(
+        window
+            .config_file
+            .load()
+            .unwrap()
+            .account(MAILBOX)
+            .map(|a| a.mailbox.clone()),
+        Some(MAILBOX.to_owned()),
+        "Save recorded the mailbox"
+    );
+
+    // Someone revokes the sessions in the admin center; the next health check finds out by itself.
+    window.sandbox.revoke_all();
+    window.harness.state_mut().check_health_now();
+    window.wait_for("stopped working");
+    assert!(matches!(window.health(MAILBOX), Health::NeedsSignIn { .. }));
+    let today = mailconnect::words::day_and_month(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    assert!(
+        window.shows(&format!(
+            "The sign-in for {MAILBOX} stopped working on {today}."
+        )),
+        "the banner names the mailbox and the day"
+    );
+    assert!(window.shows("needs sign-in"), "the OAuth column says so");
+
+    // The banner stays until fixed: another health check does not clear it.
+    window.harness.state_mut().check_health_now();
+    for _ in 0..30 {
+        window.harness.step();
+    }
+    assert!(window.shows("stopped working"));
+
+    window.click(&format!("Re-authenticate now: {MAILBOX}"));
+    assert_eq!(window.app().screen(), Screen::Wizard);
+    window.wait_for("Step 2 of 5");
+    assert_eq!(
+        window.app().wizard().step(),
+        Step::Reminder,
+        "straight to the reminder of the current settings"
+    );
+    assert_eq!(
+        window.app().wizard().account().map(|a| a.mailbox.as_str()),
+        Some(MAILBOX),
+        "with the account filled in"
+    );
+    window.sign_in_through_wizard();
+    window.wait_until("the row green again", |home| {
+        home.app().screen() == Screen::Home && home.health(MAILBOX) == Health::Connected
+    });
+    window.wait_until("the banner gone", |home| !home.shows("stopped working"));
+    assert_eq!(
+        window.app().home().rows.len(),
+        1,
+        "the same mailbox, not a second row"
+    );
+    assert!(
+        window
+            .items
+            .names()
+            .iter()
+            .any(|name| name.contains(MAILBOX)),
+        "the new sign-in is stored"
+    );
+}
+
+#[test]
+fn select_all_filter_check_now_and_remove_with_confirmation() {
+    let mailboxes = [
+        "reception@smile-dental.example",
+        "billing@smile-dental.example",
+        "dr.lee@smile-dental.example",
+    ];
+    let mut window = Home::open(&mailboxes, Duration::from_secs(3900));
+    assert_eq!(
+        window.app().screen(),
+        Screen::Home,
+        "accounts exist: the home first"
+    );
+    window.wait_until("every row read", |home| {
+        home.app()
+            .home()
+            .rows
+            .iter()
+            .all(|row| row.health == Health::NotSetUp)
+    });
+    assert!(window.shows("not set up"));
+
+    // The header's tick box ticks every row shown; the filter narrows what is shown.
+    window.click("Select all shown");
+    assert_eq!(window.app().home().selected().len(), 3);
+    window.click("Select all shown");
+    assert_eq!(window.app().home().selected().len(), 0);
+    window.harness.get_by_label("Filter").focus();
+    window.harness.step();
+    window.harness.get_by_label("Filter").type_text("billing");
+    window.harness.step();
+    assert_eq!(window.app().home().filter, "billing");
+    window.wait_until("the filter", |home| !home.shows("dr.lee@"));
+    assert!(window.shows("billing@smile-dental.example"));
+    window.click("Select all shown");
+    assert_eq!(
+        window
+            .app()
+            .home()
+            .selected()
+            .iter()
+            .map(|a| a.mailbox.as_str())
+            .collect::<Vec<_>>(),
+        ["billing@smile-dental.example"],
+        "only the rows shown are ticked"
+    );
+    window.harness.get_by_label("Filter").focus();
+    for _ in 0..7 {
+        window.harness.key_press(egui::Key::Backspace);
+    }
+    window.wait_until("every row back", |home| home.shows("dr.lee@"));
+
+    // Check now: the ticked row is checked, live; with no sign-in both checks say so.
+    window.click("Select dr.lee@smile-dental.example");
+    window.click("Check now");
+    window.wait_until("both rows checked", |home| {
+        let rows = &home.app().home().rows;
+        rows.iter().filter(|row| row.imap.is_some()).count() == 2
+            && rows.iter().all(|row| !row.checking)
+    });
+    let row = window
+        .app()
+        .home()
+        .row("dr.lee@smile-dental.example")
+        .unwrap();
+    assert_eq!(row.imap.as_ref().unwrap().code, "not-signed-in");
+    assert!(window.shows("receiving and sending failed at the last check"));
+    assert!(
+        window
+            .app()
+            .home()
+            .row("reception@smile-dental.example")
+            .unwrap()
+            .imap
+            .is_none(),
+        "unticked rows are not checked"
+    );
+
+    // Remove asks first; Cancel keeps everything.
+    window.click("Remove");
+    window.wait_for("Remove 2 mailboxes?");
+    window.click("Cancel");
+    assert!(!window.shows("Remove 2 mailboxes?"));
+    assert_eq!(window.app().home().rows.len(), 3);
+    window.click("Remove");
+    window.wait_for("Remove 2 mailboxes?");
+    window.click("Yes, remove");
+    window.wait_until("two rows gone", |home| home.app().home().rows.len() == 1);
+    let left: Vec<String> = window
+        .config_file
+        .load()
+        .unwrap()
+        .accounts
+        .into_iter()
+        .map(|a| a.mailbox)
+        .collect();
+    assert_eq!(
+        left,
+        ["reception@smile-dental.example"],
+        "removed from the settings too"
+    );
+}
+
+#[test]
+fn a_thousand_rows_are_drawn_a_screenful_at_a_time() {
+    let mailboxes: Vec<String> = (0..1000)
+        .map(|n| format!("user{n:04}@smile-dental.example"))
+        .collect();
+    let names: Vec<&str> = mailboxes.iter().map(String::as_str).collect();
+    let mut window = Home::open(&names, Duration::from_secs(3900));
+    window.wait_until("the rows read", |home| {
+        home.app()
+            .home()
+            .rows
+            .iter()
+            .all(|row| row.health == Health::NotSetUp)
+    });
+    assert!(window.shows("user0000@"));
+    let drawn = window
+        .harness
+        .query_all_by_label_contains("@smile-dental.example")
+        .count();
+    assert!(
+        drawn < 100,
+        "only the rows on screen are laid out ({drawn} found)"
+    );
+    window.click("Select all shown");
+    assert_eq!(window.app().home().selected().len(), 1000);
+}
