@@ -7,11 +7,12 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use mailconnect::health::Health;
 use mailconnect::sandbox::{Fault, Sandbox};
-use mailconnect::ui::WizardApp;
+use mailconnect::ui::{HomeAction, Screen, WizardApp};
 use mailconnect::verify::Protocol;
 use mailconnect::wizard::{
-    CheckRow, Intent, Page, Saving, SignIn, SignInMethod, Step, StoredPassword, Wizard,
+    CheckRow, Intent, Page, Saving, SignIn, SignInMethod, Step, StoredPassword,
 };
 
 const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
@@ -19,7 +20,7 @@ const SMTP_AUTH_DISABLED: &str = "535 5.7.139 Authentication unsuccessful, SmtpC
 /// One stop of the tour: wait until `ready`, take the picture, then do `next`.
 struct Stop {
     file: &'static str,
-    ready: fn(&Wizard) -> bool,
+    ready: fn(&WizardApp) -> bool,
     next: fn(&mut Tour, &egui::Context),
 }
 
@@ -37,13 +38,15 @@ struct Tour {
     ),
 }
 
-fn rows_done(wizard: &Wizard) -> bool {
+fn rows_done(app: &WizardApp) -> bool {
+    let wizard = app.wizard();
     [Protocol::Imap, Protocol::Smtp]
         .iter()
         .all(|protocol| matches!(wizard.check_row(*protocol), Some(CheckRow::Finished(_))))
 }
 
-fn rows_passed(wizard: &Wizard) -> bool {
+fn rows_passed(app: &WizardApp) -> bool {
+    let wizard = app.wizard();
     [Protocol::Imap, Protocol::Smtp]
         .iter()
         .all(|protocol| wizard.check_row(*protocol).is_some_and(CheckRow::passed))
@@ -53,12 +56,12 @@ fn stops() -> Vec<Stop> {
     vec![
         Stop {
             file: "1-account.png",
-            ready: |w| w.step() == Step::Account,
+            ready: |a| a.wizard().step() == Step::Account,
             next: |t, ctx| t.act(ctx, Intent::Next),
         },
         Stop {
             file: "2-reminder.png",
-            ready: |w| matches!(&w.page, Page::Reminder(page) if matches!(page.password, StoredPassword::Present(_))),
+            ready: |a| matches!(&a.wizard().page, Page::Reminder(page) if matches!(page.password, StoredPassword::Present(_))),
             next: |t, ctx| {
                 t.act(ctx, Intent::SetNoted(true));
                 t.act(ctx, Intent::Next);
@@ -66,12 +69,12 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "3a-sign-in-choose.png",
-            ready: |w| w.step() == Step::SignIn,
+            ready: |a| a.wizard().step() == Step::SignIn,
             next: |t, ctx| t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode)),
         },
         Stop {
             file: "3b-sign-in-code.png",
-            ready: |w| matches!(w.sign_in(), Some(SignIn::ShowingCode(_))),
+            ready: |a| matches!(a.wizard().sign_in(), Some(SignIn::ShowingCode(_))),
             next: |t, _| {
                 let Some(SignIn::ShowingCode(prompt)) = t.app.wizard().sign_in() else {
                     return;
@@ -82,7 +85,7 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "3c-signed-in.png",
-            ready: |w| matches!(w.sign_in(), Some(SignIn::SignedIn { .. })),
+            ready: |a| matches!(a.wizard().sign_in(), Some(SignIn::SignedIn { .. })),
             next: |t, ctx| {
                 t.sandbox
                     .inject(Fault::SmtpAuthReply(SMTP_AUTH_DISABLED.into()));
@@ -104,30 +107,64 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "5a-save-ready.png",
-            ready: |w| matches!(w.saving(), Some(Saving::NotYet)),
+            ready: |a| matches!(a.wizard().saving(), Some(Saving::NotYet)),
             next: |t, ctx| t.act(ctx, Intent::Save),
         },
         Stop {
             file: "5b-saved.png",
-            ready: |w| matches!(w.saving(), Some(Saving::Saved | Saving::Failed(_))),
+            ready: |a| matches!(a.wizard().saving(), Some(Saving::Saved | Saving::Failed(_))),
             next: |t, ctx| {
-                // The tour leaves nothing in the keyring: it removes the sign-in again, then walks back.
-                t.act(ctx, Intent::RemoveSaved);
+                t.act(ctx, Intent::Finish);
             },
         },
         Stop {
-            file: "5c-removed.png",
-            ready: |w| matches!(w.saving(), Some(Saving::Removed(_) | Saving::Failed(_))),
+            file: "6a-accounts-home.png",
+            ready: |a| {
+                a.screen() == Screen::Home
+                    && a.home()
+                        .rows
+                        .iter()
+                        .all(|row| row.health == Health::Connected && row.imap.is_some())
+            },
+            next: |t, ctx| {
+                // Someone revokes the sessions in the admin center; the next check finds out.
+                t.sandbox.revoke_all();
+                t.app
+                    .home_mut()
+                    .select_only(mailconnect::demo::DEMO_MAILBOX);
+                t.app.apply_home_action(ctx, HomeAction::CheckNow);
+            },
+        },
+        Stop {
+            file: "6b-accounts-banner.png",
+            ready: |a| a.home().banner().is_some(),
+            next: |t, ctx| {
+                // The tour leaves nothing in the keyring: it removes the mailbox through the home.
+                t.app
+                    .home_mut()
+                    .select_only(mailconnect::demo::DEMO_MAILBOX);
+                t.app.apply_home_action(ctx, HomeAction::AskRemove);
+            },
+        },
+        Stop {
+            file: "6c-accounts-remove.png",
+            ready: |a| a.home().confirm_removal.is_some(),
+            next: |t, ctx| {
+                t.app.apply_home_action(ctx, HomeAction::ConfirmRemove);
+            },
+        },
+        Stop {
+            file: "6d-accounts-empty.png",
+            ready: |a| a.home().rows.is_empty(),
             next: |t, ctx| {
                 ctx.set_theme(egui::Theme::Light);
-                for _ in 0..4 {
-                    t.act(ctx, Intent::Back);
-                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(720.0, 600.0)));
+                t.app.apply_home_action(ctx, HomeAction::AddMailbox);
             },
         },
         Stop {
             file: "1-account-light.png",
-            ready: |w| w.step() == Step::Account,
+            ready: |a| a.wizard().step() == Step::Account,
             next: |_, ctx| ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         },
     ]
@@ -162,7 +199,7 @@ impl eframe::App for Tour {
             self.current += 1;
             next(self, ctx);
         } else if !self.waiting_for_picture && self.current < self.stops.len() {
-            if (self.stops[self.current].ready)(self.app.wizard()) {
+            if (self.stops[self.current].ready)(&self.app) {
                 // Let layout and any animation settle before the picture.
                 let since = *self.ready_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_millis(600) {

@@ -14,9 +14,9 @@ use crate::state::{LastCheck, State};
 use crate::status::AccountStatus;
 use crate::store::{StoredTokens, TokenStore};
 use crate::tls::Trust;
-use crate::tokens::{Renew, access_token, fresh_access_token};
+use crate::tokens::{Renew, access_token};
 use crate::troubleshoot::{Advice, Surface};
-use crate::verify::{self, CheckContext, CheckReport, MailCredentials, Verdict, xoauth2};
+use crate::verify::{CheckContext, CheckReport, Verdict, xoauth2};
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
@@ -250,50 +250,31 @@ impl Context {
     ) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
         let store = TokenStore::open()?;
-        let token = fresh_access_token(&account, &store, || self.client(&account)).await?;
-        crate::tokens::tidy(&store, &account.mailbox, &token).await;
-        if let Some(warning) = &token.warning {
-            eprintln!("mailconnect: warning: {warning}");
-        }
         let mut context = CheckContext::new(self.trust()?, self.config.timeouts);
         context.send_test_message = send_test_message;
-        let checked_with = token.access_token.clone();
-        let credentials = MailCredentials::for_account(&account, token.access_token);
-        let (mut imap, mut smtp) = verify::check_both(&account, &credentials, &context).await;
-        // Microsoft can revoke an access token before it runs out. A cached token refused at sign-in is renewed
-        // once and the refused checks run again, before anything is reported as a red cross.
-        let refused = |report: &CheckReport| {
-            matches!(&report.verdict, Verdict::Failed(failure)
-                if failure.stage == verify::Stage::Authenticating
-                    && failure.kind == verify::FailureKind::Rejected)
-        };
-        if !token.refreshed && (refused(&imap) || refused(&smtp)) {
-            match access_token(&account, &store, Renew::Now, || self.client(&account)).await {
-                // The renewal failing too is worth saying, but the checks' own results are the report.
-                Err(error) => eprintln!(
-                    "mailconnect: the sign-in could not be renewed either: {}",
-                    describe_error(&error.into())
-                ),
-                Ok(renewed)
-                    if renewed.access_token.expose_secret() == checked_with.expose_secret() =>
-                {
-                    // Handed back the refused token (a passing renewal failure): checking again is pointless.
-                    if let Some(warning) = &renewed.warning {
-                        eprintln!("mailconnect: warning: {warning}");
-                    }
-                }
-                Ok(renewed) => {
-                    crate::tokens::tidy(&store, &account.mailbox, &renewed).await;
-                    let credentials = MailCredentials::for_account(&account, renewed.access_token);
-                    if refused(&imap) {
-                        imap = verify::check_imap(&account.imap, &credentials, &context).await;
-                    }
-                    if refused(&smtp) {
-                        smtp = verify::check_smtp(&account.smtp, &credentials, &context).await;
-                    }
-                }
-            }
+        let mut checked = crate::mailbox_check::check_mailbox(&account, &store, &context, || {
+            self.client(&account)
+        })
+        .await?;
+        if let Some(warning) = &checked.warning {
+            eprintln!("mailconnect: warning: {warning}");
         }
+        // A renewal tried because the token was refused is recorded, so `status` and the window agree.
+        if let (Some(outcome), Some(state_file)) = (
+            checked.renewal_outcome(),
+            crate::state::StateFile::default_location(),
+        ) && let Err(error) = state_file.record_renewal(&account.mailbox, outcome)
+        {
+            tracing::warn!(%error, "the renewal could not be recorded");
+        }
+        if let Some(Err(error)) = checked.renewal.take() {
+            // The renewal failing too is worth saying, but the checks' own results are the report.
+            eprintln!(
+                "mailconnect: the sign-in could not be renewed either: {}",
+                describe_error(&error.into())
+            );
+        }
+        let (imap, smtp) = (checked.imap, checked.smtp);
         if let Err(error) = State::record(&account.mailbox, &imap, &smtp) {
             tracing::warn!(%error, "the verification could not be recorded");
         }

@@ -91,15 +91,14 @@ impl Row {
 
     /// The alert column: the cause in a few words, or nothing when all is well.
     pub fn alert(&self) -> Option<String> {
-        match &self.health {
-            Health::Connected | Health::NotSetUp | Health::Reading => {}
-            other => return Some(other.words()),
+        if let Some(alert) = self.health.alert() {
+            return Some(alert);
         }
         let failed = |check: &Option<LastCheck>| check.as_ref().is_some_and(|check| !check.passed);
         match (failed(&self.imap), failed(&self.smtp)) {
-            (true, true) => Some("receiving and sending failed at the last check".to_owned()),
-            (true, false) => Some("receiving failed at the last check".to_owned()),
-            (false, true) => Some("sending failed at the last check".to_owned()),
+            (true, true) => Some("receiving and sending failed".to_owned()),
+            (true, false) => Some("receiving failed".to_owned()),
+            (false, true) => Some("sending failed".to_owned()),
             (false, false) => None,
         }
     }
@@ -125,8 +124,10 @@ pub struct Home {
     pub ascending: bool,
     /// The mailboxes a "Remove" asks about, while its confirmation is open.
     pub confirm_removal: Option<Vec<String>>,
-    /// A short message about the last action ("2 mailboxes removed."), until the next one.
+    /// A short message about the last action ("2 mailboxes were removed."), until the next one.
     pub notice: Option<String>,
+    /// The mailboxes removed since the last confirmation, for the notice.
+    removed: Vec<String>,
 }
 
 impl Home {
@@ -138,6 +139,7 @@ impl Home {
             ascending: true,
             confirm_removal: None,
             notice: None,
+            removed: Vec::new(),
         }
     }
 
@@ -166,6 +168,17 @@ impl Home {
         }
     }
 
+    /// A mailbox the wizard just saved, with the checks the wizard made.
+    pub fn upsert_saved(&mut self, account: Account, checks: LastVerification) {
+        let mailbox = account.mailbox.clone();
+        self.upsert_account(account);
+        if let Some(row) = self.row_mut(&mailbox) {
+            row.last_checked_at = Some(checks.at);
+            row.imap = Some(checks.imap);
+            row.smtp = Some(checks.smtp);
+        }
+    }
+
     /// Takes in a result of background work.
     pub fn apply(&mut self, event: HomeEvent) {
         match event {
@@ -182,13 +195,23 @@ impl Home {
                 Ok(()) => {
                     self.rows
                         .retain(|row| !row.account.mailbox.eq_ignore_ascii_case(&mailbox));
-                    self.notice = Some(format!("{mailbox} was removed."));
+                    self.removed.push(mailbox);
+                    self.notice = Some(match self.removed.as_slice() {
+                        [only] => format!("{only} was removed."),
+                        all => format!("{} mailboxes were removed.", all.len()),
+                    });
                 }
                 Err(error) => {
                     self.notice = Some(format!("{mailbox} could not be removed: {error}"));
                 }
             },
         }
+    }
+
+    /// The confirmed removal starts: the mailboxes it removes.
+    pub fn confirm_removal(&mut self) -> Vec<String> {
+        self.removed.clear();
+        self.confirm_removal.take().unwrap_or_default()
     }
 
     /// Marks the selected rows as being checked and returns their accounts.
@@ -208,8 +231,8 @@ impl Home {
         self.rows.iter().filter(|row| row.checking).count()
     }
 
-    /// The rows shown, as indices into `rows`: those matching the filter (any part of the address or the alert, in
-    /// any case), in the chosen order.
+    /// The rows shown, as indices into `rows`: those matching the filter (any part of the address, the OAuth
+    /// words or the alert, in any case), in the chosen order.
     pub fn visible(&self) -> Vec<usize> {
         let needle = self.filter.trim().to_lowercase();
         let mut shown: Vec<usize> = (0..self.rows.len())
@@ -217,6 +240,7 @@ impl Home {
                 let row = &self.rows[index];
                 needle.is_empty()
                     || row.account.mailbox.to_lowercase().contains(&needle)
+                    || row.health.short_words().contains(&needle)
                     || row
                         .alert()
                         .is_some_and(|alert| alert.to_lowercase().contains(&needle))
@@ -252,6 +276,13 @@ impl Home {
     pub fn select_all_shown(&mut self, selected: bool) {
         for index in self.visible() {
             self.rows[index].selected = selected;
+        }
+    }
+
+    /// Ticks only the row for `mailbox`.
+    pub fn select_only(&mut self, mailbox: &str) {
+        for row in &mut self.rows {
+            row.selected = row.account.mailbox.eq_ignore_ascii_case(mailbox);
         }
     }
 
@@ -417,7 +448,18 @@ mod tests {
         );
 
         home.filter = "NEEDS SIGN".into();
-        assert_eq!(mailboxes(&home).len(), 2, "the filter reads the alert too");
+        assert_eq!(
+            mailboxes(&home).len(),
+            2,
+            "the filter reads the OAuth words too"
+        );
+        home.filter = "90 DAYS".into();
+        assert_eq!(
+            mailboxes(&home),
+            ["frontdesk@practice.com"],
+            "and the alert"
+        );
+        home.filter = "NEEDS SIGN".into();
         home.select_all_shown(true);
         assert!(home.all_shown_selected());
         home.filter.clear();
@@ -442,9 +484,6 @@ mod tests {
             row.health = Health::Connected;
         }
         assert_eq!(home.banner(), None);
-        assert_eq!(
-            home.rows[2].alert().as_deref(),
-            Some("sending failed at the last check")
-        );
+        assert_eq!(home.rows[2].alert().as_deref(), Some("sending failed"));
     }
 }

@@ -131,22 +131,43 @@ pub async fn keep_alive(
                 None => KeptAlive::Renewed,
             }
         }
-        Err(TokenError::Refresh(error)) if error.requires_new_sign_in() => {
-            KeptAlive::NeedsSignIn { code: error.code() }
-        }
-        Err(TokenError::AccountChanged { .. }) => KeptAlive::NeedsSignIn {
-            code: "account-changed".to_owned(),
-        },
         Err(TokenError::NotSignedIn { .. }) => KeptAlive::NotSetUp,
-        Err(TokenError::Refresh(error)) => KeptAlive::Temporary { code: error.code() },
-        Err(TokenError::Store(error)) => KeptAlive::Temporary {
-            code: error.code().to_owned(),
-        },
-        Err(TokenError::Setup(_)) => KeptAlive::Temporary {
-            code: "settings".to_owned(),
+        Err(error) => match classify(&error) {
+            RenewalOutcome::NeedsSignIn { code } => KeptAlive::NeedsSignIn { code },
+            RenewalOutcome::Temporary { code } => KeptAlive::Temporary { code },
+            RenewalOutcome::Renewed => KeptAlive::Renewed,
         },
     };
     record(account, state_file, outcome)
+}
+
+/// Why a token could not be had, as recorded: only a new sign-in helps (invalid_grant, 700082, 50173, 70008,
+/// 70043, another account, a damaged keyring entry), or a passing failure tried again later, never wiped. The one
+/// place that decides, for the keep-alive, the window's health check and its "Check now".
+pub fn classify(error: &TokenError) -> RenewalOutcome {
+    match error {
+        TokenError::Refresh(error) if error.requires_new_sign_in() => {
+            RenewalOutcome::NeedsSignIn { code: error.code() }
+        }
+        TokenError::Refresh(error) => RenewalOutcome::Temporary { code: error.code() },
+        TokenError::AccountChanged { .. } => RenewalOutcome::NeedsSignIn {
+            code: "account-changed".to_owned(),
+        },
+        TokenError::NotSignedIn { .. } => RenewalOutcome::NeedsSignIn {
+            code: "not-signed-in".to_owned(),
+        },
+        TokenError::Store(crate::store::StoreError::Damaged { .. }) => {
+            RenewalOutcome::NeedsSignIn {
+                code: "keyring-damaged".to_owned(),
+            }
+        }
+        TokenError::Store(error) => RenewalOutcome::Temporary {
+            code: error.code().to_owned(),
+        },
+        TokenError::Setup(_) => RenewalOutcome::Temporary {
+            code: "settings".to_owned(),
+        },
+    }
 }
 
 impl KeptAlive {

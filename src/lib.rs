@@ -14,6 +14,7 @@ pub mod health;
 pub mod home;
 pub mod keepalive;
 pub mod logging;
+pub mod mailbox_check;
 pub mod report;
 pub mod runner;
 pub mod sandbox;

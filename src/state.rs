@@ -138,9 +138,7 @@ impl StateFile {
             (imap.protocol, smtp.protocol),
             (Protocol::Imap, Protocol::Smtp)
         );
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let at = crate::words::now_unix();
         let verification = LastVerification {
             at,
             imap: LastCheck::from_report(imap),
@@ -155,9 +153,7 @@ impl StateFile {
 
     /// Records how a renewal went.
     pub fn record_renewal(&self, mailbox: &str, outcome: RenewalOutcome) -> std::io::Result<()> {
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let at = crate::words::now_unix();
         self.update(|state| {
             state
                 .renewals

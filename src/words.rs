@@ -39,6 +39,13 @@ fn local_time(time: std::time::SystemTime) -> Option<chrono::DateTime<chrono::Lo
     Some(chrono::DateTime::<chrono::Utc>::from(time).with_timezone(&chrono::Local))
 }
 
+/// Now in Unix seconds.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
 /// "1 item", "2 items".
 pub fn count(number: u64, singular: &str, plural: &str) -> String {
     if number == 1 {

@@ -8,10 +8,11 @@ use std::time::SystemTime;
 use crate::config::Account;
 use crate::home::{HomeEvent, RowReading};
 use crate::keepalive::{Due, KeptAlive, keep_alive};
-use crate::state::{LastCheck, LastVerification, Renewal, State};
+use crate::mailbox_check::check_mailbox;
+use crate::state::{LastCheck, LastVerification, Renewal, RenewalOutcome, State};
 use crate::store::{StoreError, TokenStore};
-use crate::tokens::{Renew, TokenError, access_token};
-use crate::verify::{self, CheckContext, MailCredentials};
+use crate::tokens::TokenError;
+use crate::verify::CheckContext;
 
 use super::{EffectRunner, Services, sign_in_client};
 
@@ -61,8 +62,14 @@ impl EffectRunner {
                 // The semaphore is never closed; should it be, the check runs unbounded rather than not at all.
                 let _turn = checks_at_once.acquire_owned().await.ok();
                 let kept = renew_if_due(&services, &account).await;
-                let checks = check_mailbox(&services, &account).await;
-                let reading = read_row(&services, &account, kept, Some(checks)).await;
+                let (checks, renewal) = check_one(&services, &account).await;
+                let renewal = renewal
+                    .map(|outcome| Renewal {
+                        at: crate::words::now_unix(),
+                        outcome,
+                    })
+                    .or(kept);
+                let reading = read_row(&services, &account, renewal, Some(checks)).await;
                 reporter.send(HomeEvent::RowRead {
                     mailbox: account.mailbox,
                     reading,
@@ -126,14 +133,17 @@ async fn renew_if_due(services: &Arc<Services>, account: &Account) -> Option<Ren
         tracing::info!(mailbox = %account.mailbox, code, "the health check found a sign-in that needs a person");
     }
     kept.renewal_outcome().map(|outcome| Renewal {
-        at: now_unix(),
+        at: crate::words::now_unix(),
         outcome,
     })
 }
 
-/// Both checks with the stored (renewed if needed) token, recorded in the state file.
-async fn check_mailbox(services: &Arc<Services>, account: &Account) -> LastVerification {
-    let at = now_unix();
+/// Both checks with the stored (renewed if needed) token, recorded in the state file, and the renewal they led to.
+async fn check_one(
+    services: &Arc<Services>,
+    account: &Account,
+) -> (LastVerification, Option<RenewalOutcome>) {
+    let at = crate::words::now_unix();
     let failed = |code: String| LastCheck {
         passed: false,
         code,
@@ -143,59 +153,68 @@ async fn check_mailbox(services: &Arc<Services>, account: &Account) -> LastVerif
         Ok(store) => store,
         Err(error) => {
             let code = error.code().to_owned();
-            return LastVerification {
-                at,
-                imap: failed(code.clone()),
-                smtp: failed(code),
-            };
+            return (
+                LastVerification {
+                    at,
+                    imap: failed(code.clone()),
+                    smtp: failed(code),
+                },
+                None,
+            );
         }
     };
-    let token = access_token(account, &store, Renew::IfNeeded, || {
+    let context = CheckContext::new(services.trust.clone(), services.timeouts);
+    let checked = check_mailbox(account, &store, &context, || {
         sign_in_client(account, services).map_err(anyhow::Error::from)
     })
     .await;
-    let fresh = match token {
-        Ok(fresh) => fresh,
+    let checked = match checked {
+        Ok(checked) => checked,
         Err(error) => {
-            let code = token_error_code(&error);
-            return LastVerification {
-                at,
-                imap: failed(code.clone()),
-                smtp: failed(code),
+            // No token at all: both checks fail for that reason, and a sign-in that needs a person says so.
+            let outcome = crate::keepalive::classify(&error);
+            let code = match &outcome {
+                RenewalOutcome::NeedsSignIn { code } | RenewalOutcome::Temporary { code } => {
+                    code.clone()
+                }
+                RenewalOutcome::Renewed => "renewed".to_owned(),
             };
+            let renewal = (!matches!(error, TokenError::NotSignedIn { .. })).then_some(outcome);
+            return (
+                LastVerification {
+                    at,
+                    imap: failed(code.clone()),
+                    smtp: failed(code),
+                },
+                renewal,
+            );
         }
     };
-    crate::tokens::tidy(&store, &account.mailbox, &fresh).await;
-    let context = CheckContext::new(services.trust.clone(), services.timeouts);
-    let credentials = MailCredentials::for_account(account, fresh.access_token);
-    let (imap, smtp) = tokio::join!(
-        verify::check_imap(&account.imap, &credentials, &context),
-        verify::check_smtp(&account.smtp, &credentials, &context)
-    );
+    let renewal = checked.renewal_outcome();
     if let Some(state_file) = services.state_file.clone() {
         let mailbox = account.mailbox.clone();
-        let (imap, smtp) = (imap.clone(), smtp.clone());
-        let recorded =
-            tokio::task::spawn_blocking(move || state_file.record(&mailbox, &imap, &smtp)).await;
+        let (imap, smtp) = (checked.imap.clone(), checked.smtp.clone());
+        let outcome = renewal.clone();
+        let recorded = tokio::task::spawn_blocking(move || {
+            state_file.record(&mailbox, &imap, &smtp)?;
+            match outcome {
+                Some(outcome) => state_file.record_renewal(&mailbox, outcome),
+                None => Ok(()),
+            }
+        })
+        .await;
         if !matches!(recorded, Ok(Ok(()))) {
             tracing::warn!("the checks could not be recorded in the state file");
         }
     }
-    LastVerification {
-        at,
-        imap: LastCheck::from_report(&imap),
-        smtp: LastCheck::from_report(&smtp),
-    }
-}
-
-fn token_error_code(error: &TokenError) -> String {
-    match error {
-        TokenError::NotSignedIn { .. } => "not-signed-in".to_owned(),
-        TokenError::Store(error) => error.code().to_owned(),
-        TokenError::Refresh(error) => error.code(),
-        TokenError::AccountChanged { .. } => "account-changed".to_owned(),
-        TokenError::Setup(_) => "settings".to_owned(),
-    }
+    (
+        LastVerification {
+            at,
+            imap: LastCheck::from_report(&checked.imap),
+            smtp: LastCheck::from_report(&checked.smtp),
+        },
+        renewal,
+    )
 }
 
 /// A row as it stands: the stored sign-in and Basic Auth password, the renewal just made (or the last recorded),
@@ -251,10 +270,4 @@ async fn read_keyring(store: &TokenStore, mailbox: String) -> KeyringReading {
         })
         .await;
     reading.unwrap_or_else(|error| (Err(error), None))
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }

@@ -182,7 +182,9 @@ fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
         ui.label("No mailboxes yet: choose Add mailbox.");
         return;
     }
-    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 10.0;
+    let line = ui.text_style_height(&egui::TextStyle::Body);
+    // Room for an alert of two lines: the cause is worth reading in full, not cut off.
+    let row_height = 2.0 * line + 12.0;
     let mut all_shown = home.all_shown_selected();
     let mut tick_all = None;
     let mut sort = None;
@@ -192,19 +194,19 @@ fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(TableColumn::exact(28.0))
         .column(
-            TableColumn::initial(230.0)
+            TableColumn::initial(240.0)
                 .at_least(120.0)
                 .resizable(true)
                 .clip(true),
         )
         .column(
-            TableColumn::initial(150.0)
+            TableColumn::initial(120.0)
                 .at_least(80.0)
                 .resizable(true)
                 .clip(true),
         )
         .column(
-            TableColumn::initial(170.0)
+            TableColumn::initial(165.0)
                 .at_least(90.0)
                 .resizable(true)
                 .clip(true),
@@ -216,13 +218,13 @@ fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
                 .clip(true),
         )
         .column(
-            TableColumn::initial(130.0)
+            TableColumn::initial(115.0)
                 .at_least(90.0)
                 .resizable(true)
                 .clip(true),
         )
         .column(TableColumn::remainder().at_least(160.0).clip(true))
-        .header(row_height + 4.0, |mut header| {
+        .header(line + 14.0, |mut header| {
             header.col(|ui| {
                 let response = ui
                     .add(egui::Checkbox::without_text(&mut all_shown))
@@ -321,7 +323,7 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
     });
     table_row.col(|ui| {
         ui.label(match row.basic_password {
-            Some(true) => "old password stored",
+            Some(true) => "password stored",
             Some(false) => "none",
             None => "unknown",
         })
@@ -353,7 +355,7 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
         let palette = Palette::of(ui);
         match row.alert() {
             Some(alert) => {
-                ui.label(RichText::new(&alert).color(palette.fail))
+                ui.add(egui::Label::new(RichText::new(&alert).color(palette.fail)).wrap())
                     .on_hover_text(alert);
             }
             None => {
@@ -387,10 +389,12 @@ fn confirm_removal_ui(ui: &mut Ui, mailboxes: &[String]) -> Option<HomeAction> {
     let mut action = None;
     let modal = egui::Modal::new(egui::Id::unique("confirm_removal")).show(ui.ctx(), |ui| {
         ui.set_max_width(460.0);
-        ui.heading(format!(
-            "Remove {}?",
-            crate::words::count(mailboxes.len() as u64, "mailbox", "mailboxes")
-        ));
+        let one = mailboxes.len() == 1;
+        ui.heading(if one {
+            "Remove this mailbox?".to_owned()
+        } else {
+            format!("Remove {} mailboxes?", mailboxes.len())
+        });
         const LISTED: usize = 8;
         for mailbox in mailboxes.iter().take(LISTED) {
             ui.label(format!("• {mailbox}"));
@@ -399,11 +403,15 @@ fn confirm_removal_ui(ui: &mut Ui, mailboxes: &[String]) -> Option<HomeAction> {
             ui.label(format!("and {} more", mailboxes.len() - LISTED));
         }
         ui.add_space(6.0);
-        ui.label(
+        ui.label(if one {
+            "Its saved sign-in is deleted from this computer's keyring, and mailconnect stops keeping it connected. \
+             Programs that get their sign-in from mailconnect stop sending and receiving for it. An old Basic Auth \
+             password, if one is stored, is kept."
+        } else {
             "Their saved sign-ins are deleted from this computer's keyring, and mailconnect stops keeping them \
-             connected. Programs that get their sign-in from mailconnect stop sending and receiving for them. An \
-             old Basic Auth password, if one is stored, is kept.",
-        );
+             connected. Programs that get their sign-in from mailconnect stop sending and receiving for them. Old \
+             Basic Auth passwords, if any are stored, are kept."
+        });
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Cancel").clicked() {

@@ -14,13 +14,16 @@ use std::time::{Duration, Instant};
 
 pub use home::HomeAction;
 
-use crate::config::{Account, Preset, Provider};
+use crate::config::Account;
 use crate::home::{HEALTH_CHECK_EVERY, Home};
 use crate::runner::{AppEvent, EffectRunner, Services, WindowCommand};
 use crate::wizard::AccountForm;
 use crate::wizard::{Effect, Intent, Wizard};
 
 pub const WINDOW_TITLE: &str = "Email Connection Wizard";
+/// The window's size for the wizard's pages, and for the accounts home's table.
+const WIZARD_SIZE: [f32; 2] = [720.0, 600.0];
+const HOME_SIZE: [f32; 2] = [1100.0, 660.0];
 
 /// What the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,9 @@ pub struct WizardApp {
     wizard: Wizard,
     home: Home,
     screen: Screen,
+    /// The settings "Add mailbox" starts from: those the window opened with (the preset's or the first account's
+    /// tenant, client id and servers), without an address.
+    blank_form: AccountForm,
     /// When the next health check is due (the first one as soon as the home has rows).
     next_health_check: Option<Instant>,
     runner: EffectRunner,
@@ -91,8 +97,14 @@ impl WizardApp {
             services,
             Arc::new(move || repaint.request_repaint()),
         );
+        let blank_form = AccountForm {
+            mailbox: String::new(),
+            sign_in_account: String::new(),
+            ..wizard.form.clone()
+        };
         WizardApp {
             wizard,
+            blank_form,
             home: Home::new(Vec::new()),
             screen: Screen::Wizard,
             next_health_check: None,
@@ -123,6 +135,11 @@ impl WizardApp {
         &self.home
     }
 
+    /// The home's state, to tick rows or type a filter as a person would (the screenshot tour).
+    pub fn home_mut(&mut self) -> &mut Home {
+        &mut self.home
+    }
+
     pub fn screen(&self) -> Screen {
         self.screen
     }
@@ -151,13 +168,7 @@ impl WizardApp {
     fn open_wizard(&mut self, ctx: &egui::Context, account: Option<Account>) {
         let form = match &account {
             Some(account) => AccountForm::from_account(account),
-            None => AccountForm::new_for(
-                self.wizard
-                    .presets
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| Preset::for_provider(Provider::Microsoft365)),
-            ),
+            None => self.blank_form.clone(),
         };
         let mut wizard = Wizard::new(self.home_accounts(), form);
         wizard.presets = std::mem::take(&mut self.wizard.presets);
@@ -194,7 +205,8 @@ impl WizardApp {
                 self.home.confirm_removal = (!mailboxes.is_empty()).then_some(mailboxes);
             }
             HomeAction::ConfirmRemove => {
-                if let Some(mailboxes) = self.home.confirm_removal.take() {
+                let mailboxes = self.home.confirm_removal();
+                if !mailboxes.is_empty() {
                     self.runner.remove_mailboxes(mailboxes);
                 }
             }
@@ -222,6 +234,11 @@ impl WizardApp {
                 // The wizard is done (Finish) or given up (Cancel): back to the accounts when there are any.
                 WindowCommand::Close if !self.home.rows.is_empty() => {
                     self.show_home();
+                    // The table wants more room than the wizard's pages: grow a window left at the wizard's size.
+                    let width = ctx.input(|input| input.content_rect().width());
+                    if width < HOME_SIZE[0] - 40.0 {
+                        ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(HOME_SIZE.into()));
+                    }
                     continue;
                 }
                 WindowCommand::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
@@ -241,10 +258,18 @@ impl eframe::App for WizardApp {
                     let effects = self.wizard.apply_event(event);
                     // A mailbox just saved joins the accounts home.
                     if saved
-                        && matches!(self.wizard.saving(), Some(crate::wizard::Saving::Saved))
-                        && let Some(account) = self.wizard.account()
+                        && let crate::wizard::Page::Save(page) = &self.wizard.page
+                        && matches!(page.saving, crate::wizard::Saving::Saved)
                     {
-                        self.home.upsert_account(account.clone());
+                        // With the wizard's own checks, which the state file may not keep (the demo has none).
+                        self.home.upsert_saved(
+                            page.account.clone(),
+                            crate::state::LastVerification {
+                                at: crate::words::now_unix(),
+                                imap: crate::state::LastCheck::from_report(&page.imap),
+                                smtp: crate::state::LastCheck::from_report(&page.smtp),
+                            },
+                        );
                     }
                     self.carry_out(ctx, effects);
                 }
@@ -335,9 +360,9 @@ pub fn run(
 ) -> eframe::Result {
     // The home's table wants more room than the wizard's pages.
     let size = if accounts.is_empty() {
-        [720.0, 600.0]
+        WIZARD_SIZE
     } else {
-        [1000.0, 640.0]
+        HOME_SIZE
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -70,7 +70,7 @@ impl Home {
         let handle = runtime.handle().clone();
         let harness = Harness::builder()
             .with_step_dt(1.0 / 60.0)
-            .with_size(egui::vec2(1000.0, 640.0))
+            .with_size(egui::vec2(1100.0, 660.0))
             .build_eframe(move |cc| {
                 WizardApp::new(&cc.egui_ctx, handle, services, wizard).with_accounts(accounts)
             });
@@ -280,6 +280,20 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
             .any(|name| name.contains(MAILBOX)),
         "the new sign-in is stored"
     );
+
+    // Revoked again, found this time by Check now: the refused token is renewed once, the renewal is refused, and
+    // the row says a sign-in is needed rather than only "failed".
+    window.sandbox.revoke_all();
+    window.click(&format!("Select {MAILBOX}"));
+    window.click("Check now");
+    window.wait_for("stopped working");
+    let row = window.app().home().row(MAILBOX).unwrap();
+    assert!(
+        matches!(row.health, Health::NeedsSignIn { .. }),
+        "{:?}",
+        row.health
+    );
+    assert!(!row.imap.as_ref().unwrap().passed);
 }
 
 #[test]
@@ -348,7 +362,7 @@ fn select_all_filter_check_now_and_remove_with_confirmation() {
         .row("dr.lee@smile-dental.example")
         .unwrap();
     assert_eq!(row.imap.as_ref().unwrap().code, "not-signed-in");
-    assert!(window.shows("receiving and sending failed at the last check"));
+    assert!(window.shows("receiving and sending failed"));
     assert!(
         window
             .app()

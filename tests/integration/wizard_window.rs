@@ -299,10 +299,22 @@ fn the_happy_path_ends_with_tokens_in_the_keyring() {
             .is_valid_access_token(saved.access_token.expose_secret(), DEMO_MAILBOX)
     );
     window.click("Finish");
-    assert!(matches!(
-        window.harness.state().window_commands.last(),
-        Some(WindowCommand::Close)
-    ));
+    assert_eq!(
+        window.harness.state().screen(),
+        mailconnect::ui::Screen::Home,
+        "Finish leads to the accounts home, which now lists the mailbox"
+    );
+    window.wait_for("connected, renews itself");
+    assert!(window.shows(DEMO_MAILBOX));
+    assert!(
+        !window
+            .harness
+            .state()
+            .window_commands
+            .iter()
+            .any(|command| matches!(command, WindowCommand::Close)),
+        "the window stays open"
+    );
 }
 
 #[test]
@@ -650,7 +662,11 @@ fn drop_file(window: &mut Window, path: &std::path::Path) {
 fn a_preset_file_dropped_on_the_window_fills_the_settings() {
     let mut window = Window::in_memory();
     window.wait_for("Step 1 of 5");
-    assert!(window.shows("Drop it on this window"));
+    assert!(window.shows("drop it on this window"));
+    assert!(
+        window.harness.query_by_label("Open preset file…").is_some(),
+        "the file dialog is one click away"
+    );
     let folder = tempfile::tempdir().unwrap();
     let presets = folder.path().join("smile-dental.toml");
     std::fs::write(
