@@ -38,7 +38,7 @@ fn first_frame(program: &Path, arguments: &[&str], display: &str, home: &Path) -
     let rss = stdout
         .lines()
         .find_map(|line| line.strip_prefix("first-frame rss_kib="))
-        .and_then(|value| value.trim().parse().ok())
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| {
             panic!(
                 "{} reported no first frame: {stdout} {}",

@@ -11,7 +11,7 @@ impl eframe::App for Bare {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frames_drawn += 1;
         if std::env::var_os(mailconnect::ui::EXIT_AFTER_FIRST_FRAME).is_some() {
-            mailconnect::ui::report_first_frame(ui.ctx(), self.frames_drawn);
+            mailconnect::ui::report_first_frame(ui.ctx(), self.frames_drawn, "bare");
         }
         egui::CentralPanel::default().show(ui, |ui| ui.label("Hello"));
     }

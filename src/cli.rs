@@ -71,6 +71,9 @@ pub enum Command {
     Keepalive {
         #[arg(long)]
         json: bool,
+        /// Do not wait for a click on a notification's "Re-authenticate now" (otherwise up to 5 minutes).
+        #[arg(long)]
+        no_wait: bool,
         /// Set up a daily systemd user timer that runs `mailconnect keepalive` (Linux).
         #[arg(long, conflicts_with = "uninstall")]
         install: bool,
@@ -122,7 +125,9 @@ pub fn run(
         Command::Keepalive {
             uninstall: true, ..
         } => crate::cli_timer::uninstall(),
-        Command::Keepalive { json, .. } => runtime.block_on(context.keepalive(json)),
+        Command::Keepalive { json, no_wait, .. } => {
+            runtime.block_on(context.keepalive(json, !no_wait))
+        }
     }
 }
 
@@ -395,11 +400,13 @@ impl Context {
         Ok(ExitCode::SUCCESS)
     }
 
-    async fn keepalive(&self, json: bool) -> anyhow::Result<ExitCode> {
+    async fn keepalive(&self, json: bool, wait_for_click: bool) -> anyhow::Result<ExitCode> {
         let store = TokenStore::open()?;
         let state_file = crate::state::StateFile::default_location();
         let mut all_fine = true;
         let mut out = std::io::stdout().lock();
+        // Connected once, on the first notification: no desktop session is needed when all is well.
+        let mut notifier: Option<Result<crate::keepalive::Notifier, String>> = None;
         for account in &self.config.accounts {
             let kept = crate::keepalive::keep_alive(
                 account,
@@ -419,7 +426,10 @@ impl Context {
             all_fine &= !health.needs_person();
             let notified = health.worth_a_notification().then(|| {
                 let (summary, body) = crate::keepalive::sign_in_notice(&account.mailbox, &health);
-                crate::keepalive::notify(&summary, &body)
+                match notifier.get_or_insert_with(crate::keepalive::Notifier::connect) {
+                    Ok(notifier) => notifier.show(&account.mailbox, &summary, &body),
+                    Err(error) => Err(error.clone()),
+                }
             });
             if json {
                 let line = serde_json::json!({
@@ -436,11 +446,44 @@ impl Context {
                 }
             }
         }
+        if let (true, Some(Ok(notifier))) = (wait_for_click, notifier.as_mut()) {
+            out.flush()?;
+            if let Some(mailbox) = notifier.wait_for_reauthenticate(crate::keepalive::ACTION_WAIT) {
+                let opened = self.open_window_for(&mailbox);
+                if json {
+                    let line = serde_json::json!({
+                        "mailbox": mailbox,
+                        "action": "reauthenticate",
+                        "window_opened": opened.is_ok(),
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    match opened {
+                        Ok(()) => writeln!(out, "Opening the window to sign {mailbox} in again.")?,
+                        Err(error) => writeln!(out, "The window could not be opened: {error}")?,
+                    }
+                }
+            }
+        }
         Ok(if all_fine {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
+    }
+
+    /// Starts the window, on its own, straight at signing `mailbox` in again.
+    fn open_window_for(&self, mailbox: &str) -> std::io::Result<()> {
+        std::process::Command::new(std::env::current_exe()?)
+            .arg("--config")
+            .arg(self.config_file.path())
+            .arg("--reauthenticate")
+            .arg(mailbox)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(drop)
     }
 
     fn report(&self, mailbox: &str) -> anyhow::Result<ExitCode> {

@@ -210,38 +210,136 @@ pub async fn health_after(
     )
 }
 
-/// Asks the desktop to show a notification (freedesktop Notifications on the session bus). Returns the
-/// notification's id, or why it could not be shown (no desktop session, for example).
+/// How long `keepalive` waits for a click on "Re-authenticate now" after showing a notification. The daily timer's
+/// unit allows for it.
+pub const ACTION_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// The action key of "Re-authenticate now" (the notification's body click does the same).
+const REAUTHENTICATE: &str = "reauthenticate";
+
+/// Desktop notifications about sign-ins, with a "Re-authenticate now" button (freedesktop Notifications on the
+/// session bus).
 #[cfg(all(
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 ))]
-pub fn notify(summary: &str, body: &str) -> Result<u32, String> {
-    let connection = zbus::blocking::Connection::session().map_err(|error| error.to_string())?;
-    let hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
-        std::collections::HashMap::from([("urgency", zbus::zvariant::Value::U8(2))]);
-    let reply = connection
-        .call_method(
-            Some("org.freedesktop.Notifications"),
-            "/org/freedesktop/Notifications",
-            Some("org.freedesktop.Notifications"),
-            "Notify",
-            &(
-                "mailconnect",
-                0u32,
-                "mail-send",
-                summary,
-                body,
-                Vec::<&str>::new(),
-                hints,
-                -1i32,
-            ),
-        )
-        .map_err(|error| error.to_string())?;
-    reply
-        .body()
-        .deserialize::<u32>()
-        .map_err(|error| error.to_string())
+pub struct Notifier {
+    connection: zbus::blocking::Connection,
+    /// The desktop's signals (clicks and closes), listened to before the first notification is shown, so that a
+    /// click can never come before the listening.
+    signals: std::sync::mpsc::Receiver<(String, u32, String)>,
+    /// Shown notifications still open: (id, mailbox).
+    open: Vec<(u32, String)>,
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+impl Notifier {
+    /// Connects to the desktop session; fails without one (a server, a timer run before log-in).
+    pub fn connect() -> Result<Notifier, String> {
+        let connection =
+            zbus::blocking::Connection::session().map_err(|error| error.to_string())?;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.Notifications")
+            .map_err(|error| error.to_string())?
+            .build();
+        let messages = zbus::blocking::MessageIterator::for_match_rule(rule, &connection, Some(16))
+            .map_err(|error| error.to_string())?;
+        let (sender, signals) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for message in messages.flatten() {
+                let header = message.header();
+                let member = header
+                    .member()
+                    .map(|member| member.to_string())
+                    .unwrap_or_default();
+                let body = message.body();
+                let signal = match member.as_str() {
+                    "ActionInvoked" => body
+                        .deserialize::<(u32, String)>()
+                        .ok()
+                        .map(|(id, key)| (member, id, key)),
+                    "NotificationClosed" => body
+                        .deserialize::<(u32, u32)>()
+                        .ok()
+                        .map(|(id, _reason)| (member, id, String::new())),
+                    _ => None,
+                };
+                if let Some(signal) = signal
+                    && sender.send(signal).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Notifier {
+            connection,
+            signals,
+            open: Vec::new(),
+        })
+    }
+
+    /// Shows a notification about `mailbox` with a "Re-authenticate now" button; returns its id.
+    pub fn show(&mut self, mailbox: &str, summary: &str, body: &str) -> Result<u32, String> {
+        let hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
+            std::collections::HashMap::from([("urgency", zbus::zvariant::Value::U8(2))]);
+        let reply = self
+            .connection
+            .call_method(
+                Some("org.freedesktop.Notifications"),
+                "/org/freedesktop/Notifications",
+                Some("org.freedesktop.Notifications"),
+                "Notify",
+                &(
+                    "mailconnect",
+                    0u32,
+                    "mail-send",
+                    summary,
+                    body,
+                    vec![
+                        "default",
+                        "Re-authenticate now",
+                        REAUTHENTICATE,
+                        "Re-authenticate now",
+                    ],
+                    hints,
+                    -1i32,
+                ),
+            )
+            .map_err(|error| error.to_string())?;
+        let id = reply
+            .body()
+            .deserialize::<u32>()
+            .map_err(|error| error.to_string())?;
+        self.open.push((id, mailbox.to_owned()));
+        Ok(id)
+    }
+
+    /// Waits up to `limit` for a click on one of the shown notifications; returns the mailbox clicked for, or
+    /// `None` when they were all closed or the time ran out.
+    pub fn wait_for_reauthenticate(&mut self, limit: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.open.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let (member, id, key) = self.signals.recv_timeout(left).ok()?;
+            let Some(position) = self.open.iter().position(|(open, _)| *open == id) else {
+                continue;
+            };
+            match member.as_str() {
+                "ActionInvoked" if key == REAUTHENTICATE || key == "default" => {
+                    return Some(self.open.swap_remove(position).1);
+                }
+                "NotificationClosed" => {
+                    self.open.swap_remove(position);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 /// Desktop notifications on Windows and macOS are not built yet (they cannot be tested on this Linux machine).
@@ -249,8 +347,24 @@ pub fn notify(summary: &str, body: &str) -> Result<u32, String> {
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 )))]
-pub fn notify(_summary: &str, _body: &str) -> Result<u32, String> {
-    Err("desktop notifications are not available on this system yet".to_owned())
+pub struct Notifier;
+
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+impl Notifier {
+    pub fn connect() -> Result<Notifier, String> {
+        Err("desktop notifications are not available on this system yet".to_owned())
+    }
+
+    pub fn show(&mut self, _mailbox: &str, _summary: &str, _body: &str) -> Result<u32, String> {
+        Err("desktop notifications are not available on this system yet".to_owned())
+    }
+
+    pub fn wait_for_reauthenticate(&mut self, _limit: Duration) -> Option<String> {
+        None
+    }
 }
 
 /// The words of the notification for a mailbox that needs a new sign-in now, or soon.
@@ -260,7 +374,7 @@ pub fn sign_in_notice(mailbox: &str, health: &crate::health::Health) -> (String,
             format!("The sign-in for {mailbox} needs renewing"),
             format!(
                 "It could not be renewed for a long time and ends in {}. Check this computer's internet connection, \
-                 or sign in again: mailconnect login {mailbox}",
+                 or choose Re-authenticate now (or run: mailconnect login {mailbox})",
                 crate::words::count(*days_left, "day", "days")
             ),
         );
@@ -268,8 +382,8 @@ pub fn sign_in_notice(mailbox: &str, health: &crate::health::Health) -> (String,
     (
         format!("The sign-in for {mailbox} stopped working"),
         format!(
-            "Mail for {mailbox} cannot be sent or fetched until someone signs in again. Open the Email Connection \
-             Wizard, choose {mailbox} and sign in, or run: mailconnect login {mailbox}"
+            "Mail for {mailbox} cannot be sent or fetched until someone signs in again. Choose Re-authenticate now \
+             (or run: mailconnect login {mailbox})"
         ),
     )
 }
@@ -281,7 +395,9 @@ pub fn systemd_units(program: &Path) -> [(&'static str, String); 2] {
             "mailconnect-keepalive.service",
             format!(
                 "[Unit]\nDescription=Keep the mailconnect sign-ins renewed\nAfter=network-online.target\n\n\
-                 [Service]\nType=oneshot\nExecStart=\"{}\" keepalive\n",
+                 [Service]\nType=oneshot\nExecStart=\"{}\" keepalive\n\
+                 # Waits up to 5 minutes for a click on a notification's \"Re-authenticate now\".\n\
+                 TimeoutStartSec=10min\n",
                 // Quoted for spaces; a % would start a systemd specifier.
                 program
                     .display()

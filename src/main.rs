@@ -18,6 +18,9 @@ struct Arguments {
     /// Open the wizard against the built-in practice sandbox: fully offline, with a ready-made practice mailbox.
     #[arg(long)]
     demo: bool,
+    /// Open the window straight at signing this mailbox in again (the notification's "Re-authenticate now").
+    #[arg(long, value_name = "MAILBOX")]
+    reauthenticate: Option<String>,
     /// The configuration file (default: config.toml in the platform's configuration folder).
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
@@ -54,6 +57,7 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             demo.services,
             demo.wizard,
             Vec::new(),
+            None,
         )
         .map_err(|error| anyhow::anyhow!("{error}"))?;
         return Ok(ExitCode::SUCCESS);
@@ -98,7 +102,13 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     };
     let mut wizard = Wizard::new(config.accounts.clone(), form);
     wizard.presets = presets;
-    mailconnect::ui::run(runtime.handle().clone(), services, wizard, config.accounts)
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    mailconnect::ui::run(
+        runtime.handle().clone(),
+        services,
+        wizard,
+        config.accounts,
+        arguments.reauthenticate,
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -56,8 +56,9 @@ pub struct WizardApp {
 /// The environment variable that makes the window report its first frame and close.
 pub const EXIT_AFTER_FIRST_FRAME: &str = "MAILCONNECT_EXIT_AFTER_FIRST_FRAME";
 
-/// Prints `first-frame rss_kib=<resident memory>` once a frame has been presented, and asks to close.
-pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64) {
+/// Prints `first-frame rss_kib=<resident memory> showing=<what>` once a frame has been presented, and asks to
+/// close.
+pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64, showing: &str) {
     // `ui` runs before the frame is painted; by the second call the first frame is on screen.
     if frames_drawn == 1 {
         ctx.request_repaint();
@@ -78,7 +79,7 @@ pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64) {
                     })
             })
             .unwrap_or(0);
-        println!("first-frame rss_kib={rss_kib}");
+        println!("first-frame rss_kib={rss_kib} showing={showing}");
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
 }
@@ -178,6 +179,16 @@ impl WizardApp {
         if account.is_some() {
             // Straight to the reminder of the current settings, as the vendor's "Re-authenticate Now" does.
             self.apply_intent(ctx, Intent::Next);
+        }
+    }
+
+    /// Opens the wizard at signing `mailbox` in again, as its "Re-authenticate now" does; a mailbox that is not
+    /// set up leaves the home with a notice saying so.
+    pub fn reauthenticate(&mut self, ctx: &egui::Context, mailbox: &str) {
+        if self.home.row(mailbox).is_some() {
+            self.apply_home_action(ctx, HomeAction::ReAuthenticate(mailbox.to_owned()));
+        } else {
+            self.home.notice = Some(format!("{mailbox} is not set up on this computer."));
         }
     }
 
@@ -300,7 +311,11 @@ impl eframe::App for WizardApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frames_drawn += 1;
         if self.exit_after_first_frame {
-            report_first_frame(ui.ctx(), self.frames_drawn);
+            let showing = match self.screen {
+                Screen::Home => "accounts".to_owned(),
+                Screen::Wizard => format!("wizard-step-{}", self.wizard.step().number()),
+            };
+            report_first_frame(ui.ctx(), self.frames_drawn, &showing);
         }
         let ctx = ui.ctx().clone();
         match self.screen {
@@ -357,6 +372,7 @@ pub fn run(
     services: Services,
     wizard: Wizard,
     accounts: Vec<Account>,
+    reauthenticate: Option<String>,
 ) -> eframe::Result {
     // The home's table wants more room than the wizard's pages.
     let size = if accounts.is_empty() {
@@ -377,9 +393,12 @@ pub fn run(
         WINDOW_TITLE,
         options,
         Box::new(move |cc| {
-            Ok(Box::new(
-                WizardApp::new(&cc.egui_ctx, runtime, services, wizard).with_accounts(accounts),
-            ))
+            let mut app =
+                WizardApp::new(&cc.egui_ctx, runtime, services, wizard).with_accounts(accounts);
+            if let Some(mailbox) = reauthenticate {
+                app.reauthenticate(&cc.egui_ctx, &mailbox);
+            }
+            Ok(Box::new(app))
         }),
     )
 }

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use crate::command_line::{MAILBOX, Setup, stderr, stdout};
 use crate::support::require_program;
 
-/// What the "desktop" was asked to show: (summary, body).
-type Shown = Arc<Mutex<Vec<(String, String)>>>;
+/// What the "desktop" was asked to show: (summary, body, actions).
+type Shown = Arc<Mutex<Vec<(String, String, Vec<String>)>>>;
 
+/// A desktop whose user clicks "Re-authenticate now" on every notification as soon as it shows.
 struct FakeNotifications {
     shown: Shown,
 }
@@ -17,21 +18,39 @@ struct FakeNotifications {
 #[zbus::interface(name = "org.freedesktop.Notifications")]
 impl FakeNotifications {
     #[allow(clippy::too_many_arguments)]
-    fn notify(
+    async fn notify(
         &self,
+        #[zbus(signal_emitter)] emitter: zbus::object_server::SignalEmitter<'_>,
         _app_name: String,
         _replaces_id: u32,
         _app_icon: String,
         summary: String,
         body: String,
-        _actions: Vec<String>,
+        actions: Vec<String>,
         _hints: HashMap<String, zbus::zvariant::OwnedValue>,
         _expire_timeout: i32,
     ) -> u32 {
-        let mut shown = self.shown.lock().unwrap();
-        shown.push((summary, body));
-        shown.len() as u32
+        let id = {
+            let mut shown = self.shown.lock().unwrap();
+            shown.push((summary, body, actions.clone()));
+            shown.len() as u32
+        };
+        if let Some(key) = actions
+            .chunks(2)
+            .find(|pair| pair.get(1).map(String::as_str) == Some("Re-authenticate now"))
+            .map(|pair| pair[0].clone())
+        {
+            Self::action_invoked(&emitter, id, &key).await.unwrap();
+        }
+        id
     }
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &zbus::object_server::SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
 }
 
 /// Serves org.freedesktop.Notifications on the session bus the test process uses (the private keyring's).
@@ -81,18 +100,35 @@ fn keepalive_renews_old_sign_ins_and_notifies_when_one_needs_a_person() {
     assert!(setup.imap_accepts(stdout(&token).trim_end()));
 
     // Microsoft revokes the sign-in: needs a person; the desktop is told, and status says the same words.
+    // The person clicks "Re-authenticate now": the window is started for that mailbox (here without a display,
+    // so it ends at once; the window's side is tested in real_window).
     setup.age_sign_in(4);
     setup.sandbox.revoke_all();
-    let refused = setup.run(&["keepalive"]);
+    let refused = setup
+        .command(&["keepalive"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
     assert!(
         stdout(&refused).contains("needs a new sign-in (AADSTS"),
         "{}",
         stdout(&refused)
     );
+    assert!(
+        stdout(&refused).contains(&format!("Opening the window to sign {MAILBOX} in again.")),
+        "{}",
+        stdout(&refused)
+    );
     let shown = shown.lock().unwrap().clone();
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(shown[0].0.contains(MAILBOX) && shown[0].1.contains("mailconnect login"));
+    assert!(
+        shown[0].2.contains(&"Re-authenticate now".to_owned()),
+        "the notification has the button: {:?}",
+        shown[0].2
+    );
     let status = setup.run(&["status"]);
     assert!(
         stdout(&status).contains("connection:        needs sign-in (AADSTS"),

@@ -35,7 +35,7 @@ fn the_demo_opens_a_real_window_and_draws_its_first_frame() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("first-frame rss_kib="),
+        stdout.contains("first-frame rss_kib=") && stdout.contains("showing=wizard-step-1"),
         "no first frame reported: {stdout}"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -91,4 +91,51 @@ fn the_demo_opens_a_real_window_and_draws_its_first_frame() {
     if let Some(path) = keep {
         std::fs::copy(&screenshot, path).unwrap();
     }
+}
+
+/// The notification's "Re-authenticate now" starts `mailconnect --reauthenticate <mailbox>`: the real window opens
+/// straight on the wizard's reminder step for that mailbox, and without it on the accounts home.
+#[test]
+fn reauthenticate_opens_the_real_window_at_the_reminder_for_that_mailbox() {
+    let home = tempfile::tempdir().unwrap();
+    let runtime_dir = home.path().join("runtime");
+    std::fs::create_dir_all(&runtime_dir).unwrap();
+    std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let xvfb = Xvfb::start(Some(&runtime_dir));
+    let config = home.path().join("config.toml");
+    let mut preset =
+        mailconnect::config::Preset::for_provider(mailconnect::config::Provider::Microsoft365);
+    preset.client_id = Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".to_owned());
+    mailconnect::config::ConfigFile::at(&config)
+        .save(&mailconnect::config::Config {
+            accounts: vec![mailconnect::config::Account::from_preset(
+                "reception@smile-dental.example",
+                &preset,
+            )],
+            ..Default::default()
+        })
+        .unwrap();
+    let first_frame = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mailconnect"))
+            .arg("--config")
+            .arg(&config)
+            .args(extra)
+            .env("DISPLAY", &xvfb.display)
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env_remove("WAYLAND_DISPLAY")
+            .env(mailconnect::ui::EXIT_AFTER_FIRST_FRAME, "1")
+            .output()
+            .expect("run mailconnect");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let opened = first_frame(&["--reauthenticate", "reception@smile-dental.example"]);
+    assert!(opened.contains("showing=wizard-step-2"), "{opened}");
+    let plain = first_frame(&[]);
+    assert!(plain.contains("showing=accounts"), "{plain}");
 }
