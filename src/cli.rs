@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use clap::Subcommand;
 use secrecy::ExposeSecret;
 
+use crate::advice::{Advice, Surface};
 use crate::auth::{SignInClient, SignInOptions};
 use crate::config::{Account, Config, ConfigFile, load_preset_file};
 use crate::state::{LastCheck, State};
@@ -15,7 +16,6 @@ use crate::status::AccountStatus;
 use crate::store::{StoredTokens, TokenStore};
 use crate::tls::Trust;
 use crate::tokens::{Renew, access_token};
-use crate::troubleshoot::{Advice, Surface};
 use crate::verify::{CheckContext, CheckReport, Verdict, xoauth2};
 
 /// The subcommands.
@@ -66,6 +66,16 @@ pub enum Command {
     },
     /// Print a support report (no secrets) for a mailbox.
     Report { mailbox: String },
+    /// Explain an error message copied from any program: every sign-in code, server reply and id in it, with the
+    /// cause and the fix. Reads the text from the argument, or from standard input.
+    Explain {
+        /// The pasted text (leave out to read standard input).
+        text: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the link an IT admin opens to approve mailconnect for the organisation, and a ready e-mail.
+    ConsentLink { mailbox: String },
     /// Renew every saved sign-in not renewed for a few days; notify the desktop when one needs a new sign-in.
     /// Exit code 0: all fine; 1: a mailbox needs a sign-in or could not be renewed; 2: usage or settings.
     Keepalive {
@@ -94,6 +104,10 @@ pub fn run(
     config_file: ConfigFile,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<ExitCode> {
+    // Explaining pasted text needs no settings: it works on a support desk's machine too.
+    if let Command::Explain { text, json } = command {
+        return crate::cli_explain::explain(text, json);
+    }
     let config = config_file
         .load()
         .map_err(|error| UsageError(error.to_string()))?;
@@ -121,6 +135,10 @@ pub fn run(
             basic_only,
         } => runtime.block_on(context.forget(&mailbox, basic_only)),
         Command::Report { mailbox } => context.report(&mailbox),
+        Command::Explain { .. } => unreachable!("explained above, without settings"),
+        Command::ConsentLink { mailbox } => {
+            crate::cli_explain::consent_link(&context.account_or_preset(&mailbox)?)
+        }
         Command::Keepalive { install: true, .. } => crate::cli_timer::install(),
         Command::Keepalive {
             uninstall: true, ..
@@ -531,7 +549,7 @@ fn report_json(report: &CheckReport, mailbox: &str) -> serde_json::Value {
             "detail": failure.detail,
             "server_reply": failure.server_reply,
             "oauth_error": failure.oauth_error,
-            "fix": advice_json(&failure.advice, mailbox),
+            "fix": advice_json(&crate::advice::for_check(failure, report.protocol), mailbox),
             "elapsed_ms": report.elapsed.as_millis(),
         }),
     }
@@ -558,9 +576,9 @@ fn write_report_lines(
             if let Some(reply) = &failure.server_reply {
                 writeln!(out, "    server said: {reply}")?;
             }
-            writeln!(out, "    {}", failure.advice.cause)?;
-            for (number, step) in failure
-                .advice
+            let advice = crate::advice::for_check(failure, report.protocol);
+            writeln!(out, "    {}", advice.cause)?;
+            for (number, step) in advice
                 .steps_for(Surface::CommandLine, Some(mailbox))
                 .iter()
                 .enumerate()
@@ -625,14 +643,14 @@ pub fn describe_error(error: &anyhow::Error) -> String {
         .find_map(|cause| {
             cause
                 .downcast_ref::<crate::tokens::TokenError>()
-                .map(crate::tokens::TokenError::advice)
+                .map(crate::advice::for_token)
         })
-        .or_else(|| sign_in.map(crate::auth::SignInError::advice))
+        .or_else(|| sign_in.map(crate::advice::for_sign_in))
         .or_else(|| {
             error
                 .chain()
                 .find_map(|cause| cause.downcast_ref::<crate::store::StoreError>())
-                .map(crate::store::StoreError::advice)
+                .map(crate::advice::for_store)
         });
     if let Some(advice) = advice {
         text.push_str(&format!("\n{}", advice.cause));

@@ -9,7 +9,7 @@ pub enum Surface {
 }
 
 /// Each control marker, as the window says it and as the command line says it.
-const CONTROLS: [(&str, &str, &str); 5] = [
+pub const CONTROLS: [(&str, &str, &str); 7] = [
     (
         "{retry}",
         "choose \"Try again\"",
@@ -35,15 +35,25 @@ const CONTROLS: [(&str, &str, &str); 5] = [
         "copy the support report",
         "run `mailconnect report <mailbox>`",
     ),
+    (
+        "{browser}",
+        "choose \"Sign in with your browser\"",
+        "run `mailconnect login <mailbox> --browser`",
+    ),
+    (
+        "{code}",
+        "choose \"Sign in with a code\"",
+        "run `mailconnect login <mailbox>` to sign in with a code",
+    ),
 ];
 
-impl crate::troubleshoot::Advice {
+impl crate::advice::Advice {
     /// The steps as `surface` says them, with `mailbox` filled in where a command needs it.
     pub fn steps_for(&self, surface: Surface, mailbox: Option<&str>) -> Vec<String> {
         self.steps
             .iter()
             .map(|step| {
-                let mut text = (*step).to_owned();
+                let mut text = step.clone();
                 for (marker, window, command_line) in CONTROLS {
                     text = text.replace(
                         marker,

@@ -4,10 +4,13 @@
 //! SMTP checks), `store` (tokens in the OS keyring), `sandbox` (the built-in practice servers), `wizard` (the steps
 //! as a state machine, no egui), `runner` (carries out the wizard's effects on tokio), `ui` (egui only).
 
+pub mod advice;
 pub mod auth;
 pub mod cli;
+pub mod cli_explain;
 mod cli_timer;
 pub mod config;
+pub mod consent;
 pub mod controls;
 pub mod demo;
 pub mod health;
@@ -23,7 +26,6 @@ pub mod status;
 pub mod store;
 pub mod tls;
 pub mod tokens;
-pub mod troubleshoot;
 pub mod ui;
 pub mod verify;
 pub mod wizard;

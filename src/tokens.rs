@@ -8,7 +8,6 @@ use secrecy::SecretString;
 use crate::auth::{SignInClient, SignInError};
 use crate::config::Account;
 use crate::store::{Expect, LoadedTokens, StoreError, StoredTokens, TokenStore};
-use crate::troubleshoot::Advice;
 
 /// A token with less than this left is refreshed first.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
@@ -36,31 +35,6 @@ pub enum TokenError {
     /// The sign-in client for the refresh could not be set up (settings, trust roots).
     #[error("{0:#}")]
     Setup(anyhow::Error),
-}
-
-impl TokenError {
-    pub fn advice(&self) -> Advice {
-        match self {
-            TokenError::NotSignedIn { .. } => Advice {
-                cause: "This mailbox has no saved sign-in.",
-                steps: &["Run the Email Connection Wizard, or `mailconnect login <mailbox>`."],
-            },
-            TokenError::Store(error) => error.advice(),
-            TokenError::Refresh(error) => error.advice(),
-            TokenError::Setup(_) => Advice {
-                cause: "The settings for renewing the sign-in cannot be used.",
-                steps: &[
-                    "Check the account's settings (client id, tenant, extra_ca_file) in config.toml.",
-                ],
-            },
-            TokenError::AccountChanged { .. } => Advice {
-                cause: "Microsoft renewed the sign-in for a different account than the one saved for this mailbox, so mailconnect did not use it.",
-                steps: &[
-                    "Sign in again with the mailbox's own account: `mailconnect login <mailbox>`, or the Email Connection Wizard.",
-                ],
-            },
-        }
-    }
 }
 
 fn is_fresh(tokens: &StoredTokens) -> bool {

@@ -4,8 +4,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::troubleshoot::{self, Advice};
-
 /// Microsoft's error body: `{error, error_description: "AADSTS70016: ...", error_codes, trace_id, correlation_id, ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityError {
@@ -74,26 +72,6 @@ impl IdentityError {
             _ => first_line,
         };
         crate::words::excerpt(summary, 500)
-    }
-
-    /// The fix. Error names that say exactly what happened (the user declined, the code expired) come first: Microsoft
-    /// may pair them with an AADSTS number whose meaning is broader. Otherwise the number, then the name.
-    pub fn advice(&self) -> Advice {
-        const SPECIFIC_NAMES: [&str; 4] = [
-            "authorization_declined",
-            "expired_token",
-            "bad_verification_code",
-            "access_denied",
-        ];
-        if SPECIFIC_NAMES.contains(&self.error.as_str()) {
-            return troubleshoot::for_oauth_error(&self.error);
-        }
-        match self.aadsts() {
-            Some(number) if troubleshoot::for_aadsts(number) != troubleshoot::for_aadsts(0) => {
-                troubleshoot::for_aadsts(number)
-            }
-            _ => troubleshoot::for_oauth_error(&self.error),
-        }
     }
 
     /// Whether a stored refresh token is dead and a new interactive sign-in is required.
@@ -214,44 +192,6 @@ impl SignInError {
         }
     }
 
-    pub fn advice(&self) -> Advice {
-        match self {
-            SignInError::Rejected(identity) => identity.advice(),
-            SignInError::Unavailable { .. } => {
-                troubleshoot::for_oauth_error("temporarily_unavailable")
-            }
-            SignInError::Network { .. } | SignInError::Malformed { .. } => {
-                troubleshoot::IDENTITY_UNREACHABLE
-            }
-            SignInError::InsecureEndpoint { .. } => Advice {
-                cause: "The sign-in address in the settings is not secure.",
-                steps: &[
-                    "Correct the authorize, token and device code URLs in the account's Advanced settings to start with https://.",
-                ],
-            },
-            SignInError::BrowserTimedOut { .. } => Advice {
-                cause: "The browser sign-in was not finished in time.",
-                steps: &[
-                    "Start the sign-in again and finish it in the browser window that opens.",
-                    "If no browser opens, copy the link shown and paste it into a browser, or use \"Sign in with a code\".",
-                ],
-            },
-            SignInError::DeviceCodeExpired => troubleshoot::for_aadsts(70019),
-            SignInError::Listener { .. } => Advice {
-                cause: "This computer did not allow the program to wait for the browser's answer.",
-                steps: &["Use \"Sign in with a code\" instead."],
-            },
-            SignInError::UnexpectedAccount { .. } => Advice {
-                cause: "You signed in with a different Microsoft account than the mailbox's.",
-                steps: &[
-                    "{another-account} and sign in as the mailbox shown at the top.",
-                    "For a shared mailbox, enter the delegate who signs in under Advanced > Sign-in account.",
-                ],
-            },
-            SignInError::NoRefreshToken => troubleshoot::for_aadsts(70011),
-        }
-    }
-
     pub fn correlation_id(&self) -> Option<&str> {
         self.identity()?.correlation_id.as_deref()
     }
@@ -274,9 +214,11 @@ mod tests {
         );
         assert_eq!(identity.code(), "AADSTS50058", "the number is still shown");
         assert!(
-            identity.advice().cause.contains("declined"),
+            crate::advice::for_identity(&identity)
+                .cause
+                .contains("declined"),
             "{:?}",
-            identity.advice()
+            crate::advice::for_identity(&identity)
         );
     }
 
@@ -308,7 +250,11 @@ mod tests {
             Some("AADSTS65004: User declined to consent."),
         );
         assert_eq!(from_redirect.code(), "AADSTS65004");
-        assert!(from_redirect.advice().cause.contains("declined"));
+        assert!(
+            crate::advice::for_identity(&from_redirect)
+                .cause
+                .contains("declined")
+        );
         let bare = IdentityError::from_parts("slow_down", None);
         assert_eq!(bare.code(), "slow_down");
     }

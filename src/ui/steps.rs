@@ -656,23 +656,7 @@ fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
             });
         }
         SignIn::Failed(error) => {
-            ui.horizontal(|ui| verdict_badge(ui, false, "Sign-in did not work"));
-            ui.add_space(4.0);
-            advice_ui(ui, &error.advice());
-            ui.add_space(6.0);
-            ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
-            if let Some(correlation_id) = error.correlation_id() {
-                ui.label(RichText::new(format!("Correlation id: {correlation_id}")).monospace());
-            }
-            ui.label(RichText::new(error.to_string()).small());
-            ui.horizontal(|ui| {
-                if ui.button("Try again with a code").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
-                }
-                if ui.button("Try again with the browser").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
-                }
-            });
+            intent = failed_sign_in_ui(ui, page, error).or(intent.take());
         }
         SignIn::SignedIn { tokens } => {
             match page.mismatch() {
@@ -689,7 +673,7 @@ fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
                         verdict_badge(ui, false, "Signed in with a different account")
                     });
                     ui.label(error.to_string());
-                    advice_ui(ui, &error.advice());
+                    advice_ui(ui, &crate::advice::for_sign_in(&error));
                 }
             }
             ui.add_space(6.0);
@@ -757,6 +741,141 @@ fn check_ui(ui: &mut Ui, page: &CheckPage) -> Option<Intent> {
     intent
 }
 
+/// A sign-in that did not work: the cause and fix, the ids to read out, and every way on. When only an IT admin
+/// can help (consent), the approval request to send them; when the organisation blocks one sign-in method, the
+/// other one first, with the reason.
+fn failed_sign_in_ui(
+    ui: &mut Ui,
+    page: &SignInPage,
+    error: &crate::auth::SignInError,
+) -> Option<Intent> {
+    use crate::advice::Method;
+    let mut intent = None;
+    let advice = crate::advice::for_sign_in(error);
+    ui.horizontal(|ui| verdict_badge(ui, false, "Sign-in did not work"));
+    ui.add_space(4.0);
+    advice_ui(ui, &advice);
+    ui.add_space(6.0);
+    ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
+    if let Some(identity) = error.identity() {
+        for (label, value) in [
+            ("Correlation id", identity.correlation_id.as_deref()),
+            ("Trace id", identity.trace_id.as_deref()),
+            ("Time", identity.timestamp.as_deref()),
+        ] {
+            if let Some(value) = value {
+                ui.label(RichText::new(format!("{label}: {value}")).monospace());
+            }
+        }
+    }
+    ui.label(RichText::new(error.to_string()).small());
+    if advice.entry.admin_consent {
+        ui.add_space(8.0);
+        intent = ask_it_admin_ui(ui, &page.account).or(intent.take());
+    }
+    ui.add_space(6.0);
+    let suggested = advice.entry.suggest;
+    match suggested {
+        Some(Method::Browser) => {
+            ui.label(
+                RichText::new(
+                    "Suggested: sign in with your browser on this computer. Your organisation accepts that way, \
+                     because it can recognise this computer.",
+                )
+                .strong(),
+            );
+        }
+        Some(Method::Code) => {
+            ui.label(
+                RichText::new(
+                    "Suggested: sign in with a code. It works without a browser on this computer: any phone or \
+                     computer can be used to sign in.",
+                )
+                .strong(),
+            );
+        }
+        None => {}
+    }
+    ui.horizontal_wrapped(|ui| {
+        let browser_first = suggested == Some(Method::Browser);
+        let mut buttons = [
+            (
+                "Sign in with a code",
+                Intent::StartSignIn(SignInMethod::DeviceCode),
+            ),
+            (
+                "Sign in with your browser",
+                Intent::StartSignIn(SignInMethod::Browser),
+            ),
+        ];
+        if browser_first {
+            buttons.reverse();
+        }
+        for (label, action) in buttons {
+            if ui.button(label).clicked() {
+                intent = Some(action);
+            }
+        }
+        if ui.button("Use another account").clicked() {
+            intent = Some(Intent::UseAnotherAccount);
+        }
+        if ui.button("Sign in again").clicked() {
+            intent = Some(Intent::SignInAgain);
+        }
+    });
+    intent
+}
+
+/// "Ask your IT admin": what the app gets, the approval link to copy, mail or scan, and the way back.
+fn ask_it_admin_ui(ui: &mut Ui, account: &crate::config::Account) -> Option<Intent> {
+    let mut intent = None;
+    ui.label(RichText::new("Ask your IT admin").heading().strong());
+    let request = match crate::consent::consent_request(account) {
+        Ok(request) => request,
+        Err(problem) => {
+            ui.label(format!(
+                "The approval link cannot be made from these settings: {problem}."
+            ));
+            return None;
+        }
+    };
+    ui.label(format!(
+        "Microsoft asks an administrator of {} to approve mailconnect once. Send them the link below. The app gets \
+         only: reading the signed-in person's mail (IMAP), sending as that person (SMTP), and staying signed in. \
+         No other mailbox, no administrator rights.",
+        request.tenant
+    ));
+    ui.add(egui::Label::new(RichText::new(&request.url).small().monospace()).wrap());
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Copy link").clicked() {
+            intent = Some(Intent::CopyText {
+                text: request.url.clone(),
+                what: Copied::Link,
+            });
+        }
+        if ui.button("Copy e-mail text").clicked() {
+            intent = Some(Intent::CopyText {
+                text: format!(
+                    "Subject: {}\n\n{}",
+                    request.email_subject, request.email_body
+                ),
+                what: Copied::Email,
+            });
+        }
+        if ui.button("Open in e-mail program").clicked() {
+            intent = Some(Intent::OpenUrl(request.mailto()));
+        }
+    });
+    ui.horizontal(|ui| {
+        qr_code(ui, &request.url, 132.0);
+        ui.label("The IT admin can scan this on a phone to open the approval page.");
+    });
+    if ui.button("I have asked, try again").clicked() {
+        intent = Some(Intent::SignInAgain);
+    }
+    intent
+}
+
 fn report_ui(ui: &mut Ui, protocol: Protocol, report: &CheckReport) {
     match &report.verdict {
         Verdict::Passed { server_reply } => {
@@ -775,7 +894,7 @@ fn report_ui(ui: &mut Ui, protocol: Protocol, report: &CheckReport) {
                 )
             });
             ui.add_space(4.0);
-            advice_ui(ui, &failure.advice);
+            advice_ui(ui, &crate::advice::for_check(failure, protocol));
             ui.add_space(4.0);
             if let Some(reply) = &failure.server_reply {
                 ui.label(RichText::new(format!("Server reply: {reply}")).monospace());
@@ -825,7 +944,7 @@ fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
             ));
             if let Saving::RemoveFailed(error) = &page.saving {
                 ui.horizontal(|ui| verdict_badge(ui, false, "Not removed"));
-                advice_ui(ui, &error.advice());
+                advice_ui(ui, &crate::advice::for_store(error));
                 ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
             }
             let removing = matches!(page.saving, Saving::Removing);
@@ -847,7 +966,7 @@ fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
         Saving::Failed(error) => {
             ui.horizontal(|ui| verdict_badge(ui, false, "Not saved yet"));
             ui.add_space(4.0);
-            advice_ui(ui, &error.advice());
+            advice_ui(ui, &crate::advice::for_store(error));
             ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
             ui.label(RichText::new(error.to_string()).small());
             if ui.button("Try again").clicked() {

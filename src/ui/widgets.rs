@@ -3,8 +3,8 @@
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
 
+use crate::advice::Advice;
 use crate::config::InputError;
-use crate::troubleshoot::Advice;
 
 use super::theme::Palette;
 
@@ -40,7 +40,7 @@ pub fn advice_ui(ui: &mut Ui, advice: &Advice) {
     ui.add_space(4.0);
     ui.label("How to fix it:");
     for (number, step) in advice
-        .steps_for(crate::troubleshoot::Surface::Window, None)
+        .steps_for(crate::advice::Surface::Window, None)
         .iter()
         .enumerate()
     {

@@ -12,7 +12,6 @@ use tokio::io::AsyncWriteExt;
 use super::net::{self, Bounded, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
-use crate::troubleshoot;
 
 /// An IMAP connection with our own command tags.
 struct ImapClient {
@@ -369,12 +368,7 @@ async fn authenticate(
 /// A refusal by the server: `NO`, `BAD` or `BYE`, with the advice that fits its words.
 fn rejected(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.to_ascii_uppercase().contains("[UNAVAILABLE]");
-    let advice = if stage == Stage::Authenticating || stage == Stage::Mailbox {
-        troubleshoot::for_imap_reply(&reply)
-    } else {
-        troubleshoot::for_connection_failure(FailureKind::Protocol, stage)
-    };
-    server_refusal(stage, reply, temporary, advice)
+    server_refusal(stage, reply, temporary)
 }
 
 fn capability_name(capability: &Capability<'_>) -> String {

@@ -17,7 +17,6 @@ pub use net::MailStream;
 
 use crate::config::{Account, ServerSettings, Timeouts};
 use crate::tls::Trust;
-use crate::troubleshoot::Advice;
 
 /// Which protocol a check is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +46,8 @@ pub enum Stage {
     Authenticating,
     /// IMAP only: opening INBOX read-only proves access to the mailbox.
     Mailbox,
+    /// SMTP only: `MAIL FROM:<mailbox>` then `RSET`, so a missing "Send as" right shows before the first real mail.
+    Sender,
     /// SMTP only, and only when asked: a test message to the mailbox itself.
     TestMessage,
 }
@@ -62,6 +63,7 @@ impl Stage {
             Stage::Capabilities => "Asking what the server supports",
             Stage::Authenticating => "Signing in with OAuth",
             Stage::Mailbox => "Opening the inbox",
+            Stage::Sender => "Checking it may send as the mailbox",
             Stage::TestMessage => "Sending a test message",
         }
     }
@@ -76,6 +78,7 @@ impl Stage {
             Stage::Capabilities => "capability",
             Stage::Authenticating => "authentication",
             Stage::Mailbox => "mailbox",
+            Stage::Sender => "sender",
             Stage::TestMessage => "test message",
         }
     }
@@ -121,7 +124,6 @@ pub struct CheckFailure {
     pub server_reply: Option<String>,
     /// The decoded XOAUTH2 error continuation, when the server sent one (Dovecot, Gmail).
     pub oauth_error: Option<String>,
-    pub advice: Advice,
 }
 
 impl CheckFailure {

@@ -14,7 +14,6 @@ use tokio::net::TcpStream;
 use super::{CheckContext, CheckFailure, FailureKind, Protocol, Stage};
 use crate::config::{Security, ServerSettings};
 use crate::tls::describe_certificate_error;
-use crate::troubleshoot;
 
 /// A connection to a mail server, before or after TLS.
 #[derive(Debug)]
@@ -205,7 +204,6 @@ pub fn failure(stage: Stage, kind: FailureKind, detail: impl Into<String>) -> Ch
         detail: detail.into(),
         server_reply: None,
         oauth_error: None,
-        advice: troubleshoot::for_connection_failure(kind, stage),
     }
 }
 
@@ -224,12 +222,7 @@ pub async fn send(stream: &mut MailStream, bytes: &[u8], stage: Stage) -> Result
 
 /// The server said no at `stage` (IMAP `NO`/`BAD`, SMTP 4xx/5xx): temporary or not, with the advice its words
 /// point to.
-pub fn server_refusal(
-    stage: Stage,
-    reply: String,
-    temporary: bool,
-    advice: crate::troubleshoot::Advice,
-) -> CheckFailure {
+pub fn server_refusal(stage: Stage, reply: String, temporary: bool) -> CheckFailure {
     CheckFailure {
         stage,
         kind: if temporary {
@@ -244,7 +237,6 @@ pub fn server_refusal(
         },
         server_reply: Some(excerpt(&reply, MAX_SERVER_TEXT)),
         oauth_error: None,
-        advice,
     }
 }
 

@@ -16,7 +16,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use super::net::{self, Bounded, MailStream, failure, io_failure, server_refusal, within};
 use super::{CheckContext, CheckFailure, FailureKind, MailCredentials, Protocol, Stage, xoauth2};
 use crate::config::{Security, ServerSettings};
-use crate::troubleshoot;
 
 /// RFC 5321 4.5.3.1.4: a command line, CRLF included, is at most 512 octets.
 const MAX_COMMAND_LINE: usize = 512;
@@ -326,12 +325,7 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
 /// A refusal by the server, classified as temporary (4xx) or permanent, with the advice its words point to.
 fn refused(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.starts_with('4');
-    let advice = match stage {
-        Stage::Authenticating | Stage::TestMessage => troubleshoot::for_smtp_reply(&reply),
-        _ if temporary => troubleshoot::TEMPORARY_SERVER_FAILURE,
-        _ => troubleshoot::for_connection_failure(FailureKind::Protocol, stage),
-    };
-    server_refusal(stage, reply, temporary, advice)
+    server_refusal(stage, reply, temporary)
 }
 
 #[cfg(test)]

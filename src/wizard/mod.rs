@@ -69,6 +69,8 @@ pub enum Intent {
 pub enum Copied {
     Code,
     Link,
+    /// The ready e-mail to the IT admin.
+    Email,
 }
 
 /// What background work reports back. `attempt` ties a result to the request that caused it.
@@ -366,7 +368,10 @@ impl Wizard {
                 self.notice = Some(
                     match what {
                         Copied::Code => "Code copied.",
-                        Copied::Link => "Link copied: paste it into your browser.",
+                        Copied::Link => "Link copied: paste it into your browser or an e-mail.",
+                        Copied::Email => {
+                            "E-mail text copied: paste it into an e-mail to your IT admin."
+                        }
                     }
                     .to_owned(),
                 );

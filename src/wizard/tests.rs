@@ -146,7 +146,6 @@ fn rejected() -> Verdict {
         detail: "refused".into(),
         server_reply: Some("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.".into()),
         oauth_error: None,
-        advice: crate::troubleshoot::for_smtp_reply("535 5.7.139 SmtpClientAuthentication is disabled"),
     })
 }
 

@@ -89,8 +89,7 @@ async fn a_rejected_token_fails_at_authentication_with_the_servers_words() {
         Some(r#"{"status":"401","schemes":"bearer","scope":"mail"}"#)
     );
     assert!(
-        imap_failure
-            .advice
+        mailconnect::advice::for_check(imap_failure, mailconnect::verify::Protocol::Imap)
             .steps
             .iter()
             .any(|step| step.contains("IMAP"))
@@ -122,10 +121,13 @@ async fn smtp_auth_switched_off_names_the_admin_center_switch() {
     assert!(imap.verdict.passed());
     let failure = smtp.verdict.failure().expect("SMTP fails");
     assert_eq!(failure.server_reply.as_deref(), Some(disabled));
-    assert!(failure.advice.cause.contains("Authenticated SMTP"));
     assert!(
-        failure
-            .advice
+        mailconnect::advice::for_check(failure, mailconnect::verify::Protocol::Smtp)
+            .cause
+            .contains("Authenticated SMTP")
+    );
+    assert!(
+        mailconnect::advice::for_check(failure, mailconnect::verify::Protocol::Smtp)
             .steps
             .iter()
             .any(|step| step.contains("Manage email apps"))
@@ -215,7 +217,10 @@ async fn refused_unknown_and_insecure_servers_fail_before_any_secret_is_sent() {
         (failure.stage, failure.kind),
         (Stage::Connecting, FailureKind::Refused)
     );
-    assert!(failure.advice.steps[0].contains("993"));
+    assert!(
+        mailconnect::advice::for_check(failure, mailconnect::verify::Protocol::Imap).steps[0]
+            .contains("993")
+    );
 
     let unknown = verify::check_smtp(
         &ServerSettings {

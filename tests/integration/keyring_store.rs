@@ -315,8 +315,12 @@ fn a_locked_keyring_gives_a_typed_error_and_nothing_reaches_the_disk() {
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(25));
-    assert!(error.advice().steps[0].contains("Unlock"));
-    assert!(error.advice().cause.contains("Nothing was written to disk"));
+    assert!(mailconnect::advice::for_store(&error).steps[0].contains("Unlock"));
+    assert!(
+        mailconnect::advice::for_store(&error)
+            .cause
+            .contains("Nothing was written to disk")
+    );
     for file in keyring.files().into_iter().chain(
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
@@ -348,5 +352,5 @@ fn no_keyring_service_is_reported_with_the_fix() {
         Ok(store) => store.load_tokens(MAILBOX).expect_err("no service"),
     };
     assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
-    assert!(error.advice().steps[0].contains("GNOME Keyring"));
+    assert!(mailconnect::advice::for_store(&error).steps[0].contains("GNOME Keyring"));
 }

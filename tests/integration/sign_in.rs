@@ -94,7 +94,11 @@ async fn declined_and_expired_device_codes_stop_polling_with_their_advice() {
         .await
         .expect_err("declined");
     assert_eq!(declined.code(), "authorization_declined");
-    assert!(declined.advice().cause.contains("declined"));
+    assert!(
+        mailconnect::advice::for_sign_in(&declined)
+            .cause
+            .contains("declined")
+    );
     assert!(!declined.is_transient());
 
     let prompt = client.start_device_code().await.expect("device code");
@@ -105,9 +109,8 @@ async fn declined_and_expired_device_codes_stop_polling_with_their_advice() {
         .expect_err("expired");
     assert_eq!(expired.code(), "AADSTS70019");
     assert!(
-        expired
-            .advice()
-            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+        mailconnect::advice::for_sign_in(&expired)
+            .steps_for(mailconnect::advice::Surface::Window, None)[0]
             .contains("Get a new code")
     );
 }
@@ -152,7 +155,11 @@ async fn microsoft_errors_keep_code_and_ids_and_map_to_advice() {
     assert_eq!(error.code(), "AADSTS50076");
     assert!(error.correlation_id().is_some_and(|id| id.len() == 36));
     assert!(error.trace_id().is_some());
-    assert!(error.advice().cause.contains("multi-factor"));
+    assert!(
+        mailconnect::advice::for_sign_in(&error)
+            .cause
+            .contains("multi-factor")
+    );
     assert!(error.requires_new_sign_in());
 
     let mut wrong_app = account.clone();
@@ -162,7 +169,11 @@ async fn microsoft_errors_keep_code_and_ids_and_map_to_advice() {
         .await
         .expect_err("unknown app");
     assert_eq!(error.code(), "AADSTS700016");
-    assert!(error.advice().cause.contains("client) ID"));
+    assert!(
+        mailconnect::advice::for_sign_in(&error)
+            .cause
+            .contains("client) ID")
+    );
 }
 
 #[tokio::test]
@@ -245,9 +256,8 @@ async fn refresh_rotates_and_a_revoked_grant_asks_for_a_new_sign_in() {
     assert_eq!(revoked.code(), "AADSTS50173");
     assert!(revoked.requires_new_sign_in());
     assert!(
-        revoked
-            .advice()
-            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+        mailconnect::advice::for_sign_in(&revoked)
+            .steps_for(mailconnect::advice::Surface::Window, None)[0]
             .contains("Sign in again")
     );
 }
@@ -484,9 +494,8 @@ async fn browser_decline_and_another_account_are_reported() {
         format!("Signed in as someone.else@gmail.example, but this mailbox expects {MAILBOX}")
     );
     assert!(
-        mismatch
-            .advice()
-            .steps_for(mailconnect::troubleshoot::Surface::Window, None)[0]
+        mailconnect::advice::for_sign_in(&mismatch)
+            .steps_for(mailconnect::advice::Surface::Window, None)[0]
             .contains("Use another account")
     );
 }

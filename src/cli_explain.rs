@@ -1,0 +1,107 @@
+//! `mailconnect explain` and `mailconnect consent-link`: the troubleshooting catalogue and the IT admin's approval
+//! request, for support staff and practice admins at a terminal.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use crate::advice::{Surface, explain::Explanation};
+use crate::config::Account;
+
+/// Explains `text` (or standard input): exit code 0 when something was recognised, 1 when nothing was.
+pub fn explain(text: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let text = match text {
+        Some(text) => text,
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .take(crate::advice::explain::MAX_TEXT as u64)
+                .read_to_end(&mut bytes)?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    let explanation = crate::advice::explain(&text);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&explanation_json(&explanation))?
+        )?;
+    } else {
+        write_explanation(&mut out, &explanation)?;
+    }
+    Ok(if explanation.findings.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn explanation_json(explanation: &Explanation) -> serde_json::Value {
+    serde_json::json!({
+        "findings": explanation.findings.iter().map(|finding| serde_json::json!({
+            "code": finding.code,
+            "id": finding.advice.id(),
+            "cause": finding.advice.cause,
+            "steps": finding.advice.steps_for(Surface::CommandLine, None),
+            "transient": finding.advice.is_transient(),
+            "sign_in_again_helps": finding.advice.entry.sign_in_helps,
+        })).collect::<Vec<_>>(),
+        "trace_ids": explanation.trace_ids,
+        "correlation_ids": explanation.correlation_ids,
+        "timestamps": explanation.timestamps,
+    })
+}
+
+fn write_explanation(out: &mut impl Write, explanation: &Explanation) -> std::io::Result<()> {
+    if explanation.findings.is_empty() {
+        writeln!(
+            out,
+            "No sign-in code, server reply or error name that mailconnect knows was found in this text."
+        )?;
+    }
+    for finding in &explanation.findings {
+        writeln!(out, "{}", crate::words::excerpt(&finding.code, 200))?;
+        writeln!(out, "  {}", finding.advice.cause)?;
+        let lasting = if finding.advice.is_transient() {
+            "  Temporary: trying again later can work without changing anything."
+        } else if finding.advice.entry.sign_in_helps {
+            "  Signing in again can fix it."
+        } else {
+            "  Signing in again does not fix it: follow the steps."
+        };
+        writeln!(out, "{lasting}")?;
+        for (number, step) in finding
+            .advice
+            .steps_for(Surface::CommandLine, None)
+            .iter()
+            .enumerate()
+        {
+            writeln!(out, "  {}. {step}", number + 1)?;
+        }
+        writeln!(out)?;
+    }
+    for (label, values) in [
+        ("Trace id", &explanation.trace_ids),
+        ("Correlation id", &explanation.correlation_ids),
+        ("Time", &explanation.timestamps),
+    ] {
+        for value in values {
+            writeln!(out, "{label}: {value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the approval link and the e-mail for the IT admin.
+pub fn consent_link(account: &Account) -> anyhow::Result<ExitCode> {
+    let request = crate::consent::consent_request(account)
+        .map_err(|problem| crate::cli::UsageError(format!("no approval link: {problem}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", request.url)?;
+    writeln!(out)?;
+    writeln!(out, "Subject: {}", request.email_subject)?;
+    writeln!(out)?;
+    write!(out, "{}", request.email_body)?;
+    Ok(ExitCode::SUCCESS)
+}
