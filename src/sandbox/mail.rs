@@ -178,7 +178,7 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
         let upper = line.to_ascii_uppercase();
         let verb = upper.split(' ').next().unwrap_or_default().to_owned();
         let reply = match verb.as_str() {
-            "EHLO" => "250-sandbox.mailconnect.invalid Hello\r\n250-SIZE 37748736\r\n250-8BITMIME\r\n250-AUTH XOAUTH2\r\n250 ENHANCEDSTATUSCODES\r\n".to_owned(),
+            "EHLO" => "250-sandbox.mailconnect.invalid Hello\r\n250-SIZE 37748736\r\n250-8BITMIME\r\n250-AUTH XOAUTH2\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n".to_owned(),
             "HELO" => "250 sandbox.mailconnect.invalid Hello\r\n".to_owned(),
             "AUTH" => {
                 let mut parts = line.splitn(3, ' ').skip(1);
@@ -206,6 +206,7 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                 }
             }
             "MAIL" if !authenticated => "530 5.7.57 Client not authenticated to send mail. [sandbox.mailconnect.invalid]\r\n".to_owned(),
+            "MAIL" if let Some(Fault::SmtpMailFromReply(text)) = shared.has_fault(|fault| matches!(fault, Fault::SmtpMailFromReply(_))) => format!("{text}\r\n"),
             "MAIL" => {
                 has_sender = true;
                 recipients = 0;

@@ -87,6 +87,8 @@ pub enum Fault {
     TokenDelay(Duration),
     /// SMTP answers `AUTH` with this reply (for example 535 5.7.139 ...).
     SmtpAuthReply(String),
+    /// SMTP answers `MAIL FROM` with this reply (for example 550 5.7.60 ... send as this sender).
+    SmtpMailFromReply(String),
     /// IMAP answers `AUTHENTICATE` with this tagged reply (for example `NO AUTHENTICATE failed.`).
     ImapAuthReply(String),
     /// The mail responders accept connections and then say nothing.

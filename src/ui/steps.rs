@@ -774,13 +774,16 @@ fn failed_sign_in_ui(
         intent = ask_it_admin_ui(ui, &page.account).or(intent.take());
     }
     ui.add_space(6.0);
-    let suggested = advice.entry.suggest;
+    let suggested = advice.suggested_method(
+        page.last_method
+            .map(|method| method == SignInMethod::DeviceCode),
+    );
     match suggested {
         Some(Method::Browser) => {
             ui.label(
                 RichText::new(
-                    "Suggested: sign in with your browser on this computer. Your organisation accepts that way, \
-                     because it can recognise this computer.",
+                    "Suggested: sign in with your browser on this computer. Your organisation refused the code \
+                     sign-in; the browser sign-in happens on this computer, which your organisation can recognise.",
                 )
                 .strong(),
             );

@@ -432,6 +432,7 @@ impl Wizard {
                 let page = SignInPage {
                     account: page.account,
                     sign_in,
+                    last_method: None,
                 };
                 (Page::SignIn(Box::new(page)), Vec::new())
             }
@@ -450,6 +451,7 @@ impl Wizard {
                     Page::SignIn(Box::new(SignInPage {
                         account: page.account,
                         sign_in: other,
+                        last_method: None,
                     })),
                     Vec::new(),
                 ),
@@ -513,6 +515,7 @@ impl Wizard {
                     sign_in: SignIn::SignedIn {
                         tokens: page.tokens,
                     },
+                    last_method: None,
                 })),
                 Vec::new(),
             ),
@@ -544,6 +547,7 @@ impl Wizard {
         self.page = Page::SignIn(Box::new(SignInPage {
             account,
             sign_in: SignIn::Choosing,
+            last_method: None,
         }));
         vec![Effect::CancelSignIn]
     }
@@ -557,6 +561,7 @@ impl Wizard {
             return Vec::new();
         };
         page.sign_in = SignIn::Starting(method);
+        page.last_method = Some(method);
         let account = Box::new(page.account.clone());
         match method {
             SignInMethod::DeviceCode => vec![Effect::StartDeviceCode { attempt, account }],

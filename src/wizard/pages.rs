@@ -105,6 +105,8 @@ pub enum SignIn {
 pub struct SignInPage {
     pub account: Account,
     pub sign_in: SignIn,
+    /// The method of the latest attempt: a refusal reads differently after a code than after the browser.
+    pub last_method: Option<SignInMethod>,
 }
 
 impl SignInPage {

@@ -63,7 +63,8 @@ async fn both_checks_pass_with_a_fresh_token_and_report_each_stage() {
             Stage::Connecting,
             Stage::Greeting,
             Stage::Capabilities,
-            Stage::Authenticating
+            Stage::Authenticating,
+            Stage::Sender
         ]
     );
 }
@@ -132,6 +133,41 @@ async fn smtp_auth_switched_off_names_the_admin_center_switch() {
             .iter()
             .any(|step| step.contains("Manage email apps"))
     );
+}
+
+#[tokio::test]
+async fn a_missing_send_as_right_is_caught_at_set_up_without_sending_anything() {
+    let sandbox = quick_sandbox(SandboxOptions::default()).await;
+    let account = sandbox.account(MAILBOX);
+    let tokens = device_sign_in(&sandbox, &account, MAILBOX).await;
+    let (context, stages) = recording_context();
+    let credentials = MailCredentials::for_account(&account, tokens.access_token.clone());
+    let (_, smtp) = verify::check_both(&account, &credentials, &context).await;
+    assert!(smtp.verdict.passed(), "{smtp:?}");
+    assert!(
+        stages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, stage)| *stage == Stage::Sender),
+        "the sender is checked after the sign-in"
+    );
+
+    let denied = "550 5.7.60 SMTP; Client does not have permissions to send as this sender";
+    sandbox.inject(Fault::SmtpMailFromReply(denied.into()));
+    let (context, _) = recording_context();
+    let (imap, smtp) = verify::check_both(&account, &credentials, &context).await;
+    assert!(imap.verdict.passed());
+    let failure = smtp
+        .verdict
+        .failure()
+        .expect("sending as the mailbox is refused");
+    assert_eq!(failure.stage, Stage::Sender);
+    assert_eq!(failure.server_reply.as_deref(), Some(denied));
+    let advice = mailconnect::advice::for_check(failure, mailconnect::verify::Protocol::Smtp);
+    assert_eq!(advice.id(), "smtp-send-as-denied");
+    assert!(advice.steps.iter().any(|step| step.contains("Send as")));
+    assert_eq!(sandbox.stats().messages_received, 0, "nothing was sent");
 }
 
 #[tokio::test]
