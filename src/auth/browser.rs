@@ -83,6 +83,9 @@ impl SignInClient {
         if let Some(hint) = &options.login_hint {
             request = request.add_extra_param("login_hint", hint.clone());
         }
+        if let Some(market) = super::market() {
+            request = request.add_extra_param("mkt", market);
+        }
         let (authorize_url, state) = request.url();
 
         let (sender, answers) = mpsc::channel(1);

@@ -81,10 +81,12 @@ pub enum DevicePollEvent {
 impl SignInClient {
     /// Asks for a device code. The prompt is ready to display as soon as this returns.
     pub async fn start_device_code(&self) -> Result<DeviceCodePrompt, SignInError> {
-        let response: oauth2::DeviceAuthorizationResponse<MicrosoftDeviceFields> = self
-            .oauth
-            .exchange_device_code()
-            .add_scopes(self.scopes())
+        let mut request = self.oauth.exchange_device_code().add_scopes(self.scopes());
+        // Microsoft words the code's message and the sign-in page in the user's language.
+        if let Some(market) = super::market() {
+            request = request.add_extra_param("mkt", market);
+        }
+        let response: oauth2::DeviceAuthorizationResponse<MicrosoftDeviceFields> = request
             .request_async(&IdentityHttp { client: self })
             .await
             .map_err(from_oauth_error)?;

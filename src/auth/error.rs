@@ -23,15 +23,32 @@ pub struct IdentityError {
 }
 
 impl IdentityError {
-    /// A bare OAuth error (the browser's redirect carries only `error` and `error_description`).
+    /// A bare OAuth error (the browser's redirect carries only `error` and `error_description`). Microsoft puts the
+    /// trace id, correlation id and time inside the description there; they are taken out for support.
     pub fn from_parts(error: &str, description: Option<&str>) -> IdentityError {
+        let labelled = |label: &str| {
+            let text = description?;
+            let start = text.find(label)? + label.len();
+            let value: String = text[start..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | ' '))
+                .take(40)
+                .collect();
+            // A time runs to its "Z"; an id ends at the first space.
+            let value = match value.find('Z') {
+                Some(end) if label.starts_with("Timestamp") => value[..=end].to_owned(),
+                _ => value.split(' ').next().unwrap_or_default().to_owned(),
+            };
+            (!value.is_empty()).then_some(value)
+        };
         IdentityError {
             error: error.to_owned(),
             error_description: description.map(str::to_owned),
             error_codes: Vec::new(),
-            timestamp: None,
-            trace_id: None,
-            correlation_id: None,
+            timestamp: labelled("Timestamp:"),
+            trace_id: labelled("Trace ID:"),
+            correlation_id: labelled("Correlation ID:"),
             error_uri: None,
         }
     }

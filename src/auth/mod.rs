@@ -393,3 +393,46 @@ fn tokens_from_response(response: MicrosoftTokenResponse) -> Result<TokenSet, Si
         account,
     })
 }
+
+/// The user's language for Microsoft's sign-in pages and the device code's message (`mkt=de-DE`), from the
+/// environment's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`); `None` for the C locale or anything unreadable.
+pub fn market() -> Option<String> {
+    market_from(
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))?
+            .as_str(),
+    )
+}
+
+fn market_from(locale: &str) -> Option<String> {
+    let name = locale.split(['.', '@']).next()?;
+    let (language, region) = match name.split_once(['_', '-']) {
+        Some((language, region)) => (language, Some(region)),
+        None => (name, None),
+    };
+    let language_ok =
+        (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_lowercase());
+    let region_ok = region
+        .is_none_or(|region| region.len() == 2 && region.chars().all(|c| c.is_ascii_uppercase()));
+    if !language_ok || !region_ok {
+        return None;
+    }
+    Some(match region {
+        Some(region) => format!("{language}-{region}"),
+        None => language.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod market_tests {
+    #[test]
+    fn the_locale_becomes_a_market_and_nonsense_is_left_out() {
+        assert_eq!(super::market_from("de_DE.UTF-8").as_deref(), Some("de-DE"));
+        assert_eq!(super::market_from("fr_CA@euro").as_deref(), Some("fr-CA"));
+        assert_eq!(super::market_from("nl").as_deref(), Some("nl"));
+        assert_eq!(super::market_from("C.UTF-8"), None);
+        assert_eq!(super::market_from("POSIX"), None);
+        assert_eq!(super::market_from("en_US&x=1"), None);
+    }
+}

@@ -128,6 +128,9 @@ async fn device_code(
     if let Some(response) = check_app(&tenant, &params) {
         return response;
     }
+    if let Some(market) = params.get("mkt") {
+        shared.state().stats.markets.push(market.clone());
+    }
     let device_code = shared.random_token("sbx-dc-");
     let letters: String = (0..9)
         .map(|_| {
@@ -457,6 +460,9 @@ async fn authorize(
             "Sign-in error",
             "AADSTS501491: Invalid size of Code_Challenge parameter.",
         );
+    }
+    if let Some(market) = params.get("mkt") {
+        shared.state().stats.markets.push(market.clone());
     }
     let request = PendingBrowserRequest {
         redirect_uri,

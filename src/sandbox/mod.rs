@@ -107,6 +107,8 @@ pub struct SandboxStats {
     pub device_polls: Vec<Instant>,
     /// Messages accepted by the SMTP responder.
     pub messages_received: u32,
+    /// The `mkt` (language) asked for on device code requests and sign-in pages, in order.
+    pub markets: Vec<String>,
 }
 
 impl SandboxStats {

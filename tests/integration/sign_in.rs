@@ -555,3 +555,26 @@ async fn plain_http_identity_endpoints_elsewhere_are_refused() {
     .expect_err("insecure");
     assert!(matches!(error, SignInError::InsecureEndpoint { .. }));
 }
+
+#[tokio::test]
+async fn the_sign_in_pages_are_asked_for_the_users_language() {
+    // nextest runs each test in its own process: the locale set here is this test's alone.
+    unsafe {
+        std::env::set_var("LC_ALL", "de_DE.UTF-8");
+    }
+    let sandbox = quick_sandbox(SandboxOptions::default()).await;
+    let client = sign_in_client(&sandbox.account(MAILBOX));
+    client.start_device_code().await.expect("device code");
+    let sign_in = client
+        .start_browser_sign_in(&SignInOptions::default())
+        .await
+        .expect("browser sign-in");
+    let page = browser(false)
+        .get(sign_in.authorize_url.as_str())
+        .send()
+        .await
+        .expect("the sign-in page");
+    assert!(page.status().is_success() || page.status().is_redirection());
+    assert!(sign_in.authorize_url.as_str().contains("mkt=de-DE"));
+    assert_eq!(sandbox.stats().markets, ["de-DE", "de-DE"]);
+}
