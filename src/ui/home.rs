@@ -21,6 +21,8 @@ pub enum HomeAction {
     ConfirmRemove,
     CancelRemove,
     AddMailbox,
+    /// The "Explain an error message" page.
+    Explain,
 }
 
 /// The whole home page.
@@ -121,6 +123,9 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         }
         if ui.button("Add mailbox").clicked() {
             action = Some(HomeAction::AddMailbox);
+        }
+        if ui.button("Explain an error message").clicked() {
+            action = Some(HomeAction::Explain);
         }
     });
     ui.horizontal_wrapped(|ui| {

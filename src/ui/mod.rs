@@ -3,6 +3,7 @@
 //! Drawing never waits: results from background work arrive through a channel, drained in `logic` before drawing.
 
 use eframe::egui;
+mod explain;
 mod home;
 mod steps;
 pub mod theme;
@@ -31,6 +32,8 @@ pub enum Screen {
     /// The accounts home (when any mailbox is set up).
     Home,
     Wizard,
+    /// "Explain an error message", over whichever screen opened it.
+    Explain,
 }
 
 /// The window's application state.
@@ -38,6 +41,9 @@ pub struct WizardApp {
     wizard: Wizard,
     home: Home,
     screen: Screen,
+    explain: explain::ExplainPage,
+    /// Where Back on the explain page returns to.
+    explain_return: Screen,
     /// The settings "Add mailbox" starts from: those the window opened with (the preset's or the first account's
     /// tenant, client id and servers), without an address.
     blank_form: AccountForm,
@@ -108,6 +114,8 @@ impl WizardApp {
             blank_form,
             home: Home::new(Vec::new()),
             screen: Screen::Wizard,
+            explain: explain::ExplainPage::default(),
+            explain_return: Screen::Wizard,
             next_health_check: None,
             runner,
             events,
@@ -182,6 +190,13 @@ impl WizardApp {
         }
     }
 
+    fn show_explain(&mut self) {
+        if self.screen != Screen::Explain {
+            self.explain_return = self.screen;
+            self.screen = Screen::Explain;
+        }
+    }
+
     /// Opens the wizard at signing `mailbox` in again, as its "Re-authenticate now" does; a mailbox that is not
     /// set up leaves the home with a notice saying so.
     pub fn reauthenticate(&mut self, ctx: &egui::Context, mailbox: &str) {
@@ -223,6 +238,7 @@ impl WizardApp {
             }
             HomeAction::CancelRemove => self.home.confirm_removal = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
+            HomeAction::Explain => self.show_explain(),
         }
     }
 
@@ -313,6 +329,7 @@ impl eframe::App for WizardApp {
         if self.exit_after_first_frame {
             let showing = match self.screen {
                 Screen::Home => "accounts".to_owned(),
+                Screen::Explain => "explain".to_owned(),
                 Screen::Wizard => format!("wizard-step-{}", self.wizard.step().number()),
             };
             report_first_frame(ui.ctx(), self.frames_drawn, &showing);
@@ -326,9 +343,14 @@ impl eframe::App for WizardApp {
                     self.apply_home_action(&ctx, action);
                 }
             }
-            Screen::Wizard => {
-                if let Some(intent) = steps::wizard_ui(ui, &mut self.wizard) {
-                    self.apply_intent(&ctx, intent);
+            Screen::Wizard => match steps::wizard_ui(ui, &mut self.wizard) {
+                Some(Intent::ExplainError) => self.show_explain(),
+                Some(intent) => self.apply_intent(&ctx, intent),
+                None => {}
+            },
+            Screen::Explain => {
+                if explain::explain_ui(ui, &mut self.explain) {
+                    self.screen = self.explain_return;
                 }
             }
         }

@@ -225,6 +225,9 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 intent = Some(Intent::OpenPresetFile);
             }
         });
+        if ui.button("Explain an error message").clicked() {
+            intent = Some(Intent::ExplainError);
+        }
         ui.add_space(4.0);
     } else {
         let presets_label = ui.label("Settings from your support team");

@@ -61,6 +61,8 @@ pub enum Intent {
     LoadPresetFile(std::path::PathBuf),
     /// "Open preset file…": the system's file dialog.
     OpenPresetFile,
+    /// "Explain an error message": the window shows its explain page (nothing changes in the wizard).
+    ExplainError,
     Finish,
 }
 
@@ -384,6 +386,7 @@ impl Wizard {
                 Page::Account { .. } => vec![Effect::LoadPresets { path }],
                 _ => Vec::new(),
             },
+            Intent::ExplainError => Vec::new(),
             Intent::OpenPresetFile => match self.page {
                 Page::Account { .. } => vec![Effect::PickPresetFile],
                 _ => Vec::new(),

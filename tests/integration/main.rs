@@ -4,11 +4,13 @@
 mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;
+mod explain_command;
 mod home_window;
 mod hostile;
 mod keepalive;
 mod keyring_store;
 mod real_window;
+mod refusals_window;
 mod secrets_never_leak;
 mod serialised_writes;
 mod sign_in;
