@@ -94,7 +94,7 @@ impl Window {
         self.harness.step();
     }
 
-    fn to_sign_in_step(&mut self) {
+    fn go_to_sign_in_step(&mut self) {
         self.wait_for("Step 1 of 5");
         self.click("Next");
         self.wait_for("Step 2 of 5");
@@ -124,7 +124,7 @@ impl Window {
 #[test]
 fn admin_consent_required_turns_the_sign_in_step_into_ask_your_it_admin() {
     let mut window = Window::open();
-    window.to_sign_in_step();
+    window.go_to_sign_in_step();
     window.refuse_the_next_token_request(
         90094,
         "invalid_grant",
@@ -169,7 +169,7 @@ fn admin_consent_required_turns_the_sign_in_step_into_ask_your_it_admin() {
 #[test]
 fn a_code_sign_in_blocked_by_policy_suggests_the_browser_which_then_signs_in() {
     let mut window = Window::open();
-    window.to_sign_in_step();
+    window.go_to_sign_in_step();
     window.refuse_the_next_token_request(
         53003,
         "invalid_grant",
