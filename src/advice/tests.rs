@@ -107,6 +107,12 @@ fn steps_name_only_controls_that_exist_and_only_through_markers() {
                 );
                 rest = &rest[end.unwrap_or(rest.len())..];
             }
+            // "choose \"…\"" is how a marker names this window's controls; other programs' buttons are clicked.
+            assert!(
+                !step.contains("choose \""),
+                "{}: write \"click\" for another program's button",
+                entry.id
+            );
             for control in [
                 "Try again",
                 "Sign in again",
@@ -331,4 +337,24 @@ fn a_reply_in_another_language_lands_on_its_code() {
         find(&Evidence::from_text(french)).unwrap().id(),
         "aad-mfa-required"
     );
+}
+
+#[test]
+fn check_advice_names_only_the_check_pages_controls() {
+    // The check page offers "Try again", "Sign in again" and "Copy support report", nothing else.
+    for entry in entries().iter().filter(|entry| {
+        ["imap-", "smtp-", "pop-", "connection-"]
+            .iter()
+            .any(|prefix| entry.id.starts_with(prefix))
+    }) {
+        for step in &entry.steps {
+            for marker in ["{another-account}", "{new-code}", "{browser}", "{code}"] {
+                assert!(
+                    !step.contains(marker),
+                    "{} names {marker}, which the check page does not have",
+                    entry.id
+                );
+            }
+        }
+    }
 }

@@ -736,7 +736,12 @@ fn check_ui(ui: &mut Ui, page: &CheckPage) -> Option<Intent> {
                         ui.label(format!("{}…", stage.doing()));
                     });
                 }
-                CheckRow::Finished(report) => report_ui(ui, protocol, report),
+                CheckRow::Finished(report) => {
+                    report_ui(ui, protocol, report);
+                    if !report.verdict.passed() {
+                        shared_mailbox_note(ui, &page.account, protocol);
+                    }
+                }
             }
         });
         ui.add_space(6.0);
@@ -828,6 +833,15 @@ fn failed_sign_in_ui(
         if ui.button("Sign in again").clicked() {
             intent = Some(Intent::SignInAgain);
         }
+        // "Try again" repeats the way that was tried; the advice for passing trouble names it.
+        if let Some(method) = page.last_method
+            && ui.button("Try again").clicked()
+        {
+            intent = Some(Intent::StartSignIn(method));
+        }
+        if ui.button("Copy support report").clicked() {
+            intent = Some(Intent::CopySupportReport);
+        }
     });
     intent
 }
@@ -880,6 +894,27 @@ fn ask_it_admin_ui(ui: &mut Ui, account: &crate::config::Account) -> Option<Inte
         intent = Some(Intent::SignInAgain);
     }
     intent
+}
+
+/// What mailconnect knows and the advice cannot: for a shared mailbox, who signs in for it and which right that
+/// person needs for this check.
+fn shared_mailbox_note(ui: &mut Ui, account: &crate::config::Account, protocol: Protocol) {
+    let person = account.sign_in_account();
+    if person.eq_ignore_ascii_case(&account.mailbox) {
+        return;
+    }
+    let right = match protocol {
+        Protocol::Imap => "Full Access",
+        Protocol::Smtp => "Send as",
+    };
+    ui.label(
+        RichText::new(format!(
+            "{person} signs in for the shared mailbox {}: {person} needs the \"{right}\" permission on it \
+             (Exchange admin center > Recipients > Mailboxes > {} > Delegation).",
+            account.mailbox, account.mailbox
+        ))
+        .strong(),
+    );
 }
 
 fn report_ui(ui: &mut Ui, protocol: Protocol, report: &CheckReport) {

@@ -112,6 +112,23 @@ impl Window {
         assert_eq!(self.harness.state().wizard().step(), Step::SignIn);
     }
 
+    /// Every control the shown advice names ("choose \"Try again\"") is on the page.
+    fn advice_names_only_controls_on_the_page(&self) {
+        let Some(SignIn::Failed(error)) = self.harness.state().wizard().sign_in() else {
+            panic!("a failed sign-in")
+        };
+        let advice = mailconnect::advice::for_sign_in(error);
+        for step in advice.steps_for(mailconnect::advice::Surface::Window, None) {
+            for named in step.split("choose \"").skip(1) {
+                let control = named.split('"').next().unwrap();
+                assert!(
+                    self.harness.query_by_label(control).is_some(),
+                    "the advice names \"{control}\", which is not on the page"
+                );
+            }
+        }
+    }
+
     fn refuse_the_next_token_request(&self, aadsts: u32, error: &str, description: &str) {
         self.sandbox.inject(Fault::TokenError {
             error: error.to_owned(),
@@ -149,6 +166,7 @@ fn admin_consent_required_turns_the_sign_in_step_into_ask_your_it_admin() {
     );
     assert!(window.shows("scope=") && window.shows("IMAP.AccessAsUser.All"));
     assert!(window.shows("AADSTS90094"), "the code to read out");
+    window.advice_names_only_controls_on_the_page();
     window.click("Copy link");
     assert!(window.shows("Link copied"));
     window.click("Copy e-mail text");
@@ -178,6 +196,7 @@ fn a_code_sign_in_blocked_by_policy_suggests_the_browser_which_then_signs_in() {
     window.click("Sign in with a code");
     window.wait_for("Suggested: sign in with your browser");
     assert!(window.shows("Conditional Access"), "the cause in words");
+    window.advice_names_only_controls_on_the_page();
     // Both ways stay on offer; the browser comes first.
     assert!(window.shows("Sign in with a code"));
     window.click("Sign in with your browser");
@@ -193,6 +212,29 @@ fn a_code_sign_in_blocked_by_policy_suggests_the_browser_which_then_signs_in() {
         .expect("the browser reaches the loopback");
     assert!(landed.status().is_success());
     window.wait_for(&format!("Signed in as {MAILBOX}"));
+}
+
+#[test]
+fn every_sign_in_refusal_names_only_controls_the_failed_page_has() {
+    // Each AADSTS code the catalogue knows, refused at the code sign-in's token request.
+    let codes: Vec<u32> = mailconnect::advice::entries()
+        .iter()
+        .filter_map(|entry| entry.aadsts.first().copied())
+        .collect();
+    assert!(codes.len() > 40);
+    let mut window = Window::open();
+    window.go_to_sign_in_step();
+    for code in codes {
+        window.refuse_the_next_token_request(
+            code,
+            "invalid_grant",
+            &format!("AADSTS{code}: refused."),
+        );
+        window.click("Sign in with a code");
+        window.wait_for("Sign-in did not work");
+        window.advice_names_only_controls_on_the_page();
+        window.sandbox.clear_faults();
+    }
 }
 
 #[test]
