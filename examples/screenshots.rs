@@ -70,7 +70,25 @@ fn stops() -> Vec<Stop> {
         Stop {
             file: "3a-sign-in-choose.png",
             ready: |a| a.wizard().step() == Step::SignIn,
-            next: |t, ctx| t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode)),
+            next: |t, ctx| {
+                // First the organisation that has not approved the app yet.
+                t.sandbox.inject(Fault::TokenError {
+                    error: "invalid_grant".into(),
+                    aadsts: 90094,
+                    description: "The grant requires admin permission.".into(),
+                });
+                ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(720.0, 980.0)));
+                t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode));
+            },
+        },
+        Stop {
+            file: "3d-ask-it-admin.png",
+            ready: |a| matches!(a.wizard().sign_in(), Some(SignIn::Failed(_))),
+            next: |t, ctx| {
+                t.sandbox.clear_faults();
+                ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(720.0, 600.0)));
+                t.act(ctx, Intent::StartSignIn(SignInMethod::DeviceCode));
+            },
         },
         Stop {
             file: "3b-sign-in-code.png",
@@ -165,6 +183,16 @@ fn stops() -> Vec<Stop> {
         Stop {
             file: "1-account-light.png",
             ready: |a| a.wizard().step() == Step::Account,
+            next: |t, _| {
+                t.app.show_explain_with(
+                    "09:14 PracticeMail: send failed: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled\n\
+                     09:14 token refresh: {\"error\":\"invalid_grant\",\"error_description\":\"AADSTS700082: The refresh token has expired due to inactivity.\\r\\nTrace ID: 0f6c2c1a-7b4e-4e2b-9c41-2d6f3a8e1b00\\r\\nCorrelation ID: 7d1f3e2a-1c4b-4b8e-a0f1-9e2d3c4b5a60\"}",
+                );
+            },
+        },
+        Stop {
+            file: "7-explain.png",
+            ready: |a| a.screen() == Screen::Explain,
             next: |_, ctx| ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         },
     ]
@@ -199,7 +227,13 @@ impl eframe::App for Tour {
             self.current += 1;
             next(self, ctx);
         } else if !self.waiting_for_picture && self.current < self.stops.len() {
-            if (self.stops[self.current].ready)(&self.app) {
+            if (self.stops[self.current].ready)(&self.app)
+                && self.stops[self.current].file.is_empty()
+            {
+                let next = self.stops[self.current].next;
+                self.current += 1;
+                next(self, ctx);
+            } else if (self.stops[self.current].ready)(&self.app) {
                 // Let layout and any animation settle before the picture.
                 let since = *self.ready_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_millis(600) {

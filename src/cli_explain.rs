@@ -43,7 +43,7 @@ fn explanation_json(explanation: &Explanation) -> serde_json::Value {
             "code": finding.code,
             "id": finding.advice.id(),
             "cause": finding.advice.cause,
-            "steps": finding.advice.steps_for(Surface::CommandLine, None),
+            "steps": finding.advice.steps_for(Surface::Elsewhere, None),
             "transient": finding.advice.is_transient(),
             "sign_in_again_helps": finding.advice.entry.sign_in_helps,
         })).collect::<Vec<_>>(),
@@ -73,7 +73,7 @@ fn write_explanation(out: &mut impl Write, explanation: &Explanation) -> std::io
         writeln!(out, "{lasting}")?;
         for (number, step) in finding
             .advice
-            .steps_for(Surface::CommandLine, None)
+            .steps_for(Surface::Elsewhere, None)
             .iter()
             .enumerate()
         {

@@ -6,44 +6,61 @@
 pub enum Surface {
     Window,
     CommandLine,
+    /// About an error another program showed (pasted into "Explain an error message" or `mailconnect explain`):
+    /// the controls are that program's, or mailconnect's where it can help.
+    Elsewhere,
 }
 
 /// Each control marker, as the window says it and as the command line says it.
-pub const CONTROLS: [(&str, &str, &str); 7] = [
+pub const CONTROLS: [(&str, &str, &str, &str); 8] = [
     (
         "{retry}",
         "choose \"Try again\"",
         "run the same mailconnect command again",
+        "try again in the program that showed the error",
     ),
     (
         "{sign-in-again}",
         "choose \"Sign in again\"",
         "sign in again with `mailconnect login <mailbox>`",
+        "sign in again (in mailconnect: Accounts, \"Re-authenticate now\")",
     ),
     (
         "{another-account}",
         "choose \"Use another account\"",
         "run `mailconnect login <mailbox> --browser` and pick the account",
+        "sign in again with the right account",
     ),
     (
         "{new-code}",
         "choose \"Get a new code\"",
         "run `mailconnect login <mailbox>` again for a new code",
+        "get a new code",
     ),
     (
         "{report}",
         "copy the support report",
         "run `mailconnect report <mailbox>`",
+        "send support the error message with the ids shown here",
     ),
     (
         "{browser}",
         "choose \"Sign in with your browser\"",
         "run `mailconnect login <mailbox> --browser`",
+        "sign in with a browser on this computer",
     ),
     (
         "{code}",
         "choose \"Sign in with a code\"",
         "run `mailconnect login <mailbox>` to sign in with a code",
+        "sign in with a code",
+    ),
+    (
+        "{ask-it-admin}",
+        "send your IT admin the approval link under \"Ask your IT admin\" below",
+        "send your IT admin the approval link that `mailconnect consent-link <mailbox>` prints",
+        "send your IT admin the approval link (mailconnect shows it when a sign-in needs approval, and \
+         `mailconnect consent-link <mailbox>` prints it)",
     ),
 ];
 
@@ -54,12 +71,13 @@ impl crate::advice::Advice {
             .iter()
             .map(|step| {
                 let mut text = step.clone();
-                for (marker, window, command_line) in CONTROLS {
+                for (marker, window, command_line, elsewhere) in CONTROLS {
                     text = text.replace(
                         marker,
                         match surface {
                             Surface::Window => window,
                             Surface::CommandLine => command_line,
+                            Surface::Elsewhere => elsewhere,
                         },
                     );
                 }

@@ -92,7 +92,7 @@ fn every_entry_is_reachable_and_every_refinement_narrows_a_real_entry() {
 fn steps_name_only_controls_that_exist_and_only_through_markers() {
     let markers: Vec<&str> = crate::controls::CONTROLS
         .iter()
-        .map(|(marker, _, _)| *marker)
+        .map(|(marker, _, _, _)| *marker)
         .collect();
     for entry in entries() {
         for step in &entry.steps {

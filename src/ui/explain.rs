@@ -74,7 +74,7 @@ pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> bool {
                 for finding in &explanation.findings {
                     ui.separator();
                     ui.label(RichText::new(&finding.code).monospace().strong());
-                    advice_ui(ui, &finding.advice);
+                    advice_ui(ui, &finding.advice, crate::advice::Surface::Elsewhere);
                     ui.label(RichText::new(if finding.advice.is_transient() {
                         "Temporary: trying again later can work without changing anything."
                     } else if finding.advice.entry.sign_in_helps {

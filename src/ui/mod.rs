@@ -3,8 +3,10 @@
 //! Drawing never waits: results from background work arrive through a channel, drained in `logic` before drawing.
 
 use eframe::egui;
+mod check_save_pages;
 mod explain;
 mod home;
+mod sign_in_page;
 mod steps;
 pub mod theme;
 mod widgets;
@@ -188,6 +190,12 @@ impl WizardApp {
             // Straight to the reminder of the current settings, as the vendor's "Re-authenticate Now" does.
             self.apply_intent(ctx, Intent::Next);
         }
+    }
+
+    /// Shows the explain page with `text` pasted (the screenshot tour).
+    pub fn show_explain_with(&mut self, text: &str) {
+        self.explain.text = text.to_owned();
+        self.show_explain();
     }
 
     fn show_explain(&mut self) {

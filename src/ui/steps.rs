@@ -2,27 +2,26 @@
 //! the user asked for; the app applies it after drawing.
 
 use eframe::egui;
-use std::time::Duration;
 
 use egui::{RichText, Ui};
 
-use super::widgets::{advice_ui, fail_colour, qr_code, text_field, verdict_badge};
+use super::widgets::{fail_colour, text_field};
 use crate::config::{Field, Provider, Security};
 use crate::verify::Protocol;
-use crate::verify::{CheckReport, Verdict};
-use crate::wizard::{
-    CheckPage, CheckRow, Copied, Intent, Page, ReminderPage, SavePage, Saving, SignIn,
-    SignInMethod, SignInPage, Step, StoredPassword, Wizard,
-};
+use crate::wizard::{Intent, Page, ReminderPage, Saving, Step, StoredPassword, Wizard};
 
 /// The whole window: header, page, navigation. Returns the user's intent, if any.
 #[must_use]
 pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     let mut intent = None;
     let margin = egui::Margin::symmetric(20, 10);
-    egui::Panel::top("step_header")
+    if egui::Panel::top("step_header")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
-        .show(ui, |ui| header_ui(ui, wizard.step()));
+        .show(ui, |ui| header_ui(ui, wizard.step()))
+        .inner
+    {
+        intent = Some(Intent::ExplainError);
+    }
     // The footer's place is reserved now but its buttons are made after the page's controls, so that Tab visits
     // the page before Cancel, Back and Next (egui's Tab order is the order controls are made in).
     let button_height =
@@ -42,9 +41,9 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                     let page_intent = match &wizard.page {
                         Page::Account { .. } => account_ui(ui, wizard),
                         Page::Reminder(page) => reminder_ui(ui, page),
-                        Page::SignIn(page) => sign_in_ui(ui, page),
-                        Page::Check(page) => check_ui(ui, page),
-                        Page::Save(page) => save_ui(ui, page),
+                        Page::SignIn(page) => super::sign_in_page::sign_in_ui(ui, page),
+                        Page::Check(page) => super::check_save_pages::check_ui(ui, page),
+                        Page::Save(page) => super::check_save_pages::save_ui(ui, page),
                     };
                     intent = intent.take().or(page_intent);
                 });
@@ -107,7 +106,10 @@ pub(super) fn appearance_ui(ui: &mut Ui) {
     }
 }
 
-fn header_ui(ui: &mut Ui, step: Step) {
+/// The breadcrumb, the step's title and purpose, and on the right the Appearance switch and "Explain an error
+/// message" (on every step: an error seen anywhere can be pasted there). `true` when that was chosen.
+fn header_ui(ui: &mut Ui, step: Step) -> bool {
+    let mut explain = false;
     // Every step by name, the current one marked: support staff can say "you are on step 3, Sign in".
     ui.horizontal_wrapped(|ui| {
         for (index, each) in Step::ALL.iter().enumerate() {
@@ -125,10 +127,10 @@ fn header_ui(ui: &mut Ui, step: Step) {
     ui.add_space(2.0);
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Step {} of 5", step.number())).strong());
-        ui.with_layout(
-            egui::Layout::right_to_left(egui::Align::Center),
-            appearance_ui,
-        );
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            appearance_ui(ui);
+            explain = ui.small_button("Explain an error message").clicked();
+        });
     });
     ui.heading(RichText::new(step.title()).strong());
     ui.label(match step {
@@ -138,6 +140,7 @@ fn header_ui(ui: &mut Ui, step: Step) {
         Step::Check => "mailconnect now checks that receiving (IMAP) and sending (SMTP) work with the new sign-in.",
         Step::Save => "Save stores the sign-in in this computer's secure keyring, never in a plain file.",
     });
+    explain
 }
 
 /// A tick box that Enter does not toggle (egui clicks the focused control on Enter): on a form, Enter moves on, and
@@ -225,9 +228,7 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 intent = Some(Intent::OpenPresetFile);
             }
         });
-        if ui.button("Explain an error message").clicked() {
-            intent = Some(Intent::ExplainError);
-        }
+
         ui.add_space(4.0);
     } else {
         let presets_label = ui.label("Settings from your support team");
@@ -528,528 +529,4 @@ fn reminder_ui(ui: &mut Ui, page: &ReminderPage) -> Option<Intent> {
         StoredPassword::Loading => {}
     }
     intent
-}
-
-fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
-    let mut intent = None;
-    let expected = page.expected().to_owned();
-    match &page.sign_in {
-        SignIn::Choosing => {
-            ui.label(format!("Sign in as {expected}."));
-            ui.add_space(8.0);
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(RichText::new("Sign in with a code (recommended)").strong());
-                ui.label("You get a short code. Open the Microsoft page on this computer or your phone and type it in.");
-                if ui.button("Sign in with a code").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
-                }
-            });
-            ui.add_space(6.0);
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(RichText::new("Sign in with your browser").strong());
-                ui.label("Your web browser opens Microsoft's sign-in page.");
-                if ui.button("Sign in with your browser").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
-                }
-            });
-        }
-        SignIn::Starting(method) => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(match method {
-                    SignInMethod::DeviceCode => "Getting a code from Microsoft…",
-                    SignInMethod::Browser => "Opening your browser…",
-                });
-            });
-            if ui.button("Cancel sign-in").clicked() {
-                intent = Some(Intent::CancelSignIn);
-            }
-        }
-        SignIn::ShowingCode(prompt) => {
-            let page = prompt.verification_uri.to_string();
-            ui.label("1. Open this page:");
-            ui.horizontal(|ui| {
-                if ui.link(RichText::new(&page).size(16.0)).clicked() {
-                    intent = Some(Intent::OpenUrl(page.clone()));
-                }
-                if ui.button("Open the sign-in page").clicked() {
-                    intent = Some(Intent::OpenUrl(page.clone()));
-                }
-            });
-            ui.add_space(6.0);
-            ui.label("2. Enter this code:");
-            ui.horizontal(|ui| {
-                let code = ui.label(
-                    RichText::new(&prompt.user_code)
-                        .size(34.0)
-                        .monospace()
-                        .strong(),
-                );
-                code.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Label,
-                        true,
-                        format!("Code {}", prompt.user_code),
-                    )
-                });
-                if ui.button("Copy code").clicked() {
-                    intent = Some(Intent::CopyText {
-                        text: prompt.user_code.clone(),
-                        what: Copied::Code,
-                    });
-                }
-            });
-            ui.add_space(6.0);
-            ui.horizontal(|ui| {
-                qr_code(ui, &page, 132.0);
-                ui.vertical(|ui| {
-                    ui.label("On a phone? Scan this to open the page.");
-                    let remaining = prompt.remaining();
-                    ui.label(format!(
-                        "The code expires in {}.",
-                        minutes_seconds(remaining)
-                    ));
-                    // No spinner: it would repaint every frame for up to 15 minutes. The countdown already
-                    // shows that the page is alive, once a second.
-                    ui.label("Waiting for you to sign in. This page moves on by itself.");
-                });
-            });
-            if ui.button("Cancel sign-in").clicked() {
-                intent = Some(Intent::CancelSignIn);
-            }
-        }
-        SignIn::WaitingForBrowser { url } => {
-            // No spinner here either: the wait can be long, and an idle window must not repaint.
-            ui.label(
-                RichText::new("Finish signing in in your browser. This page moves on by itself.")
-                    .strong(),
-            );
-            ui.add_space(6.0);
-            ui.label("No browser opened? Copy this link into one:");
-            let link = url.to_string();
-            ui.add(egui::Label::new(RichText::new(&link).small().monospace()).wrap());
-            ui.horizontal(|ui| {
-                if ui.button("Copy link").clicked() {
-                    intent = Some(Intent::CopyText {
-                        text: link.clone(),
-                        what: Copied::Link,
-                    });
-                }
-                if ui.button("Cancel sign-in").clicked() {
-                    intent = Some(Intent::CancelSignIn);
-                }
-            });
-        }
-        SignIn::CodeExpired => {
-            ui.horizontal(|ui| {
-                verdict_badge(
-                    ui,
-                    false,
-                    "The code expired before the sign-in was finished",
-                )
-            });
-            ui.label("Codes last 15 minutes. Get a new one and sign in straight away.");
-            ui.horizontal(|ui| {
-                if ui.button("Get a new code").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
-                }
-                if ui.button("Sign in with your browser").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
-                }
-            });
-        }
-        SignIn::Failed(error) => {
-            intent = failed_sign_in_ui(ui, page, error).or(intent.take());
-        }
-        SignIn::SignedIn { tokens } => {
-            match page.mismatch() {
-                None => {
-                    let who = tokens
-                        .account
-                        .as_ref()
-                        .map_or(expected.clone(), |account| account.username.clone());
-                    ui.horizontal(|ui| verdict_badge(ui, true, &format!("Signed in as {who}")));
-                    ui.label("Choose Next to check the connection.");
-                }
-                Some(error) => {
-                    ui.horizontal(|ui| {
-                        verdict_badge(ui, false, "Signed in with a different account")
-                    });
-                    ui.label(error.to_string());
-                    advice_ui(ui, &crate::advice::for_sign_in(&error));
-                }
-            }
-            ui.add_space(6.0);
-            // Always a way out of a sign-in, right or wrong, without starting the wizard over.
-            ui.horizontal(|ui| {
-                if ui.button("Sign in again").clicked() {
-                    intent = Some(Intent::SignInAgain);
-                }
-                if ui.button("Use another account").clicked() {
-                    intent = Some(Intent::UseAnotherAccount);
-                }
-            });
-        }
-    }
-    intent
-}
-
-fn minutes_seconds(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    format!("{}:{:02}", seconds / 60, seconds % 60)
-}
-
-fn check_ui(ui: &mut Ui, page: &CheckPage) -> Option<Intent> {
-    let mut intent = None;
-    // The actions come first so a long explanation below never pushes them out of sight. Every control the
-    // advice below names ("Try again", "Sign in again") is here.
-    ui.horizontal(|ui| {
-        let can_retry = (page.imap.failed() || page.smtp.failed()) && !page.running();
-        if ui
-            .add_enabled(can_retry, egui::Button::new("Try again"))
-            .clicked()
-        {
-            intent = Some(Intent::RetryFailedChecks);
-        }
-        if ui
-            .add_enabled(!page.running(), egui::Button::new("Sign in again"))
-            .clicked()
-        {
-            intent = Some(Intent::SignInAgain);
-        }
-        if ui.button("Copy support report").clicked() {
-            intent = Some(Intent::CopySupportReport);
-        }
-    });
-    ui.add_space(6.0);
-    for (protocol, row) in [(Protocol::Imap, &page.imap), (Protocol::Smtp, &page.smtp)] {
-        egui::Frame::group(ui.style()).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(protocol.role()).strong().size(16.0));
-            match row {
-                CheckRow::Waiting => {
-                    ui.label("Waiting to start…");
-                }
-                CheckRow::Running(stage) => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label(format!("{}…", stage.doing()));
-                    });
-                }
-                CheckRow::Finished(report) => {
-                    report_ui(ui, protocol, report);
-                    if !report.verdict.passed() {
-                        shared_mailbox_note(ui, &page.account, protocol);
-                    }
-                }
-            }
-        });
-        ui.add_space(6.0);
-    }
-    intent
-}
-
-/// A sign-in that did not work: the cause and fix, the ids to read out, and every way on. When only an IT admin
-/// can help (consent), the approval request to send them; when the organisation blocks one sign-in method, the
-/// other one first, with the reason.
-fn failed_sign_in_ui(
-    ui: &mut Ui,
-    page: &SignInPage,
-    error: &crate::auth::SignInError,
-) -> Option<Intent> {
-    use crate::advice::Method;
-    let mut intent = None;
-    let advice = crate::advice::for_sign_in(error);
-    ui.horizontal(|ui| verdict_badge(ui, false, "Sign-in did not work"));
-    ui.add_space(4.0);
-    advice_ui(ui, &advice);
-    ui.add_space(6.0);
-    ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
-    if let Some(identity) = error.identity() {
-        for (label, value) in [
-            ("Correlation id", identity.correlation_id.as_deref()),
-            ("Trace id", identity.trace_id.as_deref()),
-            ("Time", identity.timestamp.as_deref()),
-        ] {
-            if let Some(value) = value {
-                ui.label(RichText::new(format!("{label}: {value}")).monospace());
-            }
-        }
-    }
-    ui.label(RichText::new(error.to_string()).small());
-    if advice.entry.admin_consent {
-        ui.add_space(8.0);
-        intent = ask_it_admin_ui(ui, &page.account).or(intent.take());
-    }
-    ui.add_space(6.0);
-    let suggested = advice.suggested_method(
-        page.last_method
-            .map(|method| method == SignInMethod::DeviceCode),
-    );
-    match suggested {
-        Some(Method::Browser) => {
-            ui.label(
-                RichText::new(
-                    "Suggested: sign in with your browser on this computer. Your organisation refused the code \
-                     sign-in; the browser sign-in happens on this computer, which your organisation can recognise.",
-                )
-                .strong(),
-            );
-        }
-        Some(Method::Code) => {
-            ui.label(
-                RichText::new(
-                    "Suggested: sign in with a code. It works without a browser on this computer: any phone or \
-                     computer can be used to sign in.",
-                )
-                .strong(),
-            );
-        }
-        None => {}
-    }
-    ui.horizontal_wrapped(|ui| {
-        let browser_first = suggested == Some(Method::Browser);
-        let mut buttons = [
-            (
-                "Sign in with a code",
-                Intent::StartSignIn(SignInMethod::DeviceCode),
-            ),
-            (
-                "Sign in with your browser",
-                Intent::StartSignIn(SignInMethod::Browser),
-            ),
-        ];
-        if browser_first {
-            buttons.reverse();
-        }
-        for (label, action) in buttons {
-            if ui.button(label).clicked() {
-                intent = Some(action);
-            }
-        }
-        if ui.button("Use another account").clicked() {
-            intent = Some(Intent::UseAnotherAccount);
-        }
-        if ui.button("Sign in again").clicked() {
-            intent = Some(Intent::SignInAgain);
-        }
-        // "Try again" repeats the way that was tried; the advice for passing trouble names it.
-        if let Some(method) = page.last_method
-            && ui.button("Try again").clicked()
-        {
-            intent = Some(Intent::StartSignIn(method));
-        }
-        if ui.button("Copy support report").clicked() {
-            intent = Some(Intent::CopySupportReport);
-        }
-    });
-    intent
-}
-
-/// "Ask your IT admin": what the app gets, the approval link to copy, mail or scan, and the way back.
-fn ask_it_admin_ui(ui: &mut Ui, account: &crate::config::Account) -> Option<Intent> {
-    let mut intent = None;
-    ui.label(RichText::new("Ask your IT admin").heading().strong());
-    let request = match crate::consent::consent_request(account) {
-        Ok(request) => request,
-        Err(problem) => {
-            ui.label(format!(
-                "The approval link cannot be made from these settings: {problem}."
-            ));
-            return None;
-        }
-    };
-    ui.label(format!(
-        "Microsoft asks an administrator of {} to approve mailconnect once. Send them the link below. The app gets \
-         only: reading the signed-in person's mail (IMAP), sending as that person (SMTP), and staying signed in. \
-         No other mailbox, no administrator rights.",
-        request.tenant
-    ));
-    ui.add(egui::Label::new(RichText::new(&request.url).small().monospace()).wrap());
-    ui.horizontal_wrapped(|ui| {
-        if ui.button("Copy link").clicked() {
-            intent = Some(Intent::CopyText {
-                text: request.url.clone(),
-                what: Copied::Link,
-            });
-        }
-        if ui.button("Copy e-mail text").clicked() {
-            intent = Some(Intent::CopyText {
-                text: format!(
-                    "Subject: {}\n\n{}",
-                    request.email_subject, request.email_body
-                ),
-                what: Copied::Email,
-            });
-        }
-        if ui.button("Open in e-mail program").clicked() {
-            intent = Some(Intent::OpenUrl(request.mailto()));
-        }
-    });
-    ui.horizontal(|ui| {
-        qr_code(ui, &request.url, 132.0);
-        ui.label("The IT admin can scan this on a phone to open the approval page.");
-    });
-    if ui.button("I have asked, try again").clicked() {
-        intent = Some(Intent::SignInAgain);
-    }
-    intent
-}
-
-/// What mailconnect knows and the advice cannot: for a shared mailbox, who signs in for it and which right that
-/// person needs for this check.
-fn shared_mailbox_note(ui: &mut Ui, account: &crate::config::Account, protocol: Protocol) {
-    let person = account.sign_in_account();
-    if person.eq_ignore_ascii_case(&account.mailbox) {
-        return;
-    }
-    let right = match protocol {
-        Protocol::Imap => "Full Access",
-        Protocol::Smtp => "Send as",
-    };
-    ui.label(
-        RichText::new(format!(
-            "{person} signs in for the shared mailbox {}: {person} needs the \"{right}\" permission on it \
-             (Exchange admin center > Recipients > Mailboxes > {} > Delegation).",
-            account.mailbox, account.mailbox
-        ))
-        .strong(),
-    );
-}
-
-fn report_ui(ui: &mut Ui, protocol: Protocol, report: &CheckReport) {
-    match &report.verdict {
-        Verdict::Passed { server_reply } => {
-            ui.horizontal(|ui| verdict_badge(ui, true, "Connected"));
-            ui.label(RichText::new(format!("Server reply: {server_reply}")).small());
-        }
-        Verdict::Failed(failure) => {
-            ui.horizontal(|ui| {
-                verdict_badge(
-                    ui,
-                    false,
-                    &format!(
-                        "Not connected: stopped at the {} step",
-                        failure.stage.name()
-                    ),
-                )
-            });
-            ui.add_space(4.0);
-            advice_ui(ui, &crate::advice::for_check(failure, protocol));
-            ui.add_space(4.0);
-            if let Some(reply) = &failure.server_reply {
-                ui.label(RichText::new(format!("Server reply: {reply}")).monospace());
-            }
-            ui.label(RichText::new(format!("Code: {}", failure.code(protocol))).monospace());
-            ui.label(RichText::new(&failure.detail).small());
-        }
-    }
-}
-
-fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
-    let mut intent = None;
-    let mailbox = page.account.mailbox.as_str();
-    let keyring = keyring_name();
-    match &page.saving {
-        Saving::NotYet => {
-            ui.horizontal(|ui| verdict_badge(ui, true, "Receiving and sending both work"));
-            ui.add_space(4.0);
-            ui.label(RichText::new("Nothing has been saved yet.").strong());
-            ui.label(format!(
-                "Choose Save to store the sign-in for {mailbox} in {keyring}:"
-            ));
-            stored_items_ui(ui, page);
-            ui.label("Until you choose Save, Cancel leaves this computer as it was.");
-        }
-        Saving::InProgress => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Saving the sign-in in the keyring…");
-            });
-        }
-        Saving::Saved | Saving::Removing | Saving::RemoveFailed(_) => {
-            ui.horizontal(|ui| verdict_badge(ui, true, "Saved"));
-            ui.add_space(4.0);
-            ui.label(format!("The sign-in for {mailbox} is stored in {keyring}:"));
-            stored_items_ui(ui, page);
-            ui.add_space(4.0);
-            ui.label(
-                "Programs that send mail for the practice can ask mailconnect for a fresh token.",
-            );
-            ui.label(
-                "Nothing was written to disk in plain text. Choose Finish to close the wizard.",
-            );
-            ui.add_space(8.0);
-            ui.label(format!(
-                "Saved by mistake? Remove it from {keyring} here. Your IT support can also remove it later with the command: mailconnect forget {mailbox}"
-            ));
-            if let Saving::RemoveFailed(error) = &page.saving {
-                ui.horizontal(|ui| verdict_badge(ui, false, "Not removed"));
-                advice_ui(ui, &crate::advice::for_store(error));
-                ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
-            }
-            let removing = matches!(page.saving, Saving::Removing);
-            if ui
-                .add_enabled(!removing, egui::Button::new("Remove the saved sign-in"))
-                .clicked()
-            {
-                intent = Some(Intent::RemoveSaved);
-            }
-        }
-        Saving::Removed(forgotten) => {
-            ui.horizontal(|ui| verdict_badge(ui, false, "Removed"));
-            ui.add_space(4.0);
-            ui.label(format!(
-                "The saved sign-in for {mailbox} was removed from {keyring} ({}). The mailbox stays in mailconnect's list without a sign-in. Choose Save to store it again, or Cancel to close.",
-                crate::words::count(forgotten.items as u64, "item", "items")
-            ));
-        }
-        Saving::Failed(error) => {
-            ui.horizontal(|ui| verdict_badge(ui, false, "Not saved yet"));
-            ui.add_space(4.0);
-            advice_ui(ui, &crate::advice::for_store(error));
-            ui.label(RichText::new(format!("Code: {}", error.code())).monospace());
-            ui.label(RichText::new(error.to_string()).small());
-            if ui.button("Try again").clicked() {
-                intent = Some(Intent::Save);
-            }
-        }
-    }
-    intent
-}
-
-/// What Save stores, in a practice admin's words.
-fn stored_items_ui(ui: &mut Ui, page: &SavePage) {
-    let until = chrono::DateTime::<chrono::Local>::from(page.tokens.expires_at).format("%H:%M");
-    let who = page
-        .tokens
-        .account
-        .as_ref()
-        .map_or(page.account.mailbox.clone(), |account| {
-            account.username.clone()
-        });
-    egui::Grid::new("stored_items")
-        .num_columns(2)
-        .spacing([16.0, 4.0])
-        .show(ui, |ui| {
-            ui.label("  •  A renewal key (refresh token)");
-            ui.label("lets mailconnect renew the sign-in by itself");
-            ui.end_row();
-            ui.label("  •  A short-lived pass (access token)");
-            ui.label(format!("valid until {until}, renewed before it runs out"));
-            ui.end_row();
-            ui.label("  •  Signed-in account");
-            ui.label(who);
-            ui.end_row();
-        });
-}
-
-fn keyring_name() -> &'static str {
-    if cfg!(target_os = "windows") {
-        "Windows Credential Manager"
-    } else if cfg!(target_os = "macos") {
-        "the macOS Keychain"
-    } else {
-        "this computer's keyring (\"Passwords and Keys\")"
-    }
 }

@@ -35,15 +35,11 @@ pub fn verdict_badge(ui: &mut Ui, passed: bool, words: &str) {
 }
 
 /// The cause in plain words and the numbered fix.
-pub fn advice_ui(ui: &mut Ui, advice: &Advice) {
+pub fn advice_ui(ui: &mut Ui, advice: &Advice, surface: crate::advice::Surface) {
     ui.label(RichText::new(advice.cause).strong());
     ui.add_space(4.0);
     ui.label("How to fix it:");
-    for (number, step) in advice
-        .steps_for(crate::advice::Surface::Window, None)
-        .iter()
-        .enumerate()
-    {
+    for (number, step) in advice.steps_for(surface, None).iter().enumerate() {
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("{}.", number + 1));
             ui.label(step);

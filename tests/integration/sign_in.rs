@@ -111,7 +111,7 @@ async fn declined_and_expired_device_codes_stop_polling_with_their_advice() {
     assert!(
         mailconnect::advice::for_sign_in(&expired)
             .steps_for(mailconnect::advice::Surface::Window, None)[0]
-            .contains("Get a new code")
+            .contains("Sign in with a code")
     );
 }
 
