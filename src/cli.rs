@@ -33,14 +33,44 @@ pub enum Command {
         browser: bool,
     },
     /// Check IMAP and SMTP with the saved sign-in. Exit code 0: both pass; 1: a check failed; 2: usage or settings.
+    /// For many mailboxes (--all, --group, or several names): one line, or JSON line, per mailbox.
     Verify {
-        mailbox: String,
+        /// The mailboxes (one gives the detailed report).
+        mailboxes: Vec<String>,
+        /// Every mailbox set up.
+        #[arg(long, conflicts_with = "group")]
+        all: bool,
+        /// The mailboxes in this group.
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
         /// Also send a test message from the mailbox to itself.
         #[arg(long)]
         send_test_message: bool,
+        /// Mailboxes checked at the same time.
+        #[arg(long, default_value_t = crate::cli_bulk::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
+    },
+    /// Add many mailboxes: a list of addresses or the CSV the Microsoft 365 admin center exports from Active users
+    /// (a file, or - for standard input). Shows what would be added; --save adds them.
+    Import {
+        source: String,
+        /// Put them (and any already set up) in this group, e.g. "Test group".
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        #[arg(long)]
+        save: bool,
+    },
+    /// Remove the stored Basic Auth passwords of mailboxes whose two OAuth checks passed; others are listed as
+    /// "not yet".
+    DisconnectBasic {
+        mailboxes: Vec<String>,
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        #[arg(long, conflicts_with = "group")]
+        all: bool,
     },
     /// Print a valid access token and nothing else (refreshed when less than five minutes remain).
     Token {
@@ -120,10 +150,55 @@ pub fn run(
             mailbox, browser, ..
         } => runtime.block_on(context.login(&mailbox, browser)),
         Command::Verify {
-            mailbox,
+            mailboxes,
+            all,
+            group,
             json,
             send_test_message,
-        } => runtime.block_on(context.verify(&mailbox, json, send_test_message)),
+            concurrency,
+        } => {
+            if let ([mailbox], false, None) = (mailboxes.as_slice(), all, &group) {
+                return runtime.block_on(context.verify(mailbox, json, send_test_message));
+            }
+            if mailboxes.is_empty() && !all && group.is_none() {
+                return Err(
+                    UsageError("name a mailbox, or use --all or --group NAME".to_owned()).into(),
+                );
+            }
+            let accounts =
+                crate::cli_bulk::select(&context.config, all, group.as_deref(), &mailboxes)?
+                    .into_iter()
+                    .cloned()
+                    .collect();
+            runtime.block_on(crate::cli_bulk::verify_many(
+                accounts,
+                &context.config,
+                json,
+                concurrency,
+            ))
+        }
+        Command::Import {
+            source,
+            group,
+            save,
+        } => crate::cli_bulk::import(&context.config_file, &context.config, &source, group, save),
+        Command::DisconnectBasic {
+            mailboxes,
+            group,
+            all,
+        } => {
+            if mailboxes.is_empty() && !all && group.is_none() {
+                return Err(
+                    UsageError("name a mailbox, or use --all or --group NAME".to_owned()).into(),
+                );
+            }
+            let accounts =
+                crate::cli_bulk::select(&context.config, all, group.as_deref(), &mailboxes)?
+                    .into_iter()
+                    .cloned()
+                    .collect();
+            runtime.block_on(crate::cli_bulk::disconnect_basic(accounts))
+        }
         Command::Token {
             mailbox,
             sasl,
@@ -516,11 +591,7 @@ impl Context {
         let state = State::load();
         print!(
             "{}",
-            crate::report::account_report(
-                &account,
-                manifest,
-                state.last_verification(&account.mailbox)
-            )
+            crate::report::account_report(&account, manifest, &state)
         );
         Ok(ExitCode::SUCCESS)
     }

@@ -7,6 +7,7 @@
 pub mod advice;
 pub mod auth;
 pub mod cli;
+pub mod cli_bulk;
 pub mod cli_explain;
 mod cli_timer;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod controls;
 pub mod demo;
 pub mod health;
 pub mod home;
+pub mod import;
 pub mod keepalive;
 pub mod logging;
 pub mod mailbox_check;

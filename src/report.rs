@@ -122,8 +122,9 @@ fn tokens_section(report: &mut String, tokens: &TokenSet) {
 pub fn account_report(
     account: &Account,
     manifest: Result<Option<crate::store::Manifest>, String>,
-    last: Option<&crate::state::LastVerification>,
+    state: &crate::state::State,
 ) -> String {
+    let last = state.last_verification(&account.mailbox);
     let mut report = header();
     account_section(&mut report, account);
     report.push_str("\nSaved sign-in\n");
@@ -164,6 +165,22 @@ pub fn account_report(
             );
         }
         None => report.push_str("  never\n"),
+    }
+    report.push_str("\nMove to OAuth\n");
+    let at_or =
+        |time: Option<u64>, otherwise: &str| time.map_or_else(|| otherwise.to_owned(), utc_time);
+    let _ = writeln!(
+        report,
+        "  moved to OAuth (both checks passed): {}",
+        at_or(state.moved_at(&account.mailbox), "not yet")
+    );
+    let _ = writeln!(
+        report,
+        "  Basic Auth disconnected: {}",
+        at_or(state.basic_disconnected_at(&account.mailbox), "no")
+    );
+    if let Some(group) = &account.group {
+        let _ = writeln!(report, "  group: {group}");
     }
     report
 }

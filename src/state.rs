@@ -73,6 +73,12 @@ pub struct State {
     pub verifications: BTreeMap<String, LastVerification>,
     #[serde(default)]
     pub renewals: BTreeMap<String, Renewal>,
+    /// When each mailbox first passed both checks with OAuth ("moved to OAuth"), Unix seconds.
+    #[serde(default)]
+    pub moved: BTreeMap<String, u64>,
+    /// When each mailbox's Basic Auth password was removed ("Disconnect Basic"), Unix seconds.
+    #[serde(default)]
+    pub basic_disconnected: BTreeMap<String, u64>,
 }
 
 impl State {
@@ -87,6 +93,15 @@ impl State {
 
     pub fn last_renewal(&self, mailbox: &str) -> Option<&Renewal> {
         self.renewals.get(&mailbox_key(mailbox))
+    }
+
+    /// When the mailbox was moved to OAuth (both checks passed), if it was.
+    pub fn moved_at(&self, mailbox: &str) -> Option<u64> {
+        self.moved.get(&mailbox_key(mailbox)).copied()
+    }
+
+    pub fn basic_disconnected_at(&self, mailbox: &str) -> Option<u64> {
+        self.basic_disconnected.get(&mailbox_key(mailbox)).copied()
     }
 
     /// Records a verification in the default place.
@@ -144,10 +159,23 @@ impl StateFile {
             imap: LastCheck::from_report(imap),
             smtp: LastCheck::from_report(smtp),
         };
+        let both_passed = verification.imap.passed && verification.smtp.passed;
         self.update(|state| {
+            // Every path that records checks marks the move: the window, `verify`, a bulk run.
+            if both_passed {
+                state.moved.entry(mailbox_key(mailbox)).or_insert(at);
+            }
             state
                 .verifications
                 .insert(mailbox_key(mailbox), verification);
+        })
+    }
+
+    /// Records that the mailbox's Basic Auth password was removed.
+    pub fn record_basic_disconnected(&self, mailbox: &str) -> std::io::Result<()> {
+        let at = crate::words::now_unix();
+        self.update(|state| {
+            state.basic_disconnected.insert(mailbox_key(mailbox), at);
         })
     }
 

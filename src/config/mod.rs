@@ -82,6 +82,9 @@ pub struct Account {
     pub smtp: ServerSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_endpoints: Option<CustomEndpoints>,
+    /// A named group for moving mailboxes in steps ("Test group").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl Account {
@@ -114,6 +117,7 @@ impl Account {
                 .or_else(|| cloud.map(|c| c.smtp()))
                 .unwrap_or_else(|| default_server("", 587, Security::StartTls)),
             custom_endpoints: preset.custom_endpoints.clone(),
+            group: None,
         }
     }
 
@@ -349,14 +353,20 @@ impl Config {
         self.accounts.len() != before
     }
 
-    /// Adds the account, or replaces the one with the same mailbox.
-    pub fn upsert_account(&mut self, account: Account) {
+    /// Adds the account, or replaces the one with the same mailbox. What the wizard does not edit (the group) is
+    /// kept from the account it replaces.
+    pub fn upsert_account(&mut self, mut account: Account) {
         match self
             .accounts
             .iter_mut()
             .find(|existing| existing.mailbox.eq_ignore_ascii_case(&account.mailbox))
         {
-            Some(existing) => *existing = account,
+            Some(existing) => {
+                if account.group.is_none() {
+                    account.group = existing.group.take();
+                }
+                *existing = account
+            }
             None => self.accounts.push(account),
         }
     }

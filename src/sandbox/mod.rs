@@ -327,6 +327,7 @@ impl Sandbox {
             imap: self.imap_server(),
             smtp: self.smtp_server(),
             custom_endpoints: Some(self.custom_endpoints()),
+            group: None,
         }
     }
 

@@ -161,6 +161,7 @@ impl AccountForm {
                 security: self.smtp_security,
             },
             custom_endpoints,
+            group: None,
         })
     }
 }

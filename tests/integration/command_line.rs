@@ -114,6 +114,14 @@ impl Setup {
         command
     }
 
+    pub(crate) fn home_path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub(crate) fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
     pub(crate) fn run(&self, arguments: &[&str]) -> Output {
         self.command(arguments).output().expect("run mailconnect")
     }

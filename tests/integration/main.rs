@@ -9,6 +9,7 @@ mod home_window;
 mod hostile;
 mod keepalive;
 mod keyring_store;
+mod many_mailboxes;
 mod real_window;
 mod refusals_window;
 mod secrets_never_leak;

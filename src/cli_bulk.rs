@@ -1,0 +1,394 @@
+//! Many mailboxes from the command line: `import` (a pasted list or the admin center's CSV, previewed before it is
+//! saved), `verify --all | --group NAME | <mailbox>...` (both checks for each, a few at a time, one JSON line each,
+//! a progress line on a terminal) and `disconnect-basic` (removes Basic Auth passwords only where OAuth passed).
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::auth::SignInClient;
+use crate::cli::UsageError;
+use crate::config::{Account, Config, ConfigFile};
+use crate::import::ImportPreview;
+use crate::state::StateFile;
+use crate::store::TokenStore;
+use crate::tls::Trust;
+use crate::verify::{CheckContext, Verdict};
+
+/// Mailboxes checked at once by default: enough to move through a list, few enough for Exchange's limits per
+/// address.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Which mailboxes a bulk command is about.
+pub fn select<'a>(
+    config: &'a Config,
+    all: bool,
+    group: Option<&str>,
+    mailboxes: &[String],
+) -> anyhow::Result<Vec<&'a Account>> {
+    if all {
+        return Ok(config.accounts.iter().collect());
+    }
+    if let Some(group) = group {
+        let chosen: Vec<&Account> = config
+            .accounts
+            .iter()
+            .filter(|account| {
+                account
+                    .group
+                    .as_deref()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(group))
+            })
+            .collect();
+        if chosen.is_empty() {
+            return Err(UsageError(format!("no mailbox is in the group \"{group}\"")).into());
+        }
+        return Ok(chosen);
+    }
+    mailboxes
+        .iter()
+        .map(|mailbox| {
+            config.account(mailbox).ok_or_else(|| {
+                UsageError(format!(
+                    "{mailbox} is not set up; run `mailconnect login {mailbox}` first"
+                ))
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// `import`: previews the addresses in `source` (a file, or `-` for standard input); `save` adds them, in `group`.
+pub fn import(
+    config_file: &ConfigFile,
+    config: &Config,
+    source: &str,
+    group: Option<String>,
+    save: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut text = String::new();
+    let limit = 16 * 1024 * 1024;
+    if source == "-" {
+        std::io::stdin().take(limit).read_to_string(&mut text)?;
+    } else {
+        std::fs::File::open(source)
+            .map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?
+            .take(limit)
+            .read_to_string(&mut text)?;
+    }
+    let template = template_account(config)?;
+    let domains = organisation_domains(config, &template);
+    let existing: Vec<String> = config.accounts.iter().map(|a| a.mailbox.clone()).collect();
+    let preview = crate::import::preview(&text, &domains, &existing);
+    let mut out = std::io::stdout().lock();
+    write_preview(&mut out, &preview, &domains)?;
+    if !save {
+        writeln!(
+            out,
+            "\nNothing was saved. Run again with --save to add the {} above.",
+            crate::words::count(preview.accepted.len() as u64, "mailbox", "mailboxes")
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut updated = config.clone();
+    for candidate in &preview.accepted {
+        let mut account = Account {
+            mailbox: candidate.mailbox.clone(),
+            group: group.clone(),
+            ..template.clone()
+        };
+        account.sign_in_account = None;
+        updated.upsert_account(account);
+    }
+    if let Some(group) = &group {
+        for candidate in &preview.already_set_up {
+            if let Some(account) = updated
+                .accounts
+                .iter_mut()
+                .find(|account| account.mailbox.eq_ignore_ascii_case(&candidate.mailbox))
+            {
+                account.group = Some(group.clone());
+            }
+        }
+    }
+    config_file.save(&updated)?;
+    writeln!(
+        out,
+        "\nAdded {}{}.",
+        crate::words::count(preview.accepted.len() as u64, "mailbox", "mailboxes"),
+        group
+            .map(|group| format!(" to the group \"{group}\""))
+            .unwrap_or_default()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The settings new mailboxes get: the preset file's first preset, else the first mailbox set up.
+fn template_account(config: &Config) -> anyhow::Result<Account> {
+    if let Some(path) = &config.preset_file
+        && let Some(preset) = crate::config::load_preset_file(path)?.first()
+    {
+        return Ok(Account::from_preset("template@invalid.invalid", preset));
+    }
+    config.accounts.first().cloned().ok_or_else(|| {
+        UsageError(
+            "set up one mailbox first (the wizard or `mailconnect login`), or give a preset file: new mailboxes take \
+             its settings"
+                .to_owned(),
+        )
+        .into()
+    })
+}
+
+/// The organisation's domains as far as mailconnect knows them: those of the mailboxes set up, and a tenant
+/// given as a domain.
+fn organisation_domains(config: &Config, template: &Account) -> Vec<String> {
+    let mut domains: Vec<String> = config
+        .accounts
+        .iter()
+        .filter_map(|account| {
+            account
+                .mailbox
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+        })
+        .collect();
+    if template.tenant.contains('.') {
+        domains.push(template.tenant.to_ascii_lowercase());
+    }
+    domains.sort();
+    domains.dedup();
+    domains
+}
+
+fn write_preview(
+    out: &mut impl Write,
+    preview: &ImportPreview,
+    domains: &[String],
+) -> std::io::Result<()> {
+    writeln!(out, "To add ({}):", preview.accepted.len())?;
+    for candidate in &preview.accepted {
+        let name = candidate
+            .display_name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let notes = if candidate.notes.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", candidate.notes.join("; "))
+        };
+        writeln!(out, "  {}{name}{notes}", candidate.mailbox)?;
+    }
+    if !preview.already_set_up.is_empty() {
+        writeln!(out, "Already set up ({}):", preview.already_set_up.len())?;
+        for candidate in &preview.already_set_up {
+            writeln!(out, "  {}", candidate.mailbox)?;
+        }
+    }
+    for (title, refused) in [
+        ("Listed twice", &preview.duplicates),
+        ("Not an address", &preview.invalid),
+        (
+            "Outside the organisation's domains",
+            &preview.outside_organisation,
+        ),
+    ] {
+        if refused.is_empty() {
+            continue;
+        }
+        writeln!(out, "{title} ({}), not added:", refused.len())?;
+        for refused in refused {
+            writeln!(
+                out,
+                "  line {}: {} ({})",
+                refused.line,
+                crate::words::excerpt(&refused.text, 120),
+                refused.reason
+            )?;
+        }
+    }
+    if domains.is_empty() {
+        writeln!(
+            out,
+            "(No organisation domain is known yet, so domains were not checked.)"
+        )?;
+    }
+    Ok(())
+}
+
+/// `verify` for many mailboxes: `concurrency` at a time, one line (or JSON line) per mailbox as it finishes.
+pub async fn verify_many(
+    accounts: Vec<Account>,
+    config: &Config,
+    json: bool,
+    concurrency: usize,
+) -> anyhow::Result<ExitCode> {
+    let trust = Trust::new(config.extra_ca_file.as_deref())
+        .map_err(|error| UsageError(error.to_string()))?;
+    let store = TokenStore::open()?;
+    let state_file = StateFile::default_location();
+    let context = Arc::new(CheckContext::new(trust.clone(), config.timeouts));
+    let total = accounts.len();
+    let show_progress = std::io::stderr().is_terminal();
+    let timeouts = config.timeouts;
+    let mut results = futures::stream::iter(accounts.into_iter().map(|account| {
+        let store = store.clone();
+        let context = context.clone();
+        let trust = trust.clone();
+        let state_file = state_file.clone();
+        async move {
+            let client = || -> anyhow::Result<SignInClient> {
+                let endpoints = account
+                    .endpoints()
+                    .map_err(|error| UsageError(error.message))?;
+                Ok(SignInClient::new(
+                    &endpoints,
+                    &account.client_id,
+                    &trust,
+                    &timeouts,
+                )?)
+            };
+            let checked =
+                crate::mailbox_check::check_mailbox(&account, &store, &context, client).await;
+            if let (Ok(checked), Some(state_file)) = (&checked, &state_file) {
+                let (imap, smtp) = (checked.imap.clone(), checked.smtp.clone());
+                let renewal = checked.renewal_outcome();
+                let (file, mailbox) = (state_file.clone(), account.mailbox.clone());
+                let recorded = tokio::task::spawn_blocking(move || {
+                    file.record(&mailbox, &imap, &smtp)?;
+                    match renewal {
+                        Some(outcome) => file.record_renewal(&mailbox, outcome),
+                        None => Ok(()),
+                    }
+                })
+                .await;
+                if !matches!(recorded, Ok(Ok(()))) {
+                    tracing::warn!("the checks could not be recorded");
+                }
+            }
+            (account, checked)
+        }
+    }))
+    .buffer_unordered(concurrency.max(1));
+    let (mut done, mut failed) = (0usize, 0usize);
+    let mut out = std::io::stdout().lock();
+    while let Some((account, checked)) = results.next().await {
+        done += 1;
+        let line = match &checked {
+            Ok(checked) if checked.passed() => serde_json::json!({
+                "mailbox": account.mailbox, "passed": true,
+            }),
+            Ok(checked) => {
+                failed += 1;
+                let failure = |verdict: &Verdict, protocol| {
+                    verdict.failure().map(|failure| {
+                        let advice = crate::advice::for_check(failure, protocol);
+                        serde_json::json!({
+                            "stage": failure.stage.name(),
+                            "code": failure.code(protocol),
+                            "server_reply": failure.server_reply,
+                            "cause_id": advice.id(),
+                            "cause": advice.cause,
+                        })
+                    })
+                };
+                serde_json::json!({
+                    "mailbox": account.mailbox, "passed": false,
+                    "imap": failure(&checked.imap.verdict, crate::verify::Protocol::Imap),
+                    "smtp": failure(&checked.smtp.verdict, crate::verify::Protocol::Smtp),
+                })
+            }
+            Err(error) => {
+                failed += 1;
+                let advice = crate::advice::for_token(error);
+                serde_json::json!({
+                    "mailbox": account.mailbox, "passed": false,
+                    "error": error.to_string(), "cause_id": advice.id(), "cause": advice.cause,
+                })
+            }
+        };
+        if show_progress {
+            // The progress line is rewritten in place on stderr; the results stay on stdout.
+            eprint!("\r\x1b[2K");
+        }
+        if json {
+            writeln!(out, "{line}")?;
+        } else if line["passed"] == true {
+            writeln!(out, "✔ {}: receiving and sending work", account.mailbox)?;
+        } else {
+            let cause = ["imap", "smtp"]
+                .iter()
+                .filter_map(|protocol| line[protocol]["cause"].as_str())
+                .chain(line["cause"].as_str())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            writeln!(out, "✖ {}: {cause}", account.mailbox)?;
+        }
+        out.flush()?;
+        if show_progress {
+            eprint!("Checked {done} of {total} ({failed} failed)…");
+        }
+    }
+    if show_progress {
+        eprintln!();
+    }
+    if !json {
+        writeln!(out, "{} of {total} passed.", total - failed)?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `disconnect-basic`: removes the stored Basic Auth password of each mailbox that has moved to OAuth (both checks
+/// passed), records it, and lists the others as "not yet". Each mailbox is one step: a run cut short leaves every
+/// mailbox either done or not, and running again finishes the rest.
+pub async fn disconnect_basic(accounts: Vec<Account>) -> anyhow::Result<ExitCode> {
+    let store = TokenStore::open()?;
+    let state_file = StateFile::default_location().ok_or_else(|| {
+        UsageError("this computer has no data folder for mailconnect's records".to_owned())
+    })?;
+    let state = state_file.load();
+    let mut out = std::io::stdout().lock();
+    let mut not_yet = Vec::new();
+    for account in accounts {
+        if state.moved_at(&account.mailbox).is_none() {
+            not_yet.push(account.mailbox);
+            continue;
+        }
+        let mailbox = account.mailbox.clone();
+        let had = store
+            .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
+                store.delete_basic_password(&mailbox)
+            })
+            .await?;
+        let file = state_file.clone();
+        let mailbox = account.mailbox.clone();
+        tokio::task::spawn_blocking(move || file.record_basic_disconnected(&mailbox)).await??;
+        writeln!(
+            out,
+            "{}: {}",
+            account.mailbox,
+            if had {
+                "Basic Auth password removed"
+            } else {
+                "no Basic Auth password was stored"
+            }
+        )?;
+    }
+    if !not_yet.is_empty() {
+        writeln!(
+            out,
+            "Not yet (both OAuth checks have not passed; run `mailconnect verify` first):"
+        )?;
+        for mailbox in &not_yet {
+            writeln!(out, "  {mailbox}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,145 @@
+//! Many mailboxes from the command line, end to end with the real binary, keyring, sandbox and Dovecot: the admin
+//! center's CSV imported into a test group (previewed first), the group verified as JSON lines, and Basic Auth
+//! disconnected only where both OAuth checks passed.
+
+use mailconnect::config::ConfigFile;
+use mailconnect::store::TokenStore;
+use secrecy::SecretString;
+
+use crate::command_line::{MAILBOX, Setup, stderr, stdout};
+
+const EXPORT_HEADER: &str = "Block credential,City,Country/Region,Department,DirSyncEnabled,Display name,Fax,First name,\
+    Last dirsync time,Last name,Last password change time stamp,License assignment details,Licenses,Mobile Phone,\
+    Oath token metadata,Object Id,Office,Password never expires,Phone number,Postal code,Preferred data location,\
+    Preferred language,Proxy addresses,Release track,Soft deletion time stamp,State,Street address,\
+    Strong password required,Title,Usage location,User principal name,When created";
+
+/// A row of the export with the sign-in name and display name filled in (31 commas, 32 fields).
+fn export_row(upn: &str, display_name: &str) -> String {
+    let mut fields = vec![""; 32];
+    fields[0] = "False";
+    fields[5] = display_name;
+    fields[12] = "Microsoft 365 Business Basic";
+    fields[30] = upn;
+    fields.join(",")
+}
+
+#[test]
+fn a_test_group_is_imported_verified_and_disconnected_from_basic_only_where_oauth_passed() {
+    let setup = Setup::new();
+    setup.login();
+    let store = TokenStore::open().unwrap();
+    for mailbox in [MAILBOX, "billing@smile-dental.example"] {
+        store
+            .save_basic_password(mailbox, &SecretString::from("Winter2026!practice"))
+            .unwrap();
+    }
+    let csv = setup.home_path().join("users.csv");
+    std::fs::write(
+        &csv,
+        [
+            format!("\u{feff}{EXPORT_HEADER}"),
+            export_row(MAILBOX, "Reception"),
+            export_row("billing@smile-dental.example", "Billing"),
+            export_row("dr.lee@smile-dental.example", "Dr Lee"),
+            export_row("Billing@smile-dental.example", "Billing again"),
+            export_row("someone@gmail.com", "Outside"),
+            "a,broken,\"row".to_owned(),
+        ]
+        .join("\r\n"),
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+
+    // First a preview: nothing is saved.
+    let before = std::fs::read_to_string(setup.config_path()).unwrap();
+    let preview = setup.run(&["import", csv, "--group", "Test group"]);
+    assert!(preview.status.success(), "{}", stderr(&preview));
+    let text = stdout(&preview);
+    assert!(text.contains("To add (2)"), "{text}");
+    assert!(text.contains("Already set up (1)"), "{text}");
+    assert!(
+        text.contains("Listed twice (1)") && text.contains("line 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Outside the organisation's domains (1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 7"),
+        "the broken row is named by its line: {text}"
+    );
+    assert!(text.contains("Nothing was saved"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(setup.config_path()).unwrap(),
+        before
+    );
+
+    let saved = setup.run(&["import", csv, "--group", "Test group", "--save"]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    assert!(stdout(&saved).contains("Added 2 mailboxes to the group \"Test group\""));
+    let config = ConfigFile::at(setup.config_path()).load().unwrap();
+    assert_eq!(config.accounts.len(), 3);
+    assert!(
+        config
+            .accounts
+            .iter()
+            .all(|account| account.group.as_deref() == Some("Test group")),
+        "the mailbox already set up joins the group too"
+    );
+
+    // The group, checked: the signed-in mailbox passes; the others have no sign-in yet.
+    let verified = setup.run(&["verify", "--group", "Test group", "--json"]);
+    assert_eq!(verified.status.code(), Some(1), "{}", stderr(&verified));
+    let lines: Vec<serde_json::Value> = stdout(&verified)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", stdout(&verified));
+    for line in &lines {
+        if line["mailbox"] == MAILBOX {
+            assert_eq!(line["passed"], true, "{line}");
+        } else {
+            assert_eq!(line["passed"], false);
+            assert_eq!(line["cause_id"], "not-signed-in", "{line}");
+        }
+    }
+    let report = setup.run(&["report", MAILBOX]);
+    assert!(
+        stdout(&report).contains("moved to OAuth (both checks passed): 20"),
+        "{}",
+        stdout(&report)
+    );
+
+    // Basic Auth goes only where OAuth passed; the rest are "not yet".
+    let disconnected = setup.run(&["disconnect-basic", "--group", "Test group"]);
+    assert!(disconnected.status.success(), "{}", stderr(&disconnected));
+    let text = stdout(&disconnected);
+    assert!(
+        text.contains(&format!("{MAILBOX}: Basic Auth password removed")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Not yet") && text.contains("billing@smile-dental.example"),
+        "{text}"
+    );
+    assert!(store.load_basic_password(MAILBOX).unwrap().is_none());
+    assert!(
+        store
+            .load_basic_password("billing@smile-dental.example")
+            .unwrap()
+            .is_some(),
+        "not moved yet: its password stays"
+    );
+    let report = setup.run(&["report", MAILBOX]);
+    assert!(
+        stdout(&report).contains("Basic Auth disconnected: 20"),
+        "{}",
+        stdout(&report)
+    );
+
+    // Running it again changes nothing and says so.
+    let again = setup.run(&["disconnect-basic", MAILBOX]);
+    assert!(stdout(&again).contains("no Basic Auth password was stored"));
+}
