@@ -23,6 +23,8 @@ pub struct RowReading {
     pub failed_at: Option<u64>,
     /// The last receiving and sending checks, when known (a check just made, or the state file).
     pub last_checks: Option<LastVerification>,
+    /// When both checks first passed with OAuth (Unix seconds).
+    pub moved_at: Option<u64>,
 }
 
 /// Results of the home's background work, sent to the window.
@@ -57,6 +59,8 @@ pub struct Row {
     pub checking: bool,
     /// When the sign-in was found to need a person (Unix seconds).
     pub failed_at: Option<u64>,
+    /// When both checks first passed with OAuth ("moved to OAuth").
+    pub moved_at: Option<u64>,
 }
 
 impl Row {
@@ -72,6 +76,7 @@ impl Row {
             selected: false,
             checking: false,
             failed_at: None,
+            moved_at: None,
         }
     }
 
@@ -79,6 +84,7 @@ impl Row {
         self.basic_password = reading.basic_password;
         self.health = reading.health;
         self.failed_at = reading.failed_at;
+        self.moved_at = reading.moved_at.or(self.moved_at);
         if let Some(last) = reading.last_checks {
             self.last_checked_at = Some(last.at);
             self.imap = Some(last.imap);
@@ -173,6 +179,9 @@ impl Home {
         let mailbox = account.mailbox.clone();
         self.upsert_account(account);
         if let Some(row) = self.row_mut(&mailbox) {
+            if checks.imap.passed && checks.smtp.passed {
+                row.moved_at = row.moved_at.or(Some(checks.at));
+            }
             row.last_checked_at = Some(checks.at);
             row.imap = Some(checks.imap);
             row.smtp = Some(checks.smtp);
@@ -241,6 +250,11 @@ impl Home {
                 needle.is_empty()
                     || row.account.mailbox.to_lowercase().contains(&needle)
                     || row.health.short_words().contains(&needle)
+                    || row
+                        .account
+                        .group
+                        .as_deref()
+                        .is_some_and(|group| group.to_lowercase().contains(&needle))
                     || row
                         .alert()
                         .is_some_and(|alert| alert.to_lowercase().contains(&needle))
@@ -386,6 +400,7 @@ mod tests {
             selected: false,
             checking: false,
             failed_at: None,
+            moved_at: None,
         }
     }
 

@@ -246,10 +246,15 @@ async fn read_row(
         Some(renewal) if health.needs_person() => Some(renewal.at),
         _ => None,
     };
+    let fresh_pass = checks
+        .as_ref()
+        .filter(|checks| checks.imap.passed && checks.smtp.passed)
+        .map(|checks| checks.at);
     RowReading {
         basic_password,
         health,
         failed_at,
+        moved_at: state.moved_at(&mailbox).or(fresh_pass),
         last_checks: checks.or_else(|| state.last_verification(&mailbox).cloned()),
     }
 }

@@ -95,7 +95,7 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         let filter_label = ui.label("Filter");
         ui.add(
             egui::TextEdit::singleline(&mut home.filter)
-                .hint_text("part of an address or alert")
+                .hint_text("address, group or alert")
                 .desired_width(200.0),
         )
         .labelled_by(filter_label.id);
@@ -324,7 +324,12 @@ fn sort_mark(ui: &mut Ui, ascending: bool) {
 
 fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std::time::SystemTime) {
     table_row.col(|ui| {
-        ui.label(&row.account.mailbox);
+        ui.vertical(|ui| {
+            ui.label(&row.account.mailbox);
+            if let Some(group) = &row.account.group {
+                ui.label(RichText::new(group).small().weak());
+            }
+        });
     });
     table_row.col(|ui| {
         ui.label(match row.basic_password {
@@ -343,8 +348,17 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
             Health::NeedsSignIn { .. } | Health::Unreadable { .. } => palette.fail,
             _ => palette.text,
         };
-        ui.label(RichText::new(row.health.short_words()).color(colour))
-            .on_hover_text(row.health.words());
+        ui.vertical(|ui| {
+            ui.label(RichText::new(row.health.short_words()).color(colour))
+                .on_hover_text(row.health.words());
+            if let Some(moved) = row.moved_at {
+                ui.label(
+                    RichText::new(format!("moved to OAuth {}", crate::words::day_and_month(moved)))
+                        .small()
+                        .weak(),
+                );
+            }
+        });
     });
     for check in [&row.imap, &row.smtp] {
         table_row.col(|ui| {

@@ -209,6 +209,10 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
     assert!(window.shows("connected, renews itself"));
     assert!(window.shows("works · "), "the last checks with their time");
     assert!(
+        window.shows("moved to OAuth"),
+        "both checks passed: the OAuth column says the mailbox moved"
+    );
+    assert!(
         !window.shows("stopped working"),
         "no banner while all is well"
     );
