@@ -74,13 +74,22 @@ fn parse_xoauth2(encoded: &str) -> Option<(String, String)> {
 
 /// Whether the XOAUTH2 response carries a live token issued to the named user.
 fn token_accepted(shared: &Shared, encoded: &str) -> bool {
-    parse_xoauth2(encoded)
-        .and_then(|(user, token)| {
-            shared
-                .access_token_user(&token)
-                .map(|owner| owner.eq_ignore_ascii_case(&user))
-        })
-        .unwrap_or(false)
+    token_owner(shared, encoded).is_some_and(|(user, owner)| owner.eq_ignore_ascii_case(&user))
+}
+
+/// The `user=` of an XOAUTH2 string and whose live token it carries.
+fn token_owner(shared: &Shared, encoded: &str) -> Option<(String, String)> {
+    let (user, token) = parse_xoauth2(encoded)?;
+    let owner = shared.access_token_user(&token)?;
+    Some((user, owner))
+}
+
+/// The address in `MAIL FROM:<address>`.
+fn envelope_sender(line: &str) -> String {
+    line.split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(address, _)| address.to_owned())
+        .unwrap_or_default()
 }
 
 async fn read_line(
@@ -101,6 +110,7 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
         .write_all(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 ID] mailconnect sandbox IMAP ready.\r\n")
         .await?;
     let mut authenticated = false;
+    let mut connected = false;
     while let Some(line) = read_line(&mut reader).await? {
         let mut words = line.splitn(3, ' ');
         let tag = words.next().unwrap_or("*").to_owned();
@@ -130,8 +140,11 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                         shared.has_fault(|fault| matches!(fault, Fault::ImapAuthReply(_)))
                     {
                         format!("{tag} {text}\r\n")
-                    } else if token_accepted(&shared, &initial) {
+                    } else if let Some((user, owner)) = token_owner(&shared, &initial) {
+                        // Exchange accepts any live token here and refuses the mailbox later when the token's
+                        // owner has no Full Access to `user`.
                         authenticated = true;
+                        connected = shared.may_open(&owner, &user);
                         format!("{tag} OK AUTHENTICATE completed.\r\n")
                     } else {
                         let challenge = base64::engine::general_purpose::STANDARD
@@ -146,6 +159,9 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
             }
             "EXAMINE" | "SELECT" if !authenticated => {
                 format!("{tag} BAD Command received in Invalid state.\r\n")
+            }
+            "EXAMINE" | "SELECT" if !connected => {
+                format!("{tag} BAD User is authenticated but not connected.\r\n")
             }
             "EXAMINE" | "SELECT" => format!(
                 "* 3 EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n{tag} OK [{}] {command} completed.\r\n",
@@ -172,6 +188,7 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
     let mut reader = BufReader::new(read_half);
     writer.write_all(b"220 sandbox.mailconnect.invalid Microsoft ESMTP MAIL Service ready (mailconnect sandbox)\r\n").await?;
     let mut authenticated = false;
+    let mut signed_in_as = String::new();
     let mut has_sender = false;
     let mut recipients = 0;
     while let Some(line) = read_line(&mut reader).await? {
@@ -196,6 +213,7 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                         format!("{text}\r\n")
                     } else if token_accepted(&shared, &initial) {
                         authenticated = true;
+                        signed_in_as = token_owner(&shared, &initial).map(|(_, owner)| owner).unwrap_or_default();
                         "235 2.7.0 Authentication successful\r\n".to_owned()
                     } else {
                         let challenge = base64::engine::general_purpose::STANDARD.encode(ERROR_CONTINUATION_JSON);
@@ -207,6 +225,9 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
             }
             "MAIL" if !authenticated => "530 5.7.57 Client not authenticated to send mail. [sandbox.mailconnect.invalid]\r\n".to_owned(),
             "MAIL" if let Some(Fault::SmtpMailFromReply(text)) = shared.has_fault(|fault| matches!(fault, Fault::SmtpMailFromReply(_))) => format!("{text}\r\n"),
+            "MAIL" if !shared.may_send_as(&signed_in_as, &envelope_sender(&line)) => {
+                "550 5.7.60 SMTP; Client does not have permissions to send as this sender\r\n".to_owned()
+            }
             "MAIL" => {
                 has_sender = true;
                 recipients = 0;

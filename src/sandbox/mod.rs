@@ -168,6 +168,10 @@ struct SandboxState {
     refresh_tokens: HashMap<String, String>,
     faults: Vec<Fault>,
     stats: SandboxStats,
+    /// (who, mailbox) pairs: `who` may open `mailbox` (Exchange's Full Access).
+    full_access: std::collections::HashSet<(String, String)>,
+    /// (who, address) pairs: `who` may send as `address` (Exchange's Send As).
+    send_as: std::collections::HashSet<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -211,6 +215,24 @@ impl Shared {
     }
 
     /// Checks an access token for `user`: what both the mail responders and the introspection endpoint ask.
+    /// Whether `who` may open `mailbox`: their own, or with Full Access.
+    fn may_open(&self, who: &str, mailbox: &str) -> bool {
+        who.eq_ignore_ascii_case(mailbox)
+            || self
+                .state()
+                .full_access
+                .contains(&(who.to_ascii_lowercase(), mailbox.to_ascii_lowercase()))
+    }
+
+    /// Whether `who` may send as `address`: their own, or with Send As.
+    fn may_send_as(&self, who: &str, address: &str) -> bool {
+        who.eq_ignore_ascii_case(address)
+            || self
+                .state()
+                .send_as
+                .contains(&(who.to_ascii_lowercase(), address.to_ascii_lowercase()))
+    }
+
     fn access_token_user(&self, token: &str) -> Option<String> {
         let state = self.state();
         let grant = state.access_tokens.get(token)?;
@@ -356,6 +378,22 @@ impl Sandbox {
 
     pub fn stats(&self) -> SandboxStats {
         self.shared.state().stats.clone()
+    }
+
+    /// Gives `who` Full Access to `mailbox` (Add-MailboxPermission -AccessRights FullAccess).
+    pub fn grant_full_access(&self, who: &str, mailbox: &str) {
+        self.shared
+            .state()
+            .full_access
+            .insert((who.to_ascii_lowercase(), mailbox.to_ascii_lowercase()));
+    }
+
+    /// Lets `who` send as `address` (Add-RecipientPermission -AccessRights SendAs).
+    pub fn grant_send_as(&self, who: &str, address: &str) {
+        self.shared
+            .state()
+            .send_as
+            .insert((who.to_ascii_lowercase(), address.to_ascii_lowercase()));
     }
 
     /// Revokes every refresh token and access token, as "revoke sessions" in the admin center does.
