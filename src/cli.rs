@@ -99,8 +99,10 @@ pub enum Command {
     /// Explain an error message copied from any program: every sign-in code, server reply and id in it, with the
     /// cause and the fix. Reads the text from the argument, or from standard input.
     Explain {
-        /// The pasted text (leave out to read standard input).
+        /// The pasted text (leave out to read standard input). Text starting with "-" is read as text too.
+        #[arg(allow_hyphen_values = true)]
         text: Option<String>,
+        /// Print the findings as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -12,11 +12,36 @@ pub fn explain(text: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let text = match text {
         Some(text) => text,
         None => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .take(crate::advice::explain::MAX_TEXT as u64)
-                .read_to_end(&mut bytes)?;
-            String::from_utf8_lossy(&bytes).into_owned()
+            let stdin = std::io::stdin();
+            if std::io::IsTerminal::is_terminal(&stdin) {
+                eprintln!(
+                    "Paste the error message, then press Ctrl-D (on Windows: Ctrl-Z, then Enter)."
+                );
+            }
+            // The whole input is read, but only its end is kept (logs grow at the end): memory stays bounded.
+            let keep = crate::advice::explain::MAX_TEXT;
+            let mut kept: Vec<u8> = Vec::with_capacity(keep);
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut reader = stdin.lock();
+            let mut truncated = false;
+            loop {
+                let read = reader.read(&mut chunk)?;
+                if read == 0 {
+                    break;
+                }
+                kept.extend_from_slice(&chunk[..read]);
+                if kept.len() > 2 * keep {
+                    kept.drain(..kept.len() - keep);
+                    truncated = true;
+                }
+            }
+            let text = String::from_utf8_lossy(&kept).into_owned();
+            if truncated {
+                // A marker that explain() keeps the end only, whatever the length of what is left.
+                format!("{}{}", " ".repeat(keep), text)
+            } else {
+                text
+            }
         }
     };
     let explanation = crate::advice::explain(&text);
@@ -54,6 +79,13 @@ fn explanation_json(explanation: &Explanation) -> serde_json::Value {
 }
 
 fn write_explanation(out: &mut impl Write, explanation: &Explanation) -> std::io::Result<()> {
+    if explanation.truncated {
+        writeln!(
+            out,
+            "(A long text: only its last {} KiB were read, where the newest errors are.)\n",
+            crate::advice::explain::MAX_TEXT / 1024
+        )?;
+    }
     if explanation.findings.is_empty() {
         writeln!(
             out,

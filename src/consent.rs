@@ -30,6 +30,12 @@ impl ConsentRequest {
 
 /// Where admin consent is given, from the account's own sign-in address (so GCC High and 21Vianet get theirs).
 pub fn consent_request(account: &Account) -> Result<ConsentRequest, String> {
+    if account.provider == crate::config::Provider::OutlookPersonal {
+        return Err("a personal Outlook.com account has no IT admin to approve apps".to_owned());
+    }
+    if !crate::config::validate::is_guid(account.client_id.trim()) {
+        return Err("the account has no application (client) ID to approve".to_owned());
+    }
     let endpoints = account.endpoints().map_err(|error| error.message)?;
     let authorize = &endpoints.authorize;
     let host = authorize
@@ -62,11 +68,15 @@ pub fn consent_request(account: &Account) -> Result<ConsentRequest, String> {
          We are moving the mailbox {mailbox} to Microsoft's modern sign-in (OAuth), because Microsoft is switching \
          off password sign-in for sending mail. Microsoft asks an administrator of our organisation to approve the \
          app first.\n\n\
-         The app is mailconnect (application ID {client_id}). It asks only for:\n\
-         - reading the signed-in person's mail over IMAP (IMAP.AccessAsUser.All),\n\
-         - sending mail as the signed-in person over SMTP (SMTP.Send),\n\
-         - staying signed in without asking again (offline_access).\n\
-         It gets no access to any other mailbox, and no administrator rights.\n\n\
+         The app is mailconnect (application ID {client_id}). It acts only as the person who signs in to it, \
+         and asks for:\n\
+         - reading and changing that person's mail over IMAP (IMAP.AccessAsUser.All); this includes mailboxes \
+         the person already has Full Access to,\n\
+         - sending mail as that person over SMTP (SMTP.Send),\n\
+         - staying signed in without asking again (offline_access),\n\
+         - knowing who signed in (openid, profile, email).\n\
+         It gets no administrator rights. Your approval applies to everyone in the organisation who signs in to \
+         mailconnect; each person still signs in with their own account.\n\n\
          To approve it, please open this link while signed in as a Global Administrator or Cloud Application \
          Administrator, check the permissions listed and choose Accept:\n\n{url}\n\n\
          After accepting, the browser may show a page that cannot be reached: that is expected.\n\
@@ -119,6 +129,14 @@ mod tests {
                 .mailto()
                 .starts_with("mailto:?subject=Please%20approve")
         );
+    }
+
+    #[test]
+    fn no_link_without_an_app_id_or_for_a_personal_account() {
+        let mut no_id = account(Provider::Microsoft365, "smile-dental.co.uk");
+        no_id.client_id.clear();
+        assert!(consent_request(&no_id).is_err());
+        assert!(consent_request(&account(Provider::OutlookPersonal, "consumers")).is_err());
     }
 
     #[test]

@@ -23,13 +23,13 @@ pub const CONTROLS: [(&str, &str, &str, &str); 8] = [
         "{sign-in-again}",
         "choose \"Sign in again\"",
         "sign in again with `mailconnect login <mailbox>`",
-        "sign in again (in mailconnect: Accounts, \"Re-authenticate now\")",
+        "sign in again in that program (one that gets its sign-in from mailconnect: Accounts, \"Re-authenticate now\")",
     ),
     (
         "{another-account}",
         "choose \"Use another account\"",
         "run `mailconnect login <mailbox> --browser` and pick the account",
-        "sign in again with the right account",
+        "sign in with another account",
     ),
     (
         "{new-code}",
@@ -59,8 +59,8 @@ pub const CONTROLS: [(&str, &str, &str, &str); 8] = [
         "{ask-it-admin}",
         "send your IT admin the approval link under \"Ask your IT admin\" below",
         "send your IT admin the approval link that `mailconnect consent-link <mailbox>` prints",
-        "send your IT admin the approval link (mailconnect shows it when a sign-in needs approval, and \
-         `mailconnect consent-link <mailbox>` prints it)",
+        "ask your IT admin to approve the app named in the message (for mailconnect itself, \
+         `mailconnect consent-link <mailbox>` prints the approval link)",
     ),
 ];
 

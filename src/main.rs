@@ -33,6 +33,16 @@ fn main() -> ExitCode {
     mailconnect::logging::init("warn");
     match run(Arguments::parse()) {
         Ok(code) => code,
+        // The reader went away (`| head`): nothing more to say, and nothing went wrong.
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("mailconnect: {}", mailconnect::cli::describe_error(&error));
             mailconnect::cli::exit_code_for(&error)

@@ -23,6 +23,8 @@ pub struct Explanation {
     pub trace_ids: Vec<String>,
     pub correlation_ids: Vec<String>,
     pub timestamps: Vec<String>,
+    /// The text was longer than [`MAX_TEXT`]: only its end was read.
+    pub truncated: bool,
 }
 
 /// The most text looked at: a pasted log can be long, but the cost stays bounded.
@@ -34,12 +36,24 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 /// Every AADSTS number in `text`, in order, once each: `AADSTS50076` and JSON's `"error_codes":[50076]`.
 pub fn aadsts_codes(text: &str) -> Vec<u32> {
+    aadsts_codes_at(text)
+        .into_iter()
+        .map(|(_, code)| code)
+        .collect()
+}
+
+/// The most distinct codes of each kind looked at: a pasted log names a handful; a hostile paste cannot make
+/// the work grow without bound.
+const MAX_CODES: usize = 64;
+
+/// [`aadsts_codes`] with where each first appears.
+fn aadsts_codes_at(text: &str) -> Vec<(usize, u32)> {
     static PREFIXED: OnceLock<Regex> = OnceLock::new();
     static JSON: OnceLock<Regex> = OnceLock::new();
     let mut codes: Vec<(usize, u32)> = regex(
         &PREFIXED,
-        // Microsoft's sign-in pages show "Error Code: 53003" without the prefix.
-        r"(?i)(?:\bAADSTS|\berror code:?\s*)(\d{4,9})\b",
+        // Microsoft's sign-in pages show "Error Code: 53003" without the prefix, in the page's language.
+        r"(?i)(?:\bAADSTS|\b(?:error code|fehlercode|code d['’]erreur|foutcode|c[oó]digo de error|codice di errore|c[oó]digo do erro):?\s*)(\d{4,9})\b",
     )
     .captures_iter(text)
     .filter_map(|c| Some((c.get(0)?.start(), c[1].parse().ok()?)))
@@ -51,44 +65,82 @@ pub fn aadsts_codes(text: &str) -> Vec<u32> {
         }
     }
     codes.sort_by_key(|(at, _)| *at);
-    let mut seen = Vec::new();
-    for (_, code) in codes {
-        if !seen.contains(&code) {
-            seen.push(code);
+    let mut seen: Vec<(usize, u32)> = Vec::new();
+    for (at, code) in codes {
+        if seen.len() == MAX_CODES {
+            break;
+        }
+        if !seen.iter().any(|(_, seen)| *seen == code) {
+            seen.push((at, code));
         }
     }
     seen
 }
 
-/// Every enhanced status code (RFC 3463: class 4 or 5, `5.7.139`) in `text`, in order, once each. Not part of a
-/// longer dotted number (an IP address, a version).
+/// Every enhanced status code (RFC 3463: class 4 or 5, `5.7.139`) in `text`, in order, once each.
 pub fn enhanced_codes(text: &str) -> Vec<String> {
+    enhanced_codes_at(text)
+        .into_iter()
+        .map(|(_, code)| code)
+        .collect()
+}
+
+/// [`enhanced_codes`] with where each first appears. Not a part of a longer dotted number (an IP address, a
+/// version), not a version ("v5.7.3", "version 5.7.139", "5.7.30-beta") and not a duration ("4.4.2s").
+fn enhanced_codes_at(text: &str) -> Vec<(usize, String)> {
     static ENHANCED: OnceLock<Regex> = OnceLock::new();
-    let mut found: Vec<String> = Vec::new();
+    let mut found: Vec<(usize, String)> = Vec::new();
     for m in regex(
         &ENHANCED,
         r"(?:^|[^0-9.])([45]\.[0-9]{1,3}\.[0-9]{1,3})(?:$|[^0-9])",
     )
     .captures_iter(text)
     {
-        let code = &m[1];
-        let end = m.get(1).map_or(0, |g| g.end());
-        // "5.7.139.1" would be a longer dotted number: the next character after the code must not be ".digit".
-        let rest = &text[end..];
-        if rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        let Some(code) = m.get(1) else { continue };
+        let rest = &text[code.end()..];
+        let longer_number =
+            rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit());
+        let glued_after =
+            rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '-' || c == '_');
+        let before = text[..code.start()].trim_end_matches(' ');
+        let tail: String = before
+            .chars()
+            .rev()
+            .take(8)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect();
+        let tail = tail.to_ascii_lowercase();
+        let a_version =
+            before.ends_with(['v', 'V']) || tail.ends_with("version") || tail.ends_with("build");
+        if longer_number || glued_after || a_version {
             continue;
         }
-        if !found.iter().any(|f| f == code) {
-            found.push(code.to_owned());
+        if found.len() == MAX_CODES {
+            break;
+        }
+        if !found.iter().any(|(_, seen)| seen == code.as_str()) {
+            found.push((code.start(), code.as_str().to_owned()));
         }
     }
     found
 }
 
-/// The line of `text` around byte `at` (for narrowing a code by the words beside it).
+/// The words around byte `at` (for narrowing a code by them): its line, at most 400 bytes either side, so that a
+/// log without line breaks costs no more than one with them.
 fn line_around(text: &str, at: usize) -> &str {
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    const REACH: usize = 400;
+    let mut low = at.saturating_sub(REACH);
+    while !text.is_char_boundary(low) {
+        low += 1;
+    }
+    let mut high = (at + REACH).min(text.len());
+    while !text.is_char_boundary(high) {
+        high -= 1;
+    }
+    let start = text[low..at].rfind('\n').map_or(low, |i| low + i + 1);
+    let end = text[at..high].find('\n').map_or(high, |i| at + i);
     &text[start..end]
 }
 
@@ -99,12 +151,13 @@ fn ids(text: &str, label: &str) -> Vec<String> {
         &GUID,
         r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
     );
-    let lower = text.to_lowercase();
+    let lower = text.to_ascii_lowercase();
     let mut found = Vec::new();
-    for m in guid.find_iter(text) {
+    for m in guid.find_iter(text).take(MAX_CODES) {
         // The label is what comes shortly before the id, on the same line.
         let before_start = m.start().saturating_sub(24);
         let before = lower.get(before_start..m.start()).unwrap_or_default();
+        let before = before.replace("request id", "trace id");
         let before = before.rsplit('\n').next().unwrap_or_default();
         if before.contains(label) && !found.iter().any(|f: &String| f == m.as_str()) {
             found.push(m.as_str().to_owned());
@@ -128,13 +181,15 @@ fn timestamps(text: &str) -> Vec<String> {
     found
 }
 
-/// Everything `text` says that the catalogue knows, in the order found.
+/// Everything `text` says that the catalogue knows, in the order found. Of a longer text only the last
+/// [`MAX_TEXT`] bytes are read: logs grow at the end, so that is where the newest error is.
 pub fn explain(text: &str) -> Explanation {
-    let mut cut = text.len().min(MAX_TEXT);
+    let mut cut = text.len().saturating_sub(MAX_TEXT);
     while !text.is_char_boundary(cut) {
-        cut -= 1;
+        cut += 1;
     }
-    let text = &text[..cut];
+    let truncated = cut > 0;
+    let text = &text[cut..];
     let mut findings: Vec<(usize, Finding)> = Vec::new();
     fn add(findings: &mut Vec<(usize, Finding)>, at: usize, code: String, advice: Option<Advice>) {
         if let Some(advice) = advice
@@ -143,9 +198,7 @@ pub fn explain(text: &str) -> Explanation {
             findings.push((at, Finding { code, advice }));
         }
     }
-    for code in aadsts_codes(text) {
-        let needle = format!("{code}");
-        let at = text.find(&needle).unwrap_or(0);
+    for (at, code) in aadsts_codes_at(text) {
         let evidence = Evidence {
             aadsts: Some(code),
             enhanced: None,
@@ -154,8 +207,7 @@ pub fn explain(text: &str) -> Explanation {
         };
         add(&mut findings, at, format!("AADSTS{code}"), find(&evidence));
     }
-    for code in enhanced_codes(text) {
-        let at = text.find(&code).unwrap_or(0);
+    for (at, code) in enhanced_codes_at(text) {
         let evidence = Evidence {
             aadsts: None,
             enhanced: Some(code.clone()),
@@ -164,48 +216,51 @@ pub fn explain(text: &str) -> Explanation {
         };
         add(&mut findings, at, code, find(&evidence));
     }
-    let lower = text.to_lowercase();
+    let folded = text.to_ascii_lowercase();
+    static WORD: OnceLock<Regex> = OnceLock::new();
+    let words: Vec<(usize, &str)> = regex(&WORD, r"[a-z_]+")
+        .find_iter(&folded)
+        .map(|m| (m.start(), m.as_str()))
+        .collect();
     for entry in entries() {
         for name in &entry.names {
-            static WORD: OnceLock<Regex> = OnceLock::new();
-            let words = regex(&WORD, r"[a-z_]+");
             // A name beside an AADSTS number is the same error; the number says more.
             let beside_a_code = |at: usize| {
-                let line = line_around(&lower, at);
+                let line = line_around(&folded, at);
                 line.contains("aadsts") || line.contains("error_codes")
             };
-            if let Some(m) = words
-                .find_iter(&lower)
-                .find(|m| m.as_str() == name && !beside_a_code(m.start()))
+            if let Some((at, _)) = words
+                .iter()
+                .find(|(at, word)| *word == name && !beside_a_code(*at))
             {
                 let evidence = Evidence {
                     name: Some(name),
-                    text: line_around(text, m.start()),
+                    text: line_around(text, *at),
                     ..Evidence::default()
                 };
-                add(&mut findings, m.start(), name.clone(), find(&evidence));
+                add(&mut findings, *at, name.clone(), find(&evidence));
             }
         }
         for reply in &entry.replies {
-            if let Some(at) = lower.find(&reply.to_lowercase()) {
-                let line = line_around(text, at).trim();
+            if let Some(at) = folded.find(&reply.to_ascii_lowercase()) {
+                // The reply's own words, never the whole line: a pasted log line can hold a password or a token.
                 add(
                     &mut findings,
                     at,
-                    crate::words::excerpt(line, 120),
-                    find(&Evidence::from_text(line)),
+                    reply.clone(),
+                    find(&Evidence::from_text(line_around(text, at))),
                 );
             }
         }
     }
-    // English wording last, and only for causes no code or name found already.
+    // English wording last, and only when no code or name was found.
     if findings.is_empty() {
-        for entry in entries().iter().filter(|entry| entry.refines.is_none()) {
-            if let Some((at, words)) = entry
-                .text
-                .iter()
-                .find_map(|words| lower.find(&words.to_lowercase()).map(|at| (at, words)))
-            {
+        for entry in entries() {
+            if let Some((at, words)) = entry.text.iter().find_map(|words| {
+                folded
+                    .find(&words.to_ascii_lowercase())
+                    .map(|at| (at, words))
+            }) {
                 add(
                     &mut findings,
                     at,
@@ -221,5 +276,6 @@ pub fn explain(text: &str) -> Explanation {
         trace_ids: ids(text, "trace"),
         correlation_ids: ids(text, "correlation"),
         timestamps: timestamps(text),
+        truncated,
     }
 }

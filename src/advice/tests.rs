@@ -358,3 +358,91 @@ fn check_advice_names_only_the_check_pages_controls() {
         }
     }
 }
+
+/// What a review of the first version found, kept as tests.
+#[test]
+fn pasted_text_never_crashes_echoes_secrets_or_misreads_numbers() {
+    // Text whose lower-case form is longer than itself (ẞ, the Kelvin sign) once shifted positions and panicked.
+    for text in [
+        "FEHLER IN DER HAUPTSTRAẞE-FILIALE: Anmeldung fehlgeschlagen („invalid_grant“)",
+        "\u{212a}\nüü invalid_grant",
+        "İİİİ NO AUTHENTICATE failed. İ",
+    ] {
+        let explanation = explain(text);
+        assert!(!explanation.findings.is_empty(), "{text}");
+    }
+    // A password or token on the pasted line never comes back.
+    let explanation =
+        explain("A1 LOGIN reception@smile.co.uk Hunter2Secret! -> A1 NO LOGIN failed.");
+    assert_eq!(explanation.findings[0].advice.id(), "imap-login-failed");
+    assert!(
+        explanation
+            .findings
+            .iter()
+            .all(|finding| !finding.code.contains("Hunter2Secret"))
+    );
+    // Versions, builds and durations are not status codes.
+    for text in [
+        "v5.7.3",
+        "build 5.7.30-beta",
+        "Version 5.7.139, released",
+        "retry in 4.4.2s",
+    ] {
+        assert!(explain::enhanced_codes(text).is_empty(), "{text}");
+    }
+    // Harmless lines stay harmless.
+    for text in [
+        "SSL handshake OK, TLS version TLSv1.2. Message sent.",
+        "daily sending limit? No, 12 of 10000 used.",
+        "MSAL.NET 4.61 acquired a token silently",
+    ] {
+        assert!(explain(text).findings.is_empty(), "{text}");
+    }
+}
+
+#[test]
+fn the_review_s_wrong_way_answers_are_right_now() {
+    let first = |text: &str| {
+        explain(text)
+            .findings
+            .first()
+            .map(|finding| finding.advice.id())
+    };
+    // MSAL (Microsoft's library) in a log is not "MSA" (a personal account).
+    assert_eq!(
+        first(
+            "MSAL.NET: AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+        ),
+        Some("aad-not-public-client")
+    );
+    assert_eq!(
+        first(
+            "AADSTS700016: Application with identifier 'x' was not found in the directory 'Microsoft Accounts'."
+        ),
+        Some("aad-app-not-found-for-personal-accounts")
+    );
+    // The words alone, without their code, still land on the narrow reading.
+    assert_eq!(
+        first("Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."),
+        Some("smtp-auth-disabled")
+    );
+    // Microsoft's sign-in page in German; its Request Id is the trace id.
+    let page = explain(
+        "Fehlercode: 53003\nRequest Id: 0f6c2c1a-7b4e-4e2b-9c41-2d6f3a8e1b00\nCorrelation Id: 7d1f3e2a-1c4b-4b8e-a0f1-9e2d3c4b5a60",
+    );
+    assert_eq!(page.findings[0].advice.id(), "aad-conditional-access");
+    assert_eq!(page.trace_ids, ["0f6c2c1a-7b4e-4e2b-9c41-2d6f3a8e1b00"]);
+    // The newest error in a long log is at its end.
+    let log = format!(
+        "{}\n09:14 AADSTS50057: The user account is disabled.",
+        "noise line\n".repeat(40_000)
+    );
+    let explanation = explain(&log);
+    assert!(explanation.truncated);
+    assert_eq!(explanation.findings[0].advice.id(), "aad-user-disabled");
+    // A paste of tens of thousands of distinct codes is cut to a bounded number of findings.
+    let flood: String = (0..30_000)
+        .map(|n| format!("AADSTS{} 5.{}.{} ", 1_000_000 + n, n % 9, n % 999))
+        .collect();
+    assert!(explain(&flood).findings.len() <= 2 * 64);
+}

@@ -326,6 +326,7 @@ mod seconds {
 /// Everything saved between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// A PEM file of extra certificate authorities to trust besides the platform's (for a private mail server).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -353,9 +353,12 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
                 .on_hover_text(row.health.words());
             if let Some(moved) = row.moved_at {
                 ui.label(
-                    RichText::new(format!("moved to OAuth {}", crate::words::day_and_month(moved)))
-                        .small()
-                        .weak(),
+                    RichText::new(format!(
+                        "moved to OAuth {}",
+                        crate::words::day_and_month(moved)
+                    ))
+                    .small()
+                    .weak(),
                 );
             }
         });

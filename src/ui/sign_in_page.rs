@@ -293,9 +293,9 @@ fn ask_it_admin_ui(ui: &mut Ui, account: &crate::config::Account) -> Option<Inte
         }
     };
     ui.label(format!(
-        "Microsoft asks an administrator of {} to approve mailconnect once. Send them the link below. The app gets \
-         only: reading the signed-in person's mail (IMAP), sending as that person (SMTP), and staying signed in. \
-         No other mailbox, no administrator rights.",
+        "Microsoft asks an administrator of {} to approve mailconnect once, for everyone there. Send them the link \
+         below. The app acts only as the person who signs in: reading and changing their mail (IMAP), sending as \
+         them (SMTP), staying signed in. No administrator rights.",
         request.tenant
     ));
     ui.add(egui::Label::new(RichText::new(&request.url).small().monospace()).wrap());
