@@ -60,8 +60,21 @@ pub enum Command {
         /// Put them (and any already set up) in this group, e.g. "Test group".
         #[arg(long, value_name = "NAME")]
         group: Option<String>,
+        /// Reach them through this service account's sign-in (it needs Full Access and Send As on each;
+        /// `mailconnect powershell` prints the commands).
+        #[arg(long, value_name = "SERVICE ACCOUNT")]
+        via: Option<String>,
         #[arg(long)]
         save: bool,
+    },
+    /// Print the Exchange Online PowerShell that gives the service account Full Access and Send As on its
+    /// mailboxes, and checks it.
+    Powershell {
+        mailboxes: Vec<String>,
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        #[arg(long, conflicts_with = "group")]
+        all: bool,
     },
     /// Remove the stored Basic Auth passwords of mailboxes whose two OAuth checks passed; others are listed as
     /// "not yet".
@@ -182,8 +195,28 @@ pub fn run(
         Command::Import {
             source,
             group,
+            via,
             save,
-        } => crate::cli_bulk::import(&context.config_file, &context.config, &source, group, save),
+        } => crate::cli_bulk::import(
+            &context.config_file,
+            &context.config,
+            &source,
+            crate::cli_bulk::ImportInto { group, via },
+            save,
+        ),
+        Command::Powershell {
+            mailboxes,
+            group,
+            all,
+        } => {
+            let all = all || (mailboxes.is_empty() && group.is_none());
+            let accounts: Vec<Account> =
+                crate::cli_bulk::select(&context.config, all, group.as_deref(), &mailboxes)?
+                    .into_iter()
+                    .cloned()
+                    .collect();
+            crate::cli_bulk::powershell(&accounts)
+        }
         Command::DisconnectBasic {
             mailboxes,
             group,
@@ -282,7 +315,7 @@ impl Context {
         let client = self.client(&account)?;
         // A locked or missing keyring is found now, not after the person has signed in.
         let store = TokenStore::open()?;
-        let probe = account.mailbox.clone();
+        let probe = account.token_owner().to_owned();
         store.run(move |store| store.check_writable(&probe)).await?;
         let tokens = if browser {
             let options = SignInOptions {
@@ -320,7 +353,7 @@ impl Context {
             signed_in_as: tokens.account.as_ref().map(|who| who.username.clone()),
             saved_at: SystemTime::now(),
         };
-        let key = account.mailbox.clone();
+        let key = account.token_owner().to_owned();
         // A new sign-in replaces whatever is stored, a damaged sign-in included, under the mailbox's lock.
         store
             .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
@@ -422,7 +455,7 @@ impl Context {
             out.flush()?;
         }
         // The token is out; tidying the replaced generation must not keep the mail program waiting long.
-        crate::tokens::tidy(&store, &account.mailbox, &token).await;
+        crate::tokens::tidy(&store, account.token_owner(), &token).await;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -586,7 +619,7 @@ impl Context {
         let store = TokenStore::open();
         let manifest = match &store {
             Ok(store) => store
-                .manifest(&account.mailbox)
+                .manifest(account.token_owner())
                 .map_err(|error| error.code().to_owned()),
             Err(error) => Err(error.code().to_owned()),
         };

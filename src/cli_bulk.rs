@@ -60,14 +60,30 @@ pub fn select<'a>(
         .collect()
 }
 
-/// `import`: previews the addresses in `source` (a file, or `-` for standard input); `save` adds them, in `group`.
+/// Where imported mailboxes go: a group, and the service account they are reached through.
+#[derive(Debug, Default)]
+pub struct ImportInto {
+    pub group: Option<String>,
+    pub via: Option<String>,
+}
+
+/// `import`: previews the addresses in `source` (a file, or `-` for standard input); `save` adds them.
 pub fn import(
     config_file: &ConfigFile,
     config: &Config,
     source: &str,
-    group: Option<String>,
+    into: ImportInto,
     save: bool,
 ) -> anyhow::Result<ExitCode> {
+    let ImportInto { group, via } = into;
+    if let Some(via) = &via
+        && config.account(via).is_none()
+    {
+        return Err(UsageError(format!(
+            "the service account {via} is not set up; sign it in first: mailconnect login {via}"
+        ))
+        .into());
+    }
     let mut text = String::new();
     let limit = 16 * 1024 * 1024;
     if source == "-" {
@@ -97,6 +113,7 @@ pub fn import(
         let mut account = Account {
             mailbox: candidate.mailbox.clone(),
             group: group.clone(),
+            service_account: via.clone(),
             ..template.clone()
         };
         account.sign_in_account = None;
@@ -389,6 +406,69 @@ pub async fn disconnect_basic(accounts: Vec<Account>) -> anyhow::Result<ExitCode
         for mailbox in &not_yet {
             writeln!(out, "  {mailbox}")?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `powershell`: the commands an Exchange admin runs so that each mailbox's service account may open it and send
+/// as it, and the check that they took.
+pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
+    let delegated: Vec<&Account> = accounts
+        .iter()
+        .filter(|account| account.service_account.is_some())
+        .collect();
+    if delegated.is_empty() {
+        return Err(UsageError(
+            "none of these mailboxes is reached through a service account (import them with --via)"
+                .to_owned(),
+        )
+        .into());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "# Run in Exchange Online PowerShell as an Exchange administrator."
+    )?;
+    writeln!(
+        out,
+        "# Changes can take up to two hours to apply; until then the check says \"not connected\"."
+    )?;
+    writeln!(
+        out,
+        "Install-Module ExchangeOnlineManagement -Scope CurrentUser"
+    )?;
+    writeln!(out, "Connect-ExchangeOnline")?;
+    for account in &delegated {
+        let service = account.service_account.as_deref().unwrap_or_default();
+        let mailbox = &account.mailbox;
+        // Addresses come from the settings; quoted for PowerShell (a ' doubles).
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        writeln!(out, "\n# {mailbox}")?;
+        writeln!(
+            out,
+            "Add-MailboxPermission -Identity {} -User {} -AccessRights FullAccess -InheritanceType All -AutoMapping $false",
+            quote(mailbox),
+            quote(service)
+        )?;
+        writeln!(
+            out,
+            "Add-RecipientPermission -Identity {} -Trustee {} -AccessRights SendAs -Confirm:$false",
+            quote(mailbox),
+            quote(service)
+        )?;
+    }
+    writeln!(out, "\n# Check:")?;
+    for account in &delegated {
+        let service = account.service_account.as_deref().unwrap_or_default();
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        writeln!(
+            out,
+            "Get-MailboxPermission -Identity {} -User {}; Get-RecipientPermission -Identity {} -Trustee {}",
+            quote(&account.mailbox),
+            quote(service),
+            quote(&account.mailbox),
+            quote(service)
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

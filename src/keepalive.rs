@@ -93,7 +93,7 @@ pub async fn keep_alive(
     due: Due,
     client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> KeptAlive {
-    let mailbox = account.mailbox.clone();
+    let mailbox = account.token_owner().to_owned();
     let manifest = store.run(move |store| store.manifest(&mailbox)).await;
     let manifest = match manifest {
         Ok(Some(manifest)) => manifest,
@@ -122,7 +122,7 @@ pub async fn keep_alive(
     }
     let outcome = match access_token(account, store, Renew::Now, client).await {
         Ok(fresh) => {
-            crate::tokens::tidy(store, &account.mailbox, &fresh).await;
+            crate::tokens::tidy(store, account.token_owner(), &fresh).await;
             match fresh.warning {
                 // The renewal failed for a passing reason; the stored token was handed out instead.
                 Some(_) => KeptAlive::Temporary {
@@ -200,7 +200,7 @@ pub async fn health_after(
     store: &TokenStore,
     state_file: Option<&StateFile>,
 ) -> crate::health::Health {
-    let mailbox = account.mailbox.clone();
+    let mailbox = account.token_owner().to_owned();
     let manifest = store.run(move |store| store.manifest(&mailbox)).await;
     let state = state_file.map(StateFile::load).unwrap_or_default();
     crate::health::Health::assess(

@@ -46,7 +46,7 @@ pub async fn check_mailbox(
     client: impl Fn() -> anyhow::Result<SignInClient>,
 ) -> Result<MailboxCheck, TokenError> {
     let token = access_token(account, store, Renew::IfNeeded, &client).await?;
-    crate::tokens::tidy(store, &account.mailbox, &token).await;
+    crate::tokens::tidy(store, account.token_owner(), &token).await;
     let mut warning = token.warning.clone();
     let checked_with = token.access_token.clone();
     let credentials = MailCredentials::for_account(account, token.access_token);
@@ -64,7 +64,7 @@ pub async fn check_mailbox(
                 })
             }
             Ok(renewed) => {
-                crate::tokens::tidy(store, &account.mailbox, &renewed).await;
+                crate::tokens::tidy(store, account.token_owner(), &renewed).await;
                 let credentials = MailCredentials::for_account(account, renewed.access_token);
                 if refused(&imap) {
                     imap = verify::check_imap(&account.imap, &credentials, context).await;

@@ -23,7 +23,7 @@ pub struct AccountStatus {
 
 impl AccountStatus {
     pub fn read(store: &TokenStore, state: &State, account: &Account) -> AccountStatus {
-        let sign_in = store.manifest(&account.mailbox);
+        let sign_in = store.manifest(account.token_owner());
         let health = Health::assess(
             &sign_in,
             state.last_renewal(&account.mailbox),

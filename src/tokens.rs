@@ -102,7 +102,8 @@ pub async fn access_token(
     renew: Renew,
     client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> Result<FreshToken, TokenError> {
-    let mailbox = account.mailbox.clone();
+    // A mailbox reached through a service account uses that account's saved sign-in.
+    let mailbox = account.token_owner().to_owned();
     let first = load(store, &mailbox).await?;
     if renew == Renew::IfNeeded && is_fresh(&first.tokens) {
         return Ok(handed_out(first.tokens.access_token));

@@ -85,6 +85,10 @@ pub struct Account {
     /// A named group for moving mailboxes in steps ("Test group").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Reached through this mailbox's saved sign-in instead of its own: a delegated service account with Full
+    /// Access (receiving, `user=` this mailbox) and Send As (sending, as this mailbox). No sign-in of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
 }
 
 impl Account {
@@ -118,12 +122,21 @@ impl Account {
                 .unwrap_or_else(|| default_server("", 587, Security::StartTls)),
             custom_endpoints: preset.custom_endpoints.clone(),
             group: None,
+            service_account: None,
         }
     }
 
     /// The account that signs in: the delegate for a shared mailbox, otherwise the mailbox itself.
     pub fn sign_in_account(&self) -> &str {
-        self.sign_in_account.as_deref().unwrap_or(&self.mailbox)
+        self.sign_in_account
+            .as_deref()
+            .or(self.service_account.as_deref())
+            .unwrap_or(&self.mailbox)
+    }
+
+    /// Whose saved sign-in (tokens in the keyring) this mailbox uses: its own, or its service account's.
+    pub fn token_owner(&self) -> &str {
+        self.service_account.as_deref().unwrap_or(&self.mailbox)
     }
 
     /// Everything a sign-in for this account depends on. Two accounts with equal bases accept the same tokens;

@@ -227,7 +227,7 @@ async fn read_row(
 ) -> RowReading {
     let mailbox = account.mailbox.clone();
     let (sign_in, basic_password) = match services.store.open() {
-        Ok(store) => read_keyring(&store, mailbox.clone()).await,
+        Ok(store) => read_keyring(&store, mailbox.clone(), account.token_owner().to_owned()).await,
         Err(error) => (Err(error), None),
     };
     let basic_password = match &services.demo_password {
@@ -264,14 +264,15 @@ type KeyringReading = (
     Option<bool>,
 );
 
-async fn read_keyring(store: &TokenStore, mailbox: String) -> KeyringReading {
+/// The saved sign-in (its own, or its service account's) and whether the mailbox's Basic Auth password is stored.
+async fn read_keyring(store: &TokenStore, mailbox: String, token_owner: String) -> KeyringReading {
     let reading = store
         .run(move |store| {
             let basic = store
                 .load_basic_password(&mailbox)
                 .ok()
                 .map(|password| password.is_some());
-            Ok((store.manifest(&mailbox), basic))
+            Ok((store.manifest(&token_owner), basic))
         })
         .await;
     reading.unwrap_or_else(|error| (Err(error), None))

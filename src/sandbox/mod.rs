@@ -350,6 +350,7 @@ impl Sandbox {
             smtp: self.smtp_server(),
             custom_endpoints: Some(self.custom_endpoints()),
             group: None,
+            service_account: None,
         }
     }
 

@@ -224,7 +224,13 @@ impl WizardApp {
                 self.runner.check_mailboxes(accounts);
             }
             HomeAction::ReAuthenticate(mailbox) => {
-                let account = self.home.row(&mailbox).map(|row| row.account.clone());
+                // A mailbox reached through a service account is fixed by signing the service account in again.
+                let owner = self
+                    .home
+                    .row(&mailbox)
+                    .map(|row| row.account.token_owner().to_owned())
+                    .unwrap_or(mailbox);
+                let account = self.home.row(&owner).map(|row| row.account.clone());
                 if account.is_some() {
                     self.open_wizard(ctx, account);
                 }

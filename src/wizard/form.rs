@@ -162,6 +162,7 @@ impl AccountForm {
             },
             custom_endpoints,
             group: None,
+            service_account: None,
         })
     }
 }

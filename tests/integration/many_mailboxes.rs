@@ -143,3 +143,93 @@ fn a_test_group_is_imported_verified_and_disconnected_from_basic_only_where_oaut
     let again = setup.run(&["disconnect-basic", MAILBOX]);
     assert!(stdout(&again).contains("no Basic Auth password was stored"));
 }
+
+#[test]
+fn mailboxes_reached_through_a_service_account_need_full_access_and_send_as() {
+    // The sandbox's mail responders answer as Exchange does: a token for the service account opens another
+    // mailbox only with Full Access, and sends as it only with Send As.
+    let setup = Setup::on_sandbox_mail();
+    setup.login();
+    let service = MAILBOX;
+    let list = setup.home_path().join("staff.txt");
+    std::fs::write(
+        &list,
+        "billing@smile-dental.example\ndr.lee@smile-dental.example\n",
+    )
+    .unwrap();
+    let list = list.to_str().unwrap();
+
+    let unknown = setup.run(&[
+        "import",
+        list,
+        "--via",
+        "nobody@smile-dental.example",
+        "--save",
+    ]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "the service account must be set up first"
+    );
+
+    let saved = setup.run(&[
+        "import", list, "--via", service, "--group", "Staff", "--save",
+    ]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let config = ConfigFile::at(setup.config_path()).load().unwrap();
+    let billing = config.account("billing@smile-dental.example").unwrap();
+    assert_eq!(billing.service_account.as_deref(), Some(service));
+
+    // Not granted yet: signed in, but not connected (IMAP) and not allowed to send as (SMTP).
+    let before = setup.run(&["verify", "--group", "Staff", "--json"]);
+    assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    for line in stdout(&before).lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(line["imap"]["cause_id"], "imap-not-connected", "{line}");
+        assert_eq!(line["smtp"]["cause_id"], "smtp-send-as-denied", "{line}");
+    }
+
+    // The PowerShell the admin runs names the real mailboxes and the service account.
+    let script = setup.run(&["powershell", "--group", "Staff"]);
+    assert!(script.status.success(), "{}", stderr(&script));
+    let script = stdout(&script);
+    assert!(script.contains(&format!(
+        "Add-MailboxPermission -Identity 'billing@smile-dental.example' -User '{service}' -AccessRights FullAccess"
+    )));
+    assert!(script.contains(&format!(
+        "Add-RecipientPermission -Identity 'dr.lee@smile-dental.example' -Trustee '{service}' -AccessRights SendAs"
+    )));
+
+    // Granted for one of them: it passes with the service account's one sign-in; the other still waits.
+    setup
+        .sandbox
+        .grant_full_access(service, "billing@smile-dental.example");
+    setup
+        .sandbox
+        .grant_send_as(service, "billing@smile-dental.example");
+    let after = setup.run(&["verify", "--group", "Staff", "--json"]);
+    let results: Vec<serde_json::Value> = stdout(&after)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let passed = |mailbox: &str| {
+        results
+            .iter()
+            .find(|line| line["mailbox"] == mailbox)
+            .map(|line| line["passed"] == true)
+    };
+    assert_eq!(
+        passed("billing@smile-dental.example"),
+        Some(true),
+        "{results:?}"
+    );
+    assert_eq!(passed("dr.lee@smile-dental.example"), Some(false));
+    // One sign-in serves them all: nothing was stored for the delegated mailboxes themselves.
+    let store = TokenStore::open().unwrap();
+    assert!(
+        store
+            .manifest("billing@smile-dental.example")
+            .unwrap()
+            .is_none()
+    );
+}
