@@ -134,6 +134,71 @@ pub struct Home {
     pub notice: Option<String>,
     /// The mailboxes removed since the last confirmation, for the notice.
     removed: Vec<String>,
+    /// The latest "Check now" over several mailboxes: its progress, then its summary.
+    pub batch: Option<Batch>,
+}
+
+/// A run of checks over the ticked mailboxes.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub mailboxes: Vec<String>,
+    pub done: usize,
+    /// The mailboxes whose checks did not both pass, with the cause in a few words.
+    pub failed: Vec<(String, String)>,
+    pub started: std::time::Instant,
+    /// Stopped with Cancel before every mailbox was checked.
+    pub cancelled: bool,
+}
+
+impl Batch {
+    pub fn total(&self) -> usize {
+        self.mailboxes.len()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.cancelled || self.done >= self.total()
+    }
+
+    /// About how long the rest takes, from the pace so far (`None` until one mailbox is done).
+    pub fn time_left(&self, now: std::time::Instant) -> Option<std::time::Duration> {
+        let per_mailbox = now
+            .saturating_duration_since(self.started)
+            .checked_div(self.done as u32)?;
+        Some(per_mailbox * (self.total() - self.done.min(self.total())) as u32)
+    }
+
+    /// "18 of 20 passed; 2 did not: 1 cannot send as the mailbox, 1 has no sign-in."
+    pub fn summary(&self) -> String {
+        let passed = self.done - self.failed.len();
+        let mut text = format!("{passed} of {} passed", self.total());
+        if !self.failed.is_empty() {
+            let mut causes: Vec<(String, usize)> = Vec::new();
+            for (_, cause) in &self.failed {
+                match causes.iter_mut().find(|(seen, _)| seen == cause) {
+                    Some((_, count)) => *count += 1,
+                    None => causes.push((cause.clone(), 1)),
+                }
+            }
+            let causes: Vec<String> = causes
+                .iter()
+                .map(|(cause, count)| format!("{count} {cause}"))
+                .collect();
+            text.push_str(&format!(
+                "; {} did not: {}",
+                self.failed.len(),
+                causes.join(", ")
+            ));
+        }
+        if self.cancelled {
+            text.push_str(&format!(
+                " (stopped after {} of {})",
+                self.done,
+                self.total()
+            ));
+        }
+        text.push('.');
+        text
+    }
 }
 
 impl Home {
@@ -146,6 +211,7 @@ impl Home {
             confirm_removal: None,
             notice: None,
             removed: Vec::new(),
+            batch: None,
         }
     }
 
@@ -196,8 +262,12 @@ impl Home {
                 reading,
                 after_check,
             } => {
+                let counted = after_check && self.row(&mailbox).is_some_and(|row| row.checking);
                 if let Some(row) = self.row_mut(&mailbox) {
                     row.apply(reading, after_check);
+                }
+                if counted {
+                    self.count_in_batch(&mailbox);
                 }
             }
             HomeEvent::Removed { mailbox, result } => match result {
@@ -223,16 +293,78 @@ impl Home {
         self.confirm_removal.take().unwrap_or_default()
     }
 
-    /// Marks the selected rows as being checked and returns their accounts.
+    /// Marks the selected rows as being checked, starts a batch over them, and returns their accounts.
     pub fn start_checks(&mut self) -> Vec<Account> {
-        self.rows
+        let accounts: Vec<Account> = self
+            .rows
             .iter_mut()
             .filter(|row| row.selected && !row.checking)
             .map(|row| {
                 row.checking = true;
                 row.account.clone()
             })
-            .collect()
+            .collect();
+        if !accounts.is_empty() {
+            self.batch = Some(Batch {
+                mailboxes: accounts.iter().map(|a| a.mailbox.clone()).collect(),
+                done: 0,
+                failed: Vec::new(),
+                started: std::time::Instant::now(),
+                cancelled: false,
+            });
+        }
+        accounts
+    }
+
+    /// Ticks exactly the mailboxes that failed in the last batch (for "Retry failed").
+    pub fn select_failed(&mut self) {
+        let failed: Vec<String> = self
+            .batch
+            .as_ref()
+            .map(|batch| {
+                batch
+                    .failed
+                    .iter()
+                    .map(|(mailbox, _)| mailbox.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for row in &mut self.rows {
+            row.selected = failed
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&row.account.mailbox));
+        }
+    }
+
+    /// Cancel: the rows still waiting stop showing "checking…"; the batch says where it stopped.
+    pub fn cancel_checks(&mut self) {
+        for row in &mut self.rows {
+            row.checking = false;
+        }
+        if let Some(batch) = &mut self.batch
+            && !batch.finished()
+        {
+            batch.cancelled = true;
+        }
+    }
+
+    fn count_in_batch(&mut self, mailbox: &str) {
+        let cause = self.row(mailbox).and_then(|row| {
+            let passed = |check: &Option<LastCheck>| check.as_ref().is_some_and(|c| c.passed);
+            (!(passed(&row.imap) && passed(&row.smtp))).then(|| batch_cause(row))
+        });
+        if let Some(batch) = &mut self.batch
+            && !batch.cancelled
+            && batch
+                .mailboxes
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(mailbox))
+        {
+            batch.done += 1;
+            if let Some(cause) = cause {
+                batch.failed.push((mailbox.to_owned(), cause));
+            }
+        }
     }
 
     /// Whether any check is still running (the window shows progress).
@@ -353,6 +485,24 @@ impl Home {
 pub struct Banner {
     pub words: String,
     pub mailbox: String,
+}
+
+/// A failed mailbox's cause in a few words for the batch summary, from the catalogue entry of its first failure.
+fn batch_cause(row: &Row) -> String {
+    let code = [&row.imap, &row.smtp]
+        .into_iter()
+        .flatten()
+        .find(|check| !check.passed)
+        .map(|check| check.code.as_str())
+        .unwrap_or_default();
+    match code {
+        "not-signed-in" => "have no sign-in".to_owned(),
+        _ if code.contains("sender") => "cannot send as the mailbox".to_owned(),
+        _ if code.contains("mailbox") => "cannot open the mailbox".to_owned(),
+        _ if code.starts_with("IMAP") => "failed at receiving".to_owned(),
+        _ if code.starts_with("SMTP") => "failed at sending".to_owned(),
+        _ => "need a new sign-in".to_owned(),
+    }
 }
 
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {

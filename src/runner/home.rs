@@ -53,12 +53,13 @@ impl EffectRunner {
 
     /// "Check now": both checks for each mailbox, at most `CHECKS_AT_ONCE` mailboxes at a time; each row is sent
     /// back as soon as its checks end.
-    pub fn check_mailboxes(&self, accounts: Vec<Account>) {
+    pub fn check_mailboxes(&mut self, accounts: Vec<Account>) {
+        self.check_tasks.retain(|task| !task.is_finished());
         for account in accounts {
             let reporter = self.reporter();
             let services = self.services.clone();
             let checks_at_once = self.checks_at_once.clone();
-            self.runtime.spawn(async move {
+            let task = self.runtime.spawn(async move {
                 // The semaphore is never closed; should it be, the check runs unbounded rather than not at all.
                 let _turn = checks_at_once.acquire_owned().await.ok();
                 let kept = renew_if_due(&services, &account).await;
@@ -76,6 +77,15 @@ impl EffectRunner {
                     after_check: true,
                 });
             });
+            self.check_tasks.push(task.abort_handle());
+        }
+    }
+
+    /// Stops every running "Check now": a check in the middle of a conversation is cut off (nothing is sent,
+    /// nothing stored is changed by a check), and the ones still waiting never start.
+    pub fn cancel_checks(&mut self) {
+        for task in self.check_tasks.drain(..) {
+            task.abort();
         }
     }
 

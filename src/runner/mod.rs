@@ -73,6 +73,8 @@ pub struct EffectRunner {
     sign_in_task: Option<AbortHandle>,
     /// Bounds how many mailboxes "Check now" checks at once.
     checks_at_once: Arc<tokio::sync::Semaphore>,
+    /// The running "Check now" tasks, so that Cancel can stop them.
+    check_tasks: Vec<AbortHandle>,
 }
 
 impl Drop for EffectRunner {
@@ -96,6 +98,7 @@ impl EffectRunner {
             wake,
             sign_in_task: None,
             checks_at_once: Arc::new(tokio::sync::Semaphore::new(crate::home::CHECKS_AT_ONCE)),
+            check_tasks: Vec::new(),
         };
         (runner, receiver)
     }

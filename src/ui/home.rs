@@ -23,6 +23,9 @@ pub enum HomeAction {
     AddMailbox,
     /// The "Explain an error message" page.
     Explain,
+    CancelChecks,
+    /// Ticks the mailboxes that failed in the last run and checks them again.
+    RetryFailed,
 }
 
 /// The whole home page.
@@ -128,15 +131,10 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
             action = Some(HomeAction::Explain);
         }
     });
+    if let Some(batch) = &home.batch {
+        action = batch_ui(ui, batch).or(action.take());
+    }
     ui.horizontal_wrapped(|ui| {
-        let running = home.checks_running();
-        if running > 0 {
-            ui.spinner();
-            ui.label(format!(
-                "Checking {}…",
-                crate::words::count(running as u64, "mailbox", "mailboxes")
-            ));
-        }
         ui.label(
             RichText::new(format!(
                 "{} shown, {} ticked",
@@ -147,6 +145,40 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         );
         if let Some(notice) = &home.notice {
             ui.label(RichText::new(notice).strong());
+        }
+    });
+    action
+}
+
+/// The run of checks: a progress bar with counts and an estimate and Cancel while it runs; then the summary and
+/// "Retry failed".
+fn batch_ui(ui: &mut Ui, batch: &crate::home::Batch) -> Option<HomeAction> {
+    let mut action = None;
+    ui.horizontal_wrapped(|ui| {
+        if batch.finished() {
+            ui.label(RichText::new(batch.summary()).strong());
+            if !batch.failed.is_empty() && ui.button("Retry failed").clicked() {
+                action = Some(HomeAction::RetryFailed);
+            }
+            return;
+        }
+        let left = batch
+            .time_left(std::time::Instant::now())
+            .map(|left| format!(" · about {} left", crate::words::duration(left)))
+            .unwrap_or_default();
+        let words = format!(
+            "{} of {} checked · {} failed{left}",
+            batch.done,
+            batch.total(),
+            batch.failed.len()
+        );
+        let bar = egui::ProgressBar::new(batch.done as f32 / batch.total().max(1) as f32)
+            .desired_width(320.0)
+            .text(words.clone());
+        ui.add(bar)
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, &words));
+        if ui.button("Cancel checks").clicked() {
+            action = Some(HomeAction::CancelChecks);
         }
     });
     action

@@ -253,6 +253,15 @@ impl WizardApp {
             HomeAction::CancelRemove => self.home.confirm_removal = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
+            HomeAction::CancelChecks => {
+                self.runner.cancel_checks();
+                self.home.cancel_checks();
+            }
+            HomeAction::RetryFailed => {
+                self.home.select_failed();
+                let accounts = self.home.start_checks();
+                self.runner.check_mailboxes(accounts);
+            }
         }
     }
 

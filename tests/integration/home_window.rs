@@ -227,6 +227,17 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
         "Save recorded the mailbox"
     );
 
+    // A check that hangs can be cancelled: the row stops waiting and the summary says where it stopped.
+    window.sandbox.inject(mailconnect::sandbox::Fault::MailHang);
+    window.click(&format!("Select {MAILBOX}"));
+    window.click("Check now");
+    window.wait_for("0 of 1 checked");
+    window.click("Cancel checks");
+    window.wait_for("stopped after 0 of 1");
+    assert!(!window.app().home().row(MAILBOX).unwrap().checking);
+    window.sandbox.clear_faults();
+    window.click(&format!("Select {MAILBOX}"));
+
     // Someone revokes the sessions in the admin center; the next health check finds out by itself.
     window.sandbox.revoke_all();
     window.harness.state_mut().check_health_now();
@@ -366,6 +377,12 @@ fn select_all_filter_check_now_and_remove_with_confirmation() {
         .row("dr.lee@smile-dental.example")
         .unwrap();
     assert_eq!(row.imap.as_ref().unwrap().code, "not-signed-in");
+    window.wait_for("0 of 2 passed; 2 did not: 2 have no sign-in.");
+    // Retry failed ticks exactly the failed ones and checks them again.
+    window.click("Select billing@smile-dental.example");
+    window.click("Retry failed");
+    assert_eq!(window.app().home().selected().len(), 2);
+    window.wait_for("0 of 2 passed");
     assert!(window.shows("receiving and sending failed"));
     assert!(
         window
