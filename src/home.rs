@@ -36,6 +36,11 @@ pub enum HomeEvent {
         reading: RowReading,
         after_check: bool,
     },
+    /// One mailbox's Basic Auth password removed (`Ok(true)`: there was one), or why not.
+    BasicDisconnected {
+        mailbox: String,
+        result: Result<bool, String>,
+    },
     /// One mailbox removed (its sign-in and its place in the settings), or why not.
     Removed {
         mailbox: String,
@@ -130,6 +135,9 @@ pub struct Home {
     pub ascending: bool,
     /// The mailboxes a "Remove" asks about, while its confirmation is open.
     pub confirm_removal: Option<Vec<String>>,
+    /// "Disconnect Basic", while its confirmation is open: the mailboxes moved to OAuth (their old passwords go)
+    /// and those not yet (left as they are).
+    pub confirm_disconnect: Option<(Vec<String>, Vec<String>)>,
     /// A short message about the last action ("2 mailboxes were removed."), until the next one.
     pub notice: Option<String>,
     /// The mailboxes removed since the last confirmation, for the notice.
@@ -209,6 +217,7 @@ impl Home {
             sort: Column::Mailbox,
             ascending: true,
             confirm_removal: None,
+            confirm_disconnect: None,
             notice: None,
             removed: Vec::new(),
             batch: None,
@@ -270,6 +279,21 @@ impl Home {
                     self.count_in_batch(&mailbox);
                 }
             }
+            HomeEvent::BasicDisconnected { mailbox, result } => match result {
+                Ok(_) => {
+                    if let Some(row) = self.row_mut(&mailbox) {
+                        row.basic_password = Some(false);
+                    }
+                    self.notice = Some(format!(
+                        "The old Basic Auth password of {mailbox} was removed."
+                    ));
+                }
+                Err(error) => {
+                    self.notice = Some(format!(
+                        "The old password of {mailbox} could not be removed: {error}"
+                    ));
+                }
+            },
             HomeEvent::Removed { mailbox, result } => match result {
                 Ok(()) => {
                     self.rows
@@ -314,6 +338,17 @@ impl Home {
             });
         }
         accounts
+    }
+
+    /// The ticked mailboxes split for "Disconnect Basic": moved to OAuth, and not yet.
+    pub fn disconnect_candidates(&self) -> (Vec<String>, Vec<String>) {
+        let (moved, not_yet): (Vec<&Row>, Vec<&Row>) = self
+            .rows
+            .iter()
+            .filter(|row| row.selected)
+            .partition(|row| row.moved_at.is_some());
+        let names = |rows: Vec<&Row>| rows.iter().map(|row| row.account.mailbox.clone()).collect();
+        (names(moved), names(not_yet))
     }
 
     /// Ticks exactly the mailboxes that failed in the last batch (for "Retry failed").

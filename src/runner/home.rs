@@ -89,6 +89,19 @@ impl EffectRunner {
         }
     }
 
+    /// "Disconnect Basic": removes each mailbox's stored Basic Auth password (under its lock) and records it. Only
+    /// mailboxes that moved to OAuth are given here.
+    pub fn disconnect_basic(&self, mailboxes: Vec<String>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            for mailbox in mailboxes {
+                let result = disconnect_one(&services, &mailbox).await;
+                reporter.send(HomeEvent::BasicDisconnected { mailbox, result });
+            }
+        });
+    }
+
     /// Removes each mailbox: its saved sign-in (under its lock) and its place in the settings. An old Basic Auth
     /// password is left as it is: removing it is a separate, deliberate step.
     pub fn remove_mailboxes(&self, mailboxes: Vec<String>) {
@@ -101,6 +114,25 @@ impl EffectRunner {
             }
         });
     }
+}
+
+async fn disconnect_one(services: &Services, mailbox: &str) -> Result<bool, String> {
+    let store = services.store.open().map_err(|error| error.to_string())?;
+    let deleting = mailbox.to_owned();
+    let had = store
+        .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {
+            store.delete_basic_password(&deleting)
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+    if let Some(state_file) = services.state_file.clone() {
+        let recording = mailbox.to_owned();
+        tokio::task::spawn_blocking(move || state_file.record_basic_disconnected(&recording))
+            .await
+            .map_err(|_| "it could not be recorded".to_owned())?
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(had)
 }
 
 async fn remove_mailbox(services: &Services, mailbox: &str) -> Result<(), String> {

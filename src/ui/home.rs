@@ -24,6 +24,10 @@ pub enum HomeAction {
     /// The "Explain an error message" page.
     Explain,
     CancelChecks,
+    /// Opens the confirmation for removing the ticked mailboxes' old Basic Auth passwords.
+    AskDisconnectBasic,
+    ConfirmDisconnectBasic,
+    CancelDisconnectBasic,
     /// Ticks the mailboxes that failed in the last run and checks them again.
     RetryFailed,
 }
@@ -61,6 +65,9 @@ pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Opti
         });
     if let Some(mailboxes) = &home.confirm_removal {
         action = confirm_removal_ui(ui, mailboxes).or(action.take());
+    }
+    if let Some((moved, not_yet)) = &home.confirm_disconnect {
+        action = confirm_disconnect_ui(ui, moved, not_yet).or(action.take());
     }
     action
 }
@@ -123,6 +130,15 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
             .on_disabled_hover_text("Tick one or more mailboxes first.");
         if remove.clicked() {
             action = Some(HomeAction::AskRemove);
+        }
+        let disconnect = ui
+            .add_enabled(count > 0, egui::Button::new("Disconnect Basic"))
+            .on_hover_text(
+                "Removes the old Basic Auth passwords of the ticked mailboxes that moved to OAuth, after asking.",
+            )
+            .on_disabled_hover_text("Tick one or more mailboxes first.");
+        if disconnect.clicked() {
+            action = Some(HomeAction::AskDisconnectBasic);
         }
         if ui.button("Add mailbox").clicked() {
             action = Some(HomeAction::AddMailbox);
@@ -478,6 +494,51 @@ fn confirm_removal_ui(ui: &mut Ui, mailboxes: &[String]) -> Option<HomeAction> {
     });
     if modal.should_close() && action.is_none() {
         action = Some(HomeAction::CancelRemove);
+    }
+    action
+}
+
+/// "Disconnect Basic" asks first: whose old passwords go, and who is not ready yet.
+fn confirm_disconnect_ui(ui: &mut Ui, moved: &[String], not_yet: &[String]) -> Option<HomeAction> {
+    let mut action = None;
+    const LISTED: usize = 8;
+    let list = |ui: &mut Ui, mailboxes: &[String]| {
+        for mailbox in mailboxes.iter().take(LISTED) {
+            ui.label(format!("• {mailbox}"));
+        }
+        if mailboxes.len() > LISTED {
+            ui.label(format!("and {} more", mailboxes.len() - LISTED));
+        }
+    };
+    let modal = egui::Modal::new(egui::Id::unique("confirm_disconnect")).show(ui.ctx(), |ui| {
+        ui.set_max_width(480.0);
+        ui.heading("Disconnect Basic Auth?");
+        if moved.is_empty() {
+            ui.label("None of the ticked mailboxes has passed both checks with OAuth yet, so nothing is removed.");
+        } else {
+            ui.label(format!(
+                "The old Basic Auth password is removed from this computer for {} (both OAuth checks passed):",
+                crate::words::count(moved.len() as u64, "mailbox", "mailboxes")
+            ));
+            list(ui, moved);
+        }
+        if !not_yet.is_empty() {
+            ui.add_space(6.0);
+            ui.label("Not yet (both OAuth checks have not passed; they are left as they are):");
+            list(ui, not_yet);
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Cancel").clicked() {
+                action = Some(HomeAction::CancelDisconnectBasic);
+            }
+            if !moved.is_empty() && ui.button("Yes, remove the old passwords").clicked() {
+                action = Some(HomeAction::ConfirmDisconnectBasic);
+            }
+        });
+    });
+    if modal.should_close() && action.is_none() {
+        action = Some(HomeAction::CancelDisconnectBasic);
     }
     action
 }

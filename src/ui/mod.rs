@@ -253,6 +253,15 @@ impl WizardApp {
             HomeAction::CancelRemove => self.home.confirm_removal = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
+            HomeAction::AskDisconnectBasic => {
+                self.home.confirm_disconnect = Some(self.home.disconnect_candidates());
+            }
+            HomeAction::ConfirmDisconnectBasic => {
+                if let Some((moved, _)) = self.home.confirm_disconnect.take() {
+                    self.runner.disconnect_basic(moved);
+                }
+            }
+            HomeAction::CancelDisconnectBasic => self.home.confirm_disconnect = None,
             HomeAction::CancelChecks => {
                 self.runner.cancel_checks();
                 self.home.cancel_checks();

@@ -25,6 +25,7 @@ struct Home {
     harness: Harness<'static, WizardApp>,
     sandbox: Sandbox,
     items: Arc<MemoryItems>,
+    store: TokenStore,
     config_file: ConfigFile,
     _folder: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
@@ -56,6 +57,7 @@ impl Home {
             })
             .unwrap();
         let (store, items) = TokenStore::in_memory();
+        let kept_store = store.clone();
         let services = Services {
             trust: Trust::new(None).unwrap(),
             timeouts: crate::support::test_timeouts(),
@@ -78,6 +80,7 @@ impl Home {
             harness,
             sandbox,
             items,
+            store: kept_store,
             config_file,
             _folder: folder,
             _runtime: runtime,
@@ -226,6 +229,20 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
         Some(MAILBOX.to_owned()),
         "Save recorded the mailbox"
     );
+
+    // Disconnect Basic: the old password goes only for a mailbox that moved to OAuth, after asking.
+    window
+        .store
+        .save_basic_password(MAILBOX, &secrecy::SecretString::from("Winter2026!"))
+        .unwrap();
+    window.click(&format!("Select {MAILBOX}"));
+    window.click("Disconnect Basic");
+    window.wait_for("Disconnect Basic Auth?");
+    assert!(window.shows("both OAuth checks passed"));
+    window.click("Yes, remove the old passwords");
+    window.wait_for("The old Basic Auth password of");
+    assert!(window.store.load_basic_password(MAILBOX).unwrap().is_none());
+    window.click(&format!("Select {MAILBOX}"));
 
     // A check that hangs can be cancelled: the row stops waiting and the summary says where it stopped.
     window.sandbox.inject(mailconnect::sandbox::Fault::MailHang);
@@ -394,6 +411,18 @@ fn select_all_filter_check_now_and_remove_with_confirmation() {
             .is_none(),
         "unticked rows are not checked"
     );
+
+    // Disconnect Basic leaves mailboxes that have not moved yet alone, and says so.
+    window.click("Disconnect Basic");
+    window.wait_for("Disconnect Basic Auth?");
+    assert!(window.shows("Not yet"));
+    assert!(
+        window
+            .harness
+            .query_by_label("Yes, remove the old passwords")
+            .is_none()
+    );
+    window.click("Cancel");
 
     // Remove asks first; Cancel keeps everything.
     window.click("Remove");
