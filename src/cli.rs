@@ -52,6 +52,9 @@ pub enum Command {
         /// Mailboxes checked at the same time.
         #[arg(long, default_value_t = crate::cli_bulk::DEFAULT_CONCURRENCY)]
         concurrency: usize,
+        /// Only the mailboxes not moved to OAuth yet: a run cut short continues where it stopped.
+        #[arg(long)]
+        pending: bool,
     },
     /// Add many mailboxes: a list of addresses or the CSV the Microsoft 365 admin center exports from Active users
     /// (a file, or - for standard input). Shows what would be added; --save adds them.
@@ -171,6 +174,7 @@ pub fn run(
             json,
             send_test_message,
             concurrency,
+            pending,
         } => {
             if let ([mailbox], false, None) = (mailboxes.as_slice(), all, &group) {
                 return runtime.block_on(context.verify(mailbox, json, send_test_message));
@@ -180,9 +184,11 @@ pub fn run(
                     UsageError("name a mailbox, or use --all or --group NAME".to_owned()).into(),
                 );
             }
+            let state = State::load();
             let accounts =
                 crate::cli_bulk::select(&context.config, all, group.as_deref(), &mailboxes)?
                     .into_iter()
+                    .filter(|account| !pending || state.moved_at(&account.mailbox).is_none())
                     .cloned()
                     .collect();
             runtime.block_on(crate::cli_bulk::verify_many(

@@ -233,3 +233,64 @@ fn mailboxes_reached_through_a_service_account_need_full_access_and_send_as() {
             .is_none()
     );
 }
+
+#[test]
+fn a_bulk_run_killed_midway_leaves_consistent_records_and_continues_where_it_stopped() {
+    let setup = Setup::on_sandbox_mail();
+    setup.login();
+    let service = MAILBOX;
+    let others: Vec<String> = (1..=6)
+        .map(|n| format!("staff{n}@smile-dental.example"))
+        .collect();
+    let list = setup.home_path().join("staff.txt");
+    std::fs::write(&list, others.join("\n")).unwrap();
+    let saved = setup.run(&["import", list.to_str().unwrap(), "--via", service, "--save"]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    for mailbox in &others {
+        setup.sandbox.grant_full_access(service, mailbox);
+        setup.sandbox.grant_send_as(service, mailbox);
+    }
+
+    // One at a time; once the first result is out, the mail servers stop answering and the run is killed.
+    let mut run = setup
+        .command(&["verify", "--all", "--json", "--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(run.stdout.take().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    setup.sandbox.inject(mailconnect::sandbox::Fault::MailHang);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["passed"], true, "{first}");
+
+    // The records are whole, and name as moved only what passed.
+    let state_path = setup.home_path().join("data/mailconnect/state.json");
+    let state: mailconnect::state::State =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).expect("a whole state file");
+    let moved = state.moved.len();
+    assert!((1..=7).contains(&moved), "{moved} moved");
+    assert!(state.moved_at(first["mailbox"].as_str().unwrap()).is_some());
+
+    // Again, with --pending: only the rest are checked.
+    setup.sandbox.clear_faults();
+    let rest = setup.run(&["verify", "--all", "--pending", "--json"]);
+    assert!(rest.status.success(), "{}", stderr(&rest));
+    let checked: Vec<serde_json::Value> = stdout(&rest)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(checked.len(), 7 - moved, "{}", stdout(&rest));
+    assert!(checked.iter().all(|line| line["passed"] == true));
+    assert!(
+        checked
+            .iter()
+            .all(|line| line["mailbox"] != first["mailbox"]),
+        "what passed before is not checked again"
+    );
+    let nothing_left = setup.run(&["verify", "--all", "--pending", "--json"]);
+    assert!(stdout(&nothing_left).trim().is_empty());
+}
