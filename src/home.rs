@@ -36,6 +36,12 @@ pub enum HomeEvent {
         reading: RowReading,
         after_check: bool,
     },
+    /// Mailboxes put in a group (`None`: taken out of their group), or why not.
+    GroupSet {
+        mailboxes: Vec<String>,
+        group: Option<String>,
+        result: Result<(), String>,
+    },
     /// One mailbox's Basic Auth password removed (`Ok(true)`: there was one), or why not.
     BasicDisconnected {
         mailbox: String,
@@ -135,6 +141,8 @@ pub struct Home {
     pub ascending: bool,
     /// The mailboxes a "Remove" asks about, while its confirmation is open.
     pub confirm_removal: Option<Vec<String>>,
+    /// The group name being typed for the ticked mailboxes, while "Group…" is open.
+    pub group_editor: Option<String>,
     /// "Disconnect Basic", while its confirmation is open: the mailboxes moved to OAuth (their old passwords go)
     /// and those not yet (left as they are).
     pub confirm_disconnect: Option<(Vec<String>, Vec<String>)>,
@@ -218,6 +226,7 @@ impl Home {
             ascending: true,
             confirm_removal: None,
             confirm_disconnect: None,
+            group_editor: None,
             notice: None,
             removed: Vec::new(),
             batch: None,
@@ -279,6 +288,30 @@ impl Home {
                     self.count_in_batch(&mailbox);
                 }
             }
+            HomeEvent::GroupSet {
+                mailboxes,
+                group,
+                result,
+            } => match result {
+                Ok(()) => {
+                    for mailbox in &mailboxes {
+                        if let Some(row) = self.row_mut(mailbox) {
+                            row.account.group = group.clone();
+                        }
+                    }
+                    self.notice = Some(match &group {
+                        Some(group) => format!(
+                            "{} put in the group \"{group}\".",
+                            crate::words::count(mailboxes.len() as u64, "mailbox", "mailboxes")
+                        ),
+                        None => format!(
+                            "{} taken out of their group.",
+                            crate::words::count(mailboxes.len() as u64, "mailbox", "mailboxes")
+                        ),
+                    });
+                }
+                Err(error) => self.notice = Some(format!("The group could not be saved: {error}")),
+            },
             HomeEvent::BasicDisconnected { mailbox, result } => match result {
                 Ok(_) => {
                     if let Some(row) = self.row_mut(&mailbox) {

@@ -89,6 +89,41 @@ impl EffectRunner {
         }
     }
 
+    /// Puts the mailboxes in `group` (or takes them out of any) in the settings; the window's rows follow.
+    pub fn set_group(&self, mailboxes: Vec<String>, group: Option<String>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let result = match services.config_file.clone() {
+                // The demo keeps its settings in memory only.
+                None => Ok(()),
+                Some(config_file) => {
+                    let (names, chosen) = (mailboxes.clone(), group.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let mut config = config_file.load()?;
+                        for account in &mut config.accounts {
+                            if names
+                                .iter()
+                                .any(|m| m.eq_ignore_ascii_case(&account.mailbox))
+                            {
+                                account.group = chosen.clone();
+                            }
+                        }
+                        config_file.save(&config)
+                    })
+                    .await
+                    .map_err(|_| "the settings could not be changed".to_owned())
+                    .and_then(|saved| saved.map_err(|error| error.to_string()))
+                }
+            };
+            reporter.send(HomeEvent::GroupSet {
+                mailboxes,
+                group,
+                result,
+            });
+        });
+    }
+
     /// "Disconnect Basic": removes each mailbox's stored Basic Auth password (under its lock) and records it. Only
     /// mailboxes that moved to OAuth are given here.
     pub fn disconnect_basic(&self, mailboxes: Vec<String>) {

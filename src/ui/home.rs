@@ -24,6 +24,11 @@ pub enum HomeAction {
     /// The "Explain an error message" page.
     Explain,
     CancelChecks,
+    /// Opens the group name box for the ticked mailboxes.
+    AskGroup,
+    /// Puts the ticked mailboxes in the typed group (an empty name takes them out of their group).
+    ConfirmGroup,
+    CancelGroup,
     /// Opens the confirmation for removing the ticked mailboxes' old Basic Auth passwords.
     AskDisconnectBasic,
     ConfirmDisconnectBasic,
@@ -65,6 +70,12 @@ pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Opti
         });
     if let Some(mailboxes) = &home.confirm_removal {
         action = confirm_removal_ui(ui, mailboxes).or(action.take());
+    }
+    if home.group_editor.is_some() {
+        let ticked = home.selected().len();
+        if let Some(name) = &mut home.group_editor {
+            action = group_editor_ui(ui, name, ticked).or(action.take());
+        }
     }
     if let Some((moved, not_yet)) = &home.confirm_disconnect {
         action = confirm_disconnect_ui(ui, moved, not_yet).or(action.take());
@@ -130,6 +141,13 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
             .on_disabled_hover_text("Tick one or more mailboxes first.");
         if remove.clicked() {
             action = Some(HomeAction::AskRemove);
+        }
+        let group = ui
+            .add_enabled(count > 0, egui::Button::new("Group…"))
+            .on_hover_text("Puts the ticked mailboxes in a named group, such as \"Test group\", to move them in steps.")
+            .on_disabled_hover_text("Tick one or more mailboxes first.");
+        if group.clicked() {
+            action = Some(HomeAction::AskGroup);
         }
         let disconnect = ui
             .add_enabled(count > 0, egui::Button::new("Disconnect Basic"))
@@ -539,6 +557,39 @@ fn confirm_disconnect_ui(ui: &mut Ui, moved: &[String], not_yet: &[String]) -> O
     });
     if modal.should_close() && action.is_none() {
         action = Some(HomeAction::CancelDisconnectBasic);
+    }
+    action
+}
+
+/// "Group…": a name for the ticked mailboxes' group.
+fn group_editor_ui(ui: &mut Ui, name: &mut String, ticked: usize) -> Option<HomeAction> {
+    let mut action = None;
+    let modal = egui::Modal::new(egui::Id::unique("group_editor")).show(ui.ctx(), |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("Put in a group");
+        ui.label(format!(
+            "The group for the {} ticked. Leave it empty to take them out of their group.",
+            crate::words::count(ticked as u64, "mailbox", "mailboxes")
+        ));
+        let label = ui.label("Group name");
+        let field = ui
+            .add(egui::TextEdit::singleline(name).hint_text("Test group"))
+            .labelled_by(label.id);
+        if field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+            action = Some(HomeAction::ConfirmGroup);
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Cancel").clicked() {
+                action = Some(HomeAction::CancelGroup);
+            }
+            if ui.button("Save group").clicked() {
+                action = Some(HomeAction::ConfirmGroup);
+            }
+        });
+    });
+    if modal.should_close() && action.is_none() {
+        action = Some(HomeAction::CancelGroup);
     }
     action
 }

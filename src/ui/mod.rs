@@ -253,6 +253,21 @@ impl WizardApp {
             HomeAction::CancelRemove => self.home.confirm_removal = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
+            HomeAction::AskGroup => self.home.group_editor = Some(String::new()),
+            HomeAction::ConfirmGroup => {
+                if let Some(name) = self.home.group_editor.take() {
+                    let name = name.trim().to_owned();
+                    let mailboxes = self
+                        .home
+                        .selected()
+                        .into_iter()
+                        .map(|account| account.mailbox.clone())
+                        .collect();
+                    self.runner
+                        .set_group(mailboxes, (!name.is_empty()).then_some(name));
+                }
+            }
+            HomeAction::CancelGroup => self.home.group_editor = None,
             HomeAction::AskDisconnectBasic => {
                 self.home.confirm_disconnect = Some(self.home.disconnect_candidates());
             }

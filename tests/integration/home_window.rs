@@ -412,6 +412,44 @@ fn select_all_filter_check_now_and_remove_with_confirmation() {
         "unticked rows are not checked"
     );
 
+    // A test group: the two ticked mailboxes get a group name, saved in the settings, and the filter finds it.
+    window.click("Group…");
+    window.wait_for("Put in a group");
+    window.harness.get_by_label("Group name").focus();
+    window.harness.step();
+    window
+        .harness
+        .get_by_label("Group name")
+        .type_text("Test group");
+    window.click("Save group");
+    window.wait_for("2 mailboxes put in the group \"Test group\".");
+    let grouped: Vec<String> = window
+        .config_file
+        .load()
+        .unwrap()
+        .accounts
+        .into_iter()
+        .filter(|account| account.group.as_deref() == Some("Test group"))
+        .map(|account| account.mailbox)
+        .collect();
+    assert_eq!(grouped.len(), 2, "{grouped:?}");
+    window.harness.get_by_label("Filter").focus();
+    window.harness.step();
+    window
+        .harness
+        .get_by_label("Filter")
+        .type_text("test group");
+    window.wait_until("only the group shown", |home| {
+        home.app().home().visible().len() == 2
+    });
+    window.harness.get_by_label("Filter").focus();
+    for _ in 0.."test group".len() {
+        window.harness.key_press(egui::Key::Backspace);
+    }
+    window.wait_until("every row back", |home| {
+        home.app().home().visible().len() == 3
+    });
+
     // Disconnect Basic leaves mailboxes that have not moved yet alone, and says so.
     window.click("Disconnect Basic");
     window.wait_for("Disconnect Basic Auth?");
