@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod cli_bulk;
 pub mod cli_explain;
+pub mod cli_output;
 mod cli_timer;
 pub mod config;
 pub mod consent;

@@ -8,6 +8,10 @@ use crate::config::Account;
 use crate::health::Health;
 use crate::state::{LastCheck, LastVerification};
 
+mod batch;
+pub use batch::Batch;
+use batch::batch_cause;
+
 /// How often the open window checks every sign-in's health (and once when it opens).
 pub const HEALTH_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// How many mailboxes "Check now" checks at the same time: enough to move through a long list, few enough not to
@@ -152,69 +156,6 @@ pub struct Home {
     removed: Vec<String>,
     /// The latest "Check now" over several mailboxes: its progress, then its summary.
     pub batch: Option<Batch>,
-}
-
-/// A run of checks over the ticked mailboxes.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    pub mailboxes: Vec<String>,
-    pub done: usize,
-    /// The mailboxes whose checks did not both pass, with the cause in a few words.
-    pub failed: Vec<(String, String)>,
-    pub started: std::time::Instant,
-    /// Stopped with Cancel before every mailbox was checked.
-    pub cancelled: bool,
-}
-
-impl Batch {
-    pub fn total(&self) -> usize {
-        self.mailboxes.len()
-    }
-
-    pub fn finished(&self) -> bool {
-        self.cancelled || self.done >= self.total()
-    }
-
-    /// About how long the rest takes, from the pace so far (`None` until one mailbox is done).
-    pub fn time_left(&self, now: std::time::Instant) -> Option<std::time::Duration> {
-        let per_mailbox = now
-            .saturating_duration_since(self.started)
-            .checked_div(self.done as u32)?;
-        Some(per_mailbox * (self.total() - self.done.min(self.total())) as u32)
-    }
-
-    /// "18 of 20 passed; 2 did not: 1 cannot send as the mailbox, 1 has no sign-in."
-    pub fn summary(&self) -> String {
-        let passed = self.done - self.failed.len();
-        let mut text = format!("{passed} of {} passed", self.total());
-        if !self.failed.is_empty() {
-            let mut causes: Vec<(String, usize)> = Vec::new();
-            for (_, cause) in &self.failed {
-                match causes.iter_mut().find(|(seen, _)| seen == cause) {
-                    Some((_, count)) => *count += 1,
-                    None => causes.push((cause.clone(), 1)),
-                }
-            }
-            let causes: Vec<String> = causes
-                .iter()
-                .map(|(cause, count)| format!("{count} {cause}"))
-                .collect();
-            text.push_str(&format!(
-                "; {} did not: {}",
-                self.failed.len(),
-                causes.join(", ")
-            ));
-        }
-        if self.cancelled {
-            text.push_str(&format!(
-                " (stopped after {} of {})",
-                self.done,
-                self.total()
-            ));
-        }
-        text.push('.');
-        text
-    }
 }
 
 impl Home {
@@ -555,24 +496,6 @@ pub struct Banner {
     pub mailbox: String,
 }
 
-/// A failed mailbox's cause in a few words for the batch summary, from the catalogue entry of its first failure.
-fn batch_cause(row: &Row) -> String {
-    let code = [&row.imap, &row.smtp]
-        .into_iter()
-        .flatten()
-        .find(|check| !check.passed)
-        .map(|check| check.code.as_str())
-        .unwrap_or_default();
-    match code {
-        "not-signed-in" => "have no sign-in".to_owned(),
-        _ if code.contains("sender") => "cannot send as the mailbox".to_owned(),
-        _ if code.contains("mailbox") => "cannot open the mailbox".to_owned(),
-        _ if code.starts_with("IMAP") => "failed at receiving".to_owned(),
-        _ if code.starts_with("SMTP") => "failed at sending".to_owned(),
-        _ => "need a new sign-in".to_owned(),
-    }
-}
-
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
     let check = |check: &Option<LastCheck>| match check {
         None => 0,
@@ -594,129 +517,4 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Preset, Provider};
-
-    fn row(mailbox: &str, health: Health, smtp_passed: Option<bool>) -> Row {
-        Row {
-            account: Account::from_preset(mailbox, &Preset::for_provider(Provider::Microsoft365)),
-            basic_password: Some(false),
-            health,
-            last_checked_at: Some(1),
-            imap: None,
-            smtp: smtp_passed.map(|passed| LastCheck {
-                passed,
-                code: if passed {
-                    "passed"
-                } else {
-                    "SMTP-authentication-rejected"
-                }
-                .to_owned(),
-                server_reply: None,
-            }),
-            selected: false,
-            checking: false,
-            failed_at: None,
-            moved_at: None,
-        }
-    }
-
-    fn home() -> Home {
-        Home::new(vec![
-            row("reception@practice.com", Health::Connected, Some(true)),
-            row(
-                "frontdesk@practice.com",
-                Health::NeedsSignIn {
-                    code: "AADSTS700082".into(),
-                },
-                None,
-            ),
-            row("billing@practice.com", Health::Connected, Some(false)),
-            row(
-                "dr.lee@practice.com",
-                Health::NeedsSignIn {
-                    code: "invalid_grant".into(),
-                },
-                None,
-            ),
-        ])
-    }
-
-    fn mailboxes(home: &Home) -> Vec<&str> {
-        home.visible()
-            .into_iter()
-            .map(|index| home.rows[index].account.mailbox.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn rows_filter_sort_and_select_as_a_person_expects() {
-        let mut home = home();
-        assert_eq!(
-            mailboxes(&home),
-            [
-                "billing@practice.com",
-                "dr.lee@practice.com",
-                "frontdesk@practice.com",
-                "reception@practice.com"
-            ]
-        );
-        home.sort_by(Column::Alert);
-        assert_eq!(
-            &mailboxes(&home)[..3],
-            [
-                "billing@practice.com",
-                "dr.lee@practice.com",
-                "frontdesk@practice.com"
-            ],
-            "rows with an alert first"
-        );
-        home.sort_by(Column::Mailbox);
-        home.sort_by(Column::Mailbox);
-        assert_eq!(
-            mailboxes(&home)[0],
-            "reception@practice.com",
-            "the same column again reverses"
-        );
-
-        home.filter = "NEEDS SIGN".into();
-        assert_eq!(
-            mailboxes(&home).len(),
-            2,
-            "the filter reads the OAuth words too"
-        );
-        home.filter = "90 DAYS".into();
-        assert_eq!(
-            mailboxes(&home),
-            ["frontdesk@practice.com"],
-            "and the alert"
-        );
-        home.filter = "NEEDS SIGN".into();
-        home.select_all_shown(true);
-        assert!(home.all_shown_selected());
-        home.filter.clear();
-        assert!(
-            !home.all_shown_selected(),
-            "the hidden rows were not ticked"
-        );
-        assert_eq!(home.selected().len(), 2);
-    }
-
-    #[test]
-    fn the_banner_names_who_needs_a_sign_in_until_it_is_fixed() {
-        let mut home = home();
-        home.rows[3].failed_at = Some(1_795_435_200); // 23 Nov 2026, noon UTC
-        let banner = home.banner().expect("a banner");
-        assert_eq!(
-            banner.words,
-            "The sign-in for dr.lee@practice.com stopped working on 23 Nov, as did 1 other mailbox."
-        );
-        assert_eq!(banner.mailbox, "dr.lee@practice.com");
-        for row in &mut home.rows {
-            row.health = Health::Connected;
-        }
-        assert_eq!(home.banner(), None);
-        assert_eq!(home.rows[2].alert().as_deref(), Some("sending failed"));
-    }
-}
+mod tests;
