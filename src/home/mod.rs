@@ -40,6 +40,13 @@ pub enum HomeEvent {
         reading: RowReading,
         after_check: bool,
     },
+    /// Mailboxes added by "Add many mailboxes" (saved in the settings), or why not.
+    Imported {
+        accounts: Vec<Account>,
+        result: Result<(), String>,
+    },
+    /// The text of a file chosen on "Add many mailboxes".
+    ImportFileRead(Result<String, String>),
     /// Mailboxes put in a group (`None`: taken out of their group), or why not.
     GroupSet {
         mailboxes: Vec<String>,
@@ -229,6 +236,23 @@ impl Home {
                     self.count_in_batch(&mailbox);
                 }
             }
+            HomeEvent::Imported { accounts, result } => match result {
+                Ok(()) => {
+                    let count = accounts.len();
+                    for account in accounts {
+                        self.upsert_account(account);
+                    }
+                    self.notice = Some(format!(
+                        "{} added.",
+                        crate::words::count(count as u64, "mailbox", "mailboxes")
+                    ));
+                }
+                Err(error) => {
+                    self.notice = Some(format!("The mailboxes could not be added: {error}"))
+                }
+            },
+            // The window takes the file's text onto its import page.
+            HomeEvent::ImportFileRead(_) => {}
             HomeEvent::GroupSet {
                 mailboxes,
                 group,

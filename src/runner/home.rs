@@ -89,6 +89,57 @@ impl EffectRunner {
         }
     }
 
+    /// "Add many mailboxes": records the accounts in the settings (the demo keeps them in memory).
+    pub fn import_accounts(&self, accounts: Vec<Account>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let result = match services.config_file.clone() {
+                None => Ok(()),
+                Some(config_file) => {
+                    let adding = accounts.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let mut config = config_file.load()?;
+                        for account in adding {
+                            config.upsert_account(account);
+                        }
+                        config_file.save(&config)
+                    })
+                    .await
+                    .map_err(|_| "the settings could not be changed".to_owned())
+                    .and_then(|saved| saved.map_err(|error| error.to_string()))
+                }
+            };
+            reporter.send(HomeEvent::Imported { accounts, result });
+        });
+    }
+
+    /// The desktop's file chooser for the admin center's export; its text comes back to the import page.
+    pub fn pick_import_file(&self) {
+        let reporter = self.reporter();
+        self.runtime.spawn(async move {
+            let chosen = rfd::AsyncFileDialog::new()
+                .set_title("Open the exported users file")
+                .add_filter("Exported users", &["csv", "txt"])
+                .pick_file()
+                .await;
+            if let Some(file) = chosen {
+                let path = file.path().to_path_buf();
+                let read = tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    let mut text = String::new();
+                    std::fs::File::open(&path)
+                        .and_then(|file| file.take(16 * 1024 * 1024).read_to_string(&mut text))
+                        .map(|_| text)
+                        .map_err(|error| error.to_string())
+                })
+                .await
+                .unwrap_or_else(|_| Err("the file could not be read".to_owned()));
+                reporter.send(HomeEvent::ImportFileRead(read));
+            }
+        });
+    }
+
     /// Puts the mailboxes in `group` (or takes them out of any) in the settings; the window's rows follow.
     pub fn set_group(&self, mailboxes: Vec<String>, group: Option<String>) {
         let reporter = self.reporter();

@@ -24,6 +24,8 @@ pub enum HomeAction {
     /// The "Explain an error message" page.
     Explain,
     CancelChecks,
+    /// The "Add many mailboxes" page.
+    AddMany,
     /// Opens the group name box for the ticked mailboxes.
     AskGroup,
     /// Puts the ticked mailboxes in the typed group (an empty name takes them out of their group).
@@ -160,6 +162,9 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         }
         if ui.button("Add mailbox").clicked() {
             action = Some(HomeAction::AddMailbox);
+        }
+        if ui.button("Add many…").clicked() {
+            action = Some(HomeAction::AddMany);
         }
         if ui.button("Explain an error message").clicked() {
             action = Some(HomeAction::Explain);

@@ -6,6 +6,7 @@ use eframe::egui;
 mod check_save_pages;
 mod explain;
 mod home;
+mod import;
 mod sign_in_page;
 mod steps;
 pub mod theme;
@@ -36,6 +37,8 @@ pub enum Screen {
     Wizard,
     /// "Explain an error message", over whichever screen opened it.
     Explain,
+    /// "Add many mailboxes", from the accounts home.
+    Import,
 }
 
 /// The window's application state.
@@ -44,6 +47,7 @@ pub struct WizardApp {
     home: Home,
     screen: Screen,
     explain: explain::ExplainPage,
+    import: import::ImportPage,
     /// Where Back on the explain page returns to.
     explain_return: Screen,
     /// The settings "Add mailbox" starts from: those the window opened with (the preset's or the first account's
@@ -117,6 +121,7 @@ impl WizardApp {
             home: Home::new(Vec::new()),
             screen: Screen::Wizard,
             explain: explain::ExplainPage::default(),
+            import: import::ImportPage::default(),
             explain_return: Screen::Wizard,
             next_health_check: None,
             runner,
@@ -253,6 +258,7 @@ impl WizardApp {
             HomeAction::CancelRemove => self.home.confirm_removal = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
+            HomeAction::AddMany => self.screen = Screen::Import,
             HomeAction::AskGroup => self.home.group_editor = Some(String::new()),
             HomeAction::ConfirmGroup => {
                 if let Some(name) = self.home.group_editor.take() {
@@ -347,7 +353,22 @@ impl eframe::App for WizardApp {
                     }
                     self.carry_out(ctx, effects);
                 }
-                AppEvent::Home(event) => self.home.apply(event),
+                AppEvent::Home(crate::home::HomeEvent::ImportFileRead(read)) => match read {
+                    Ok(text) => self.import.text = text,
+                    Err(error) => {
+                        self.home.notice = Some(format!("The file could not be read: {error}"))
+                    }
+                },
+                AppEvent::Home(event) => {
+                    let imported = matches!(
+                        &event,
+                        crate::home::HomeEvent::Imported { result: Ok(()), .. }
+                    );
+                    self.home.apply(event);
+                    if imported {
+                        self.runner.read_rows(self.home_accounts());
+                    }
+                }
             }
         }
         let now = Instant::now();
@@ -377,6 +398,7 @@ impl eframe::App for WizardApp {
             let showing = match self.screen {
                 Screen::Home => "accounts".to_owned(),
                 Screen::Explain => "explain".to_owned(),
+                Screen::Import => "import".to_owned(),
                 Screen::Wizard => format!("wizard-step-{}", self.wizard.step().number()),
             };
             report_first_frame(ui.ctx(), self.frames_drawn, &showing);
@@ -395,6 +417,20 @@ impl eframe::App for WizardApp {
                 Some(intent) => self.apply_intent(&ctx, intent),
                 None => {}
             },
+            Screen::Import => {
+                let template = self.home.rows.first().map(|row| row.account.clone());
+                let existing = self.home_accounts();
+                match import::import_ui(ui, &mut self.import, template.as_ref(), &existing) {
+                    Some(import::ImportAction::Back) => self.screen = Screen::Home,
+                    Some(import::ImportAction::OpenFile) => self.runner.pick_import_file(),
+                    Some(import::ImportAction::Add(accounts)) => {
+                        self.runner.import_accounts(accounts);
+                        self.import = import::ImportPage::default();
+                        self.screen = Screen::Home;
+                    }
+                    None => {}
+                }
+            }
             Screen::Explain => {
                 if explain::explain_ui(ui, &mut self.explain) {
                     self.screen = self.explain_return;

@@ -513,3 +513,55 @@ fn a_thousand_rows_are_drawn_a_screenful_at_a_time() {
     window.click("Select all shown");
     assert_eq!(window.app().home().selected().len(), 1000);
 }
+
+#[test]
+fn add_many_mailboxes_previews_every_problem_then_adds_the_good_ones() {
+    let mut window = Home::open(
+        &["reception@smile-dental.example"],
+        Duration::from_secs(3900),
+    );
+    window.wait_until("the row read", |home| {
+        home.app().home().rows[0].health == Health::NotSetUp
+    });
+    window.click("Add many…");
+    window.wait_for("Add many mailboxes");
+    window.harness.get_by_label("Addresses").focus();
+    window.harness.step();
+    window.harness.get_by_label("Addresses").type_text(
+        "new1@smile-dental.example, NEW1@smile-dental.example\nnot-an-address\nfriend@gmail.com\nreception@smile-dental.example",
+    );
+    window.wait_for("To add (1)");
+    for shown in [
+        "Listed twice (1)",
+        "Not an address (1)",
+        "Outside the organisation's domains (1)",
+        "Already set up (1)",
+    ] {
+        assert!(window.shows(shown), "{shown}");
+    }
+    assert!(
+        window.config_file.load().unwrap().accounts.len() == 1,
+        "nothing saved before Add"
+    );
+    window.harness.get_by_label("Group (optional)").focus();
+    window.harness.step();
+    window
+        .harness
+        .get_by_label("Group (optional)")
+        .type_text("Staff");
+    window.click("Add 1 mailbox");
+    window.wait_for("1 mailbox added.");
+    let config = window.config_file.load().unwrap();
+    let added = config.account("new1@smile-dental.example").expect("saved");
+    assert_eq!(added.group.as_deref(), Some("Staff"));
+    assert_eq!(
+        added.tenant, config.accounts[0].tenant,
+        "the first mailbox's settings"
+    );
+    window.wait_until("the new row read", |home| {
+        home.app()
+            .home()
+            .row("new1@smile-dental.example")
+            .is_some_and(|row| row.health == Health::NotSetUp)
+    });
+}
