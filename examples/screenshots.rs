@@ -144,7 +144,19 @@ fn stops() -> Vec<Stop> {
                         .iter()
                         .all(|row| row.health == Health::Connected && row.imap.is_some())
             },
+            next: |t, _| {
+                t.app.show_import_with(
+                    "billing@smile-dental.example, dr.lee@smile-dental.example\nhygiene@smile-dental.example\n\
+                     billing@smile-dental.example\nfront desk\nlocum@gmail.com",
+                    "Test group",
+                );
+            },
+        },
+        Stop {
+            file: "6e-add-many.png",
+            ready: |a| a.screen() == Screen::Import,
             next: |t, ctx| {
+                t.app.show_home_screen();
                 // Someone revokes the sessions in the admin center; the next check finds out.
                 t.sandbox.revoke_all();
                 t.app

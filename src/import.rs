@@ -143,7 +143,14 @@ fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
                 ),
                 _ => (None, item),
             };
-            for address in address.split_whitespace() {
+            // Several addresses separated by spaces are several; words without addresses ("front desk") are one
+            // mistake, reported once.
+            let addresses: Vec<&str> = if address.matches('@').count() > 1 {
+                address.split_whitespace().collect()
+            } else {
+                vec![address]
+            };
+            for address in addresses {
                 rows.push(Ok(Candidate {
                     mailbox: address.trim_matches(['"', '\'']).to_owned(),
                     display_name: display_name.clone(),
@@ -341,7 +348,7 @@ mod tests {
     #[test]
     fn a_pasted_list_takes_any_separator_and_names() {
         let preview = preview(
-            "reception@a.com, billing@a.com; \"Dr Lee\" <dr.lee@a.com>\n\nRECEPTION@a.com\tnope\nold@a.com",
+            "reception@a.com, billing@a.com; \"Dr Lee\" <dr.lee@a.com>\n\nRECEPTION@a.com\tnope\nold@a.com\nfront desk",
             &[],
             &["old@a.com".to_owned()],
         );
@@ -360,6 +367,7 @@ mod tests {
             "the same address in another case"
         );
         assert_eq!(preview.invalid[0].text, "nope");
+        assert_eq!(preview.invalid[1].text, "front desk", "one mistake, once");
         assert_eq!(preview.already_set_up[0].mailbox, "old@a.com");
         assert!(
             preview.outside_organisation.is_empty(),

@@ -45,7 +45,10 @@ impl Batch {
             }
             let causes: Vec<String> = causes
                 .iter()
-                .map(|(cause, count)| format!("{count} {cause}"))
+                .map(|(cause, count)| match (*count, singular(cause)) {
+                    (1, Some(one)) => format!("1 {one}"),
+                    _ => format!("{count} {cause}"),
+                })
                 .collect();
             text.push_str(&format!(
                 "; {} did not: {}",
@@ -66,7 +69,19 @@ impl Batch {
 }
 
 /// A failed mailbox's cause in a few words for the batch summary, from the catalogue entry of its first failure.
+/// A cause said of one mailbox ("needs" rather than "need").
+fn singular(plural: &str) -> Option<&'static str> {
+    match plural {
+        "need a new sign-in" => Some("needs a new sign-in"),
+        "have no sign-in" => Some("has no sign-in"),
+        _ => None,
+    }
+}
+
 pub(super) fn batch_cause(row: &Row) -> String {
+    if row.health.needs_person() {
+        return "need a new sign-in".to_owned();
+    }
     let code = [&row.imap, &row.smtp]
         .into_iter()
         .flatten()

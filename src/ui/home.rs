@@ -49,10 +49,12 @@ pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Opti
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading(RichText::new("Accounts").strong());
-                ui.with_layout(
-                    egui::Layout::right_to_left(egui::Align::Center),
-                    super::steps::appearance_ui,
-                );
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    super::steps::appearance_ui(ui);
+                    if ui.small_button("Explain an error message").clicked() {
+                        action = Some(HomeAction::Explain);
+                    }
+                });
             });
             ui.label(
                 "Every mailbox this computer keeps connected. Each sign-in is checked when this window opens and \
@@ -166,9 +168,7 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         if ui.button("Add many…").clicked() {
             action = Some(HomeAction::AddMany);
         }
-        if ui.button("Explain an error message").clicked() {
-            action = Some(HomeAction::Explain);
-        }
+
     });
     if let Some(batch) = &home.batch {
         action = batch_ui(ui, batch).or(action.take());

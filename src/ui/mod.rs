@@ -197,6 +197,18 @@ impl WizardApp {
         }
     }
 
+    /// Shows "Add many mailboxes" with `text` pasted (the screenshot tour).
+    pub fn show_import_with(&mut self, text: &str, group: &str) {
+        self.import.text = text.to_owned();
+        self.import.group = group.to_owned();
+        self.screen = Screen::Import;
+    }
+
+    /// Back to the accounts home (the screenshot tour).
+    pub fn show_home_screen(&mut self) {
+        self.screen = Screen::Home;
+    }
+
     /// Shows the explain page with `text` pasted (the screenshot tour).
     pub fn show_explain_with(&mut self, text: &str) {
         self.explain.text = text.to_owned();
