@@ -304,12 +304,8 @@ impl Context {
     }
 
     fn client(&self, account: &Account) -> anyhow::Result<SignInClient> {
-        let endpoints = account
-            .endpoints()
-            .map_err(|error| UsageError(error.message))?;
-        Ok(SignInClient::new(
-            &endpoints,
-            &account.client_id,
+        Ok(SignInClient::for_account(
+            account,
             &self.trust()?,
             &self.config.timeouts,
         )?)
@@ -397,13 +393,10 @@ impl Context {
         if let Some(warning) = &checked.warning {
             eprintln!("mailconnect: warning: {warning}");
         }
-        // A renewal tried because the token was refused is recorded, so `status` and the window agree.
-        if let (Some(outcome), Some(state_file)) = (
-            checked.renewal_outcome(),
-            crate::state::StateFile::default_location(),
-        ) && let Err(error) = state_file.record_renewal(&account.mailbox, outcome)
+        if let Some(state_file) = crate::state::StateFile::default_location()
+            && let Err(error) = checked.record(&account.mailbox, &state_file)
         {
-            tracing::warn!(%error, "the renewal could not be recorded");
+            tracing::warn!(%error, "the verification could not be recorded");
         }
         if let Some(Err(error)) = checked.renewal.take() {
             // The renewal failing too is worth saying, but the checks' own results are the report.
@@ -413,9 +406,6 @@ impl Context {
             );
         }
         let (imap, smtp) = (checked.imap, checked.smtp);
-        if let Err(error) = State::record(&account.mailbox, &imap, &smtp) {
-            tracing::warn!(%error, "the verification could not be recorded");
-        }
         let mut out = std::io::stdout().lock();
         if json {
             let value = serde_json::json!({

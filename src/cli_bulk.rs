@@ -258,32 +258,14 @@ pub async fn verify_many(
         let state_file = state_file.clone();
         async move {
             let client = || -> anyhow::Result<SignInClient> {
-                let endpoints = account
-                    .endpoints()
-                    .map_err(|error| UsageError(error.message))?;
-                Ok(SignInClient::new(
-                    &endpoints,
-                    &account.client_id,
-                    &trust,
-                    &timeouts,
-                )?)
+                Ok(SignInClient::for_account(&account, &trust, &timeouts)?)
             };
             let checked =
                 crate::mailbox_check::check_mailbox(&account, &store, &context, client).await;
             if let (Ok(checked), Some(state_file)) = (&checked, &state_file) {
-                let (imap, smtp) = (checked.imap.clone(), checked.smtp.clone());
-                let renewal = checked.renewal_outcome();
-                let (file, mailbox) = (state_file.clone(), account.mailbox.clone());
-                let recorded = tokio::task::spawn_blocking(move || {
-                    file.record(&mailbox, &imap, &smtp)?;
-                    match renewal {
-                        Some(outcome) => file.record_renewal(&mailbox, outcome),
-                        None => Ok(()),
-                    }
-                })
-                .await;
-                if !matches!(recorded, Ok(Ok(()))) {
-                    tracing::warn!("the checks could not be recorded");
+                // A blocking file write, but a small one; it keeps the record in step with the printed line.
+                if let Err(error) = checked.record(&account.mailbox, state_file) {
+                    tracing::warn!(%error, "the checks could not be recorded");
                 }
             }
             (account, checked)

@@ -28,6 +28,16 @@ impl MailboxCheck {
         self.imap.verdict.passed() && self.smtp.verdict.passed()
     }
 
+    /// Records both verdicts (and the renewal, if one was tried) in one write, so `status`, the report and the
+    /// window agree, and a passing pair marks the mailbox as moved to OAuth.
+    pub fn record(
+        &self,
+        mailbox: &str,
+        state_file: &crate::state::StateFile,
+    ) -> std::io::Result<()> {
+        state_file.record_check(mailbox, &self.imap, &self.smtp, self.renewal_outcome())
+    }
+
     /// The renewal's outcome as it is recorded (a failed renewal classified), when one was tried.
     pub fn renewal_outcome(&self) -> Option<RenewalOutcome> {
         match self.renewal.as_ref()? {

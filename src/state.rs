@@ -171,6 +171,21 @@ impl StateFile {
         })
     }
 
+    /// Records a check's two verdicts and the renewal it led to, under one lock.
+    pub fn record_check(
+        &self,
+        mailbox: &str,
+        imap: &CheckReport,
+        smtp: &CheckReport,
+        renewal: Option<RenewalOutcome>,
+    ) -> std::io::Result<()> {
+        self.record(mailbox, imap, smtp)?;
+        match renewal {
+            Some(outcome) => self.record_renewal(mailbox, outcome),
+            None => Ok(()),
+        }
+    }
+
     /// Records that the mailbox's Basic Auth password was removed.
     pub fn record_basic_disconnected(&self, mailbox: &str) -> std::io::Result<()> {
         let at = crate::words::now_unix();

@@ -141,6 +141,20 @@ impl std::fmt::Debug for SignInClient {
 
 impl SignInClient {
     /// A client for `endpoints`; plain `http` endpoints are refused unless they are on this computer.
+    /// The client for `account`'s sign-in address and app.
+    pub fn for_account(
+        account: &crate::config::Account,
+        trust: &Trust,
+        timeouts: &crate::config::Timeouts,
+    ) -> Result<SignInClient, SignInError> {
+        let endpoints = account
+            .endpoints()
+            .map_err(|error| SignInError::Malformed {
+                detail: error.message,
+            })?;
+        SignInClient::new(&endpoints, &account.client_id, trust, timeouts)
+    }
+
     pub fn new(
         endpoints: &IdentityEndpoints,
         client_id: &str,

@@ -94,22 +94,13 @@ impl EffectRunner {
         let reporter = self.reporter();
         let services = self.services.clone();
         self.runtime.spawn(async move {
-            let result = match services.config_file.clone() {
-                None => Ok(()),
-                Some(config_file) => {
-                    let adding = accounts.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let mut config = config_file.load()?;
-                        for account in adding {
-                            config.upsert_account(account);
-                        }
-                        config_file.save(&config)
-                    })
-                    .await
-                    .map_err(|_| "the settings could not be changed".to_owned())
-                    .and_then(|saved| saved.map_err(|error| error.to_string()))
+            let adding = accounts.clone();
+            let result = edit_config(&services, move |config| {
+                for account in adding {
+                    config.upsert_account(account);
                 }
-            };
+            })
+            .await;
             reporter.send(HomeEvent::Imported { accounts, result });
         });
     }
@@ -145,28 +136,18 @@ impl EffectRunner {
         let reporter = self.reporter();
         let services = self.services.clone();
         self.runtime.spawn(async move {
-            let result = match services.config_file.clone() {
-                // The demo keeps its settings in memory only.
-                None => Ok(()),
-                Some(config_file) => {
-                    let (names, chosen) = (mailboxes.clone(), group.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let mut config = config_file.load()?;
-                        for account in &mut config.accounts {
-                            if names
-                                .iter()
-                                .any(|m| m.eq_ignore_ascii_case(&account.mailbox))
-                            {
-                                account.group = chosen.clone();
-                            }
-                        }
-                        config_file.save(&config)
-                    })
-                    .await
-                    .map_err(|_| "the settings could not be changed".to_owned())
-                    .and_then(|saved| saved.map_err(|error| error.to_string()))
+            let (names, chosen) = (mailboxes.clone(), group.clone());
+            let result = edit_config(&services, move |config| {
+                for account in &mut config.accounts {
+                    if names
+                        .iter()
+                        .any(|m| m.eq_ignore_ascii_case(&account.mailbox))
+                    {
+                        account.group = chosen.clone();
+                    }
                 }
-            };
+            })
+            .await;
             reporter.send(HomeEvent::GroupSet {
                 mailboxes,
                 group,
@@ -230,20 +211,30 @@ async fn remove_mailbox(services: &Services, mailbox: &str) -> Result<(), String
         })
         .await
         .map_err(|error| error.to_string())?;
-    if let Some(config_file) = services.config_file.clone() {
-        let removing = mailbox.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let mut config = config_file.load()?;
-            if config.remove_account(&removing) {
-                config_file.save(&config)?;
-            }
-            Ok::<_, crate::config::ConfigError>(())
-        })
-        .await
-        .map_err(|_| "the settings could not be changed".to_owned())?
-        .map_err(|error| error.to_string())?;
-    }
-    Ok(())
+    let removing = mailbox.to_owned();
+    edit_config(services, move |config| {
+        config.remove_account(&removing);
+    })
+    .await
+}
+
+/// Changes the settings file (read, changed, written back atomically) off the async threads; the demo, which has
+/// no settings file, keeps its changes in the window only.
+async fn edit_config(
+    services: &Services,
+    change: impl FnOnce(&mut crate::config::Config) + Send + 'static,
+) -> Result<(), String> {
+    let Some(config_file) = services.config_file.clone() else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut config = config_file.load()?;
+        change(&mut config);
+        config_file.save(&config)
+    })
+    .await
+    .map_err(|_| "the settings could not be changed".to_owned())?
+    .map_err(|error| error.to_string())
 }
 
 /// Renews the sign-in when it is due, recording the outcome; `None` when there was nothing to renew.
@@ -320,20 +311,21 @@ async fn check_one(
     };
     let renewal = checked.renewal_outcome();
     if let Some(state_file) = services.state_file.clone() {
-        let mailbox = account.mailbox.clone();
-        let (imap, smtp) = (checked.imap.clone(), checked.smtp.clone());
-        let outcome = renewal.clone();
-        let recorded = tokio::task::spawn_blocking(move || {
-            state_file.record(&mailbox, &imap, &smtp)?;
-            match outcome {
-                Some(outcome) => state_file.record_renewal(&mailbox, outcome),
-                None => Ok(()),
-            }
-        })
-        .await;
+        let (mailbox, checked) = (account.mailbox.clone(), Arc::new(checked));
+        let recording = checked.clone();
+        let recorded =
+            tokio::task::spawn_blocking(move || recording.record(&mailbox, &state_file)).await;
         if !matches!(recorded, Ok(Ok(()))) {
             tracing::warn!("the checks could not be recorded in the state file");
         }
+        return (
+            LastVerification {
+                at,
+                imap: LastCheck::from_report(&checked.imap),
+                smtp: LastCheck::from_report(&checked.smtp),
+            },
+            renewal,
+        );
     }
     (
         LastVerification {

@@ -358,17 +358,7 @@ fn sign_in_client(
     account: &Account,
     services: &Services,
 ) -> Result<SignInClient, crate::auth::SignInError> {
-    let endpoints = account
-        .endpoints()
-        .map_err(|error| crate::auth::SignInError::Malformed {
-            detail: error.message,
-        })?;
-    SignInClient::new(
-        &endpoints,
-        &account.client_id,
-        &services.trust,
-        &services.timeouts,
-    )
+    SignInClient::for_account(account, &services.trust, &services.timeouts)
 }
 
 /// Sends events to the window and wakes it.
