@@ -205,17 +205,7 @@ fn write_preview(
             writeln!(out, "  {}", candidate.mailbox)?;
         }
     }
-    for (title, refused) in [
-        ("Listed twice", &preview.duplicates),
-        ("Not an address", &preview.invalid),
-        (
-            "Outside the organisation's domains",
-            &preview.outside_organisation,
-        ),
-    ] {
-        if refused.is_empty() {
-            continue;
-        }
+    for (title, refused) in preview.refused() {
         writeln!(out, "{title} ({}), not added:", refused.len())?;
         for refused in refused {
             writeln!(

@@ -36,6 +36,23 @@ pub struct ImportPreview {
     pub outside_organisation: Vec<Refused>,
 }
 
+impl ImportPreview {
+    /// Every kind of line not taken that has any, with its title, in the order they are shown.
+    pub fn refused(&self) -> Vec<(&'static str, &[Refused])> {
+        [
+            ("Listed twice", self.duplicates.as_slice()),
+            ("Not an address", self.invalid.as_slice()),
+            (
+                "Outside the organisation's domains",
+                self.outside_organisation.as_slice(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, refused)| !refused.is_empty())
+        .collect()
+    }
+}
+
 /// The admin center's column holding the sign-in name, and the ones read beside it.
 const UPN_COLUMN: &str = "User principal name";
 const DISPLAY_NAME_COLUMN: &str = "Display name";

@@ -181,17 +181,7 @@ fn preview_ui(ui: &mut Ui, preview: &ImportPreview, no_domains: bool) {
             .strong(),
         );
     }
-    for (title, refused) in [
-        ("Listed twice", &preview.duplicates),
-        ("Not an address", &preview.invalid),
-        (
-            "Outside the organisation's domains",
-            &preview.outside_organisation,
-        ),
-    ] {
-        if refused.is_empty() {
-            continue;
-        }
+    for (title, refused) in preview.refused() {
         ui.label(
             RichText::new(format!("{title} ({}), not added", refused.len()))
                 .strong()
