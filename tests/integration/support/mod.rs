@@ -3,6 +3,7 @@
 pub mod dovecot;
 pub mod keyring;
 pub mod logs;
+pub mod proxy;
 pub mod sink;
 pub mod xvfb;
 
