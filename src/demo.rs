@@ -63,3 +63,113 @@ pub enum DemoError {
     #[error(transparent)]
     Trust(TrustError),
 }
+
+/// The practice's service account in the many-mailboxes demo.
+pub const PRACTICE_SERVICE_ACCOUNT: &str = "it@smile-dental.example";
+
+/// The many-mailboxes demo: a practice of 20 mailboxes, 19 reached through one service account already signed in.
+/// Full Access and Send As are granted on all but five (so "Check now" shows what a missing right looks like);
+/// the first five are the "Test group"; every mailbox still has its old Basic Auth password. Kept in memory only.
+pub struct Practice {
+    pub sandbox: Sandbox,
+    pub services: Services,
+    pub wizard: Wizard,
+    pub accounts: Vec<crate::config::Account>,
+}
+
+pub async fn start_practice() -> Result<Practice, DemoError> {
+    let sandbox = Sandbox::start(SandboxOptions {
+        default_user: PRACTICE_SERVICE_ACCOUNT.to_owned(),
+        device_poll_interval: Duration::from_millis(200),
+        ..SandboxOptions::default()
+    })
+    .await
+    .map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    let trust = Trust::new(None).map_err(DemoError::Trust)?;
+    let timeouts = Timeouts::default();
+    let service = sandbox.account(PRACTICE_SERVICE_ACCOUNT);
+    // The service account signs in once, as the practice's IT person would.
+    let client = crate::auth::SignInClient::for_account(&service, &trust, &timeouts)
+        .map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    let prompt = client
+        .start_device_code()
+        .await
+        .map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    sandbox.approve_device_code(&prompt.user_code, PRACTICE_SERVICE_ACCOUNT);
+    let tokens = client
+        .poll_device_code(&prompt, |_| {})
+        .await
+        .map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    let (store, _items) = crate::store::TokenStore::in_memory();
+    let stored = crate::store::StoredTokens {
+        access_token: tokens.access_token.clone(),
+        refresh_token: tokens
+            .refresh_token
+            .clone()
+            .ok_or_else(|| DemoError::Sandbox("no refresh token".to_owned()))?,
+        access_token_expires_at: tokens.expires_at,
+        signed_in_as: Some(PRACTICE_SERVICE_ACCOUNT.to_owned()),
+        saved_at: std::time::SystemTime::now(),
+    };
+    let names = [
+        "reception",
+        "frontdesk",
+        "billing",
+        "dr.lee",
+        "dr.patel",
+        "hygiene",
+        "hygiene2",
+        "lab",
+        "xray",
+        "orders",
+        "payroll",
+        "manager",
+        "nurse",
+        "nurse2",
+        "recall",
+        "referrals",
+        "scanner",
+        "printer",
+        "locum",
+    ];
+    let mut accounts = vec![crate::config::Account {
+        group: Some("IT".to_owned()),
+        ..service.clone()
+    }];
+    let save = |mailbox: &str| -> Result<(), crate::store::StoreError> {
+        store.save_basic_password(mailbox, &SecretString::from(DEMO_BASIC_PASSWORD))
+    };
+    store
+        .save_sign_in(PRACTICE_SERVICE_ACCOUNT, &stored)
+        .map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    for (index, name) in names.iter().enumerate() {
+        let mailbox = format!("{name}@smile-dental.example");
+        if index < names.len() - 5 {
+            sandbox.grant_full_access(PRACTICE_SERVICE_ACCOUNT, &mailbox);
+            sandbox.grant_send_as(PRACTICE_SERVICE_ACCOUNT, &mailbox);
+        }
+        save(&mailbox).map_err(|error| DemoError::Sandbox(error.to_string()))?;
+        accounts.push(crate::config::Account {
+            mailbox,
+            service_account: Some(PRACTICE_SERVICE_ACCOUNT.to_owned()),
+            group: (index < 5).then(|| "Test group".to_owned()),
+            ..service.clone()
+        });
+    }
+    let services = Services {
+        trust,
+        timeouts,
+        store: StoreAccess::Memory(store),
+        config_file: None,
+        state_file: None,
+        open_browser: true,
+        demo_password: None,
+    };
+    let wizard = Wizard::new(accounts.clone(), AccountForm::from_account(&service));
+    Ok(Practice {
+        sandbox,
+        services,
+        wizard,
+        accounts,
+    })
+}

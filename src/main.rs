@@ -18,6 +18,9 @@ struct Arguments {
     /// Open the wizard against the built-in practice sandbox: fully offline, with a ready-made practice mailbox.
     #[arg(long)]
     demo: bool,
+    /// With --demo: a practice of 20 mailboxes reached through one service account, on the accounts home.
+    #[arg(long, requires = "demo")]
+    practice: bool,
     /// Open the window straight at signing this mailbox in again (the notification's "Re-authenticate now").
     #[arg(long, value_name = "MAILBOX")]
     reauthenticate: Option<String>,
@@ -55,6 +58,21 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if arguments.demo && arguments.practice {
+        let practice = runtime
+            .block_on(mailconnect::demo::start_practice())
+            .context("starting the practice demo")?;
+        let _sandbox = practice.sandbox;
+        mailconnect::ui::run(
+            runtime.handle().clone(),
+            practice.services,
+            practice.wizard,
+            practice.accounts,
+            None,
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if arguments.demo {
         let demo = runtime
             .block_on(mailconnect::demo::start(Some(

@@ -565,3 +565,67 @@ fn add_many_mailboxes_previews_every_problem_then_adds_the_good_ones() {
             .is_some_and(|row| row.health == Health::NotSetUp)
     });
 }
+
+#[test]
+fn the_practice_demo_moves_a_test_group_first_then_the_rest() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let practice = runtime
+        .block_on(mailconnect::demo::start_practice())
+        .expect("the practice demo");
+    let handle = runtime.handle().clone();
+    let (services, wizard, accounts) = (practice.services, practice.wizard, practice.accounts);
+    let mut harness = Harness::builder()
+        .with_step_dt(1.0 / 60.0)
+        .with_size(egui::vec2(1100.0, 660.0))
+        .build_eframe(move |cc| {
+            WizardApp::new(&cc.egui_ctx, handle, services, wizard).with_accounts(accounts)
+        });
+    let wait_for = |harness: &mut Harness<'static, WizardApp>, text: &str| {
+        for _ in 0..750 {
+            harness.step();
+            if harness.query_all_by_label_contains(text).next().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("\"{text}\" did not appear");
+    };
+    assert_eq!(harness.state().home().rows.len(), 20);
+    wait_for(&mut harness, "connected, renews itself");
+
+    // The test group first: filter, tick all shown, check.
+    harness.get_by_label("Filter").focus();
+    harness.step();
+    harness.get_by_label("Filter").type_text("test group");
+    for _ in 0..20 {
+        harness.step();
+    }
+    harness.get_by_label("Select all shown").click();
+    for _ in 0..20 {
+        harness.step();
+    }
+    harness.get_by_label("Check now").click();
+    wait_for(&mut harness, "5 of 5 passed.");
+
+    // Then everyone: the five without Full Access and Send As say so.
+    harness.get_by_label("Filter").focus();
+    for _ in 0.."test group".len() {
+        harness.key_press(egui::Key::Backspace);
+    }
+    for _ in 0..20 {
+        harness.step();
+    }
+    harness.get_by_label("Select all shown").click();
+    for _ in 0..20 {
+        harness.step();
+    }
+    harness.get_by_label("Check now").click();
+    wait_for(
+        &mut harness,
+        "15 of 20 passed; 5 did not: 5 cannot open the mailbox.",
+    );
+    drop(practice.sandbox);
+}
