@@ -37,10 +37,10 @@ pub enum Command {
         /// The mailboxes (one gives the detailed report).
         mailboxes: Vec<String>,
         /// Every mailbox set up.
-        #[arg(long, conflicts_with = "group")]
+        #[arg(long, conflicts_with_all = ["group", "mailboxes"])]
         all: bool,
         /// The mailboxes in this group.
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "mailboxes")]
         group: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
@@ -73,18 +73,18 @@ pub enum Command {
     /// mailboxes, and checks it.
     Powershell {
         mailboxes: Vec<String>,
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "mailboxes")]
         group: Option<String>,
-        #[arg(long, conflicts_with = "group")]
+        #[arg(long, conflicts_with_all = ["group", "mailboxes"])]
         all: bool,
     },
     /// Remove the stored Basic Auth passwords of mailboxes whose two OAuth checks passed; others are listed as
     /// "not yet".
     DisconnectBasic {
         mailboxes: Vec<String>,
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "mailboxes")]
         group: Option<String>,
-        #[arg(long, conflicts_with = "group")]
+        #[arg(long, conflicts_with_all = ["group", "mailboxes"])]
         all: bool,
     },
     /// Print a valid access token and nothing else (refreshed when less than five minutes remain).
@@ -175,7 +175,7 @@ pub fn run(
             concurrency,
             pending,
         } => {
-            if let ([mailbox], false, None) = (mailboxes.as_slice(), all, &group) {
+            if let ([mailbox], false, None, false) = (mailboxes.as_slice(), all, &group, pending) {
                 return runtime.block_on(context.verify(mailbox, json, send_test_message));
             }
             if mailboxes.is_empty() && !all && group.is_none() {

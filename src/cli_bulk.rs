@@ -76,24 +76,49 @@ pub fn import(
     save: bool,
 ) -> anyhow::Result<ExitCode> {
     let ImportInto { group, via } = into;
-    if let Some(via) = &via
-        && config.account(via).is_none()
-    {
+    // The service account as it is stored; it must be set up, and reached through its own sign-in.
+    let via = match via {
+        None => None,
+        Some(via) => match config.account(&via) {
+            None => {
+                return Err(UsageError(format!(
+                    "the service account {via} is not set up; sign it in first: mailconnect login {via}"
+                ))
+                .into());
+            }
+            Some(account) if account.service_account.is_some() => {
+                return Err(UsageError(format!(
+                    "{via} is itself reached through {}; name that service account instead",
+                    account.token_owner()
+                ))
+                .into());
+            }
+            Some(account) => Some(account.mailbox.clone()),
+        },
+    };
+    let group = match group.map(|group| group.trim().to_owned()) {
+        Some(group) if group.is_empty() => {
+            return Err(UsageError("the group needs a name".to_owned()).into());
+        }
+        group => group,
+    };
+    // Read whole (up to a size no export of users reaches), then decoded: a file saved by Excel in another
+    // encoding keeps its addresses, which are plain ASCII.
+    let limit: u64 = 64 * 1024 * 1024;
+    let mut bytes = Vec::new();
+    let read = if source == "-" {
+        std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(source).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?;
+    if bytes.len() as u64 > limit {
         return Err(UsageError(format!(
-            "the service account {via} is not set up; sign it in first: mailconnect login {via}"
+            "{source} is larger than 64 MiB; import it in parts"
         ))
         .into());
     }
-    let mut text = String::new();
-    let limit = 16 * 1024 * 1024;
-    if source == "-" {
-        std::io::stdin().take(limit).read_to_string(&mut text)?;
-    } else {
-        std::fs::File::open(source)
-            .map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?
-            .take(limit)
-            .read_to_string(&mut text)?;
-    }
+    let text = crate::import::decode(&bytes);
     let template = template_account(config)?;
     let domains = organisation_domains(config, &template);
     let existing: Vec<String> = config.accounts.iter().map(|a| a.mailbox.clone()).collect();
@@ -106,6 +131,10 @@ pub fn import(
             "\nNothing was saved. Run again with --save to add the {} above.",
             crate::words::count(preview.accepted.len() as u64, "mailbox", "mailboxes")
         )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if preview.accepted.is_empty() && group.is_none() {
+        writeln!(out, "\nNothing to add; the settings were left as they are.")?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut updated = config.clone();
@@ -221,6 +250,13 @@ fn write_preview(
         writeln!(
             out,
             "(No organisation domain is known yet, so domains were not checked.)"
+        )?;
+    }
+    if preview.cut_short {
+        writeln!(
+            out,
+            "Only the first {} addresses were read; import the rest in another file.",
+            crate::import::MAX_ROWS
         )?;
     }
     Ok(())
@@ -382,6 +418,21 @@ pub async fn disconnect_basic(accounts: Vec<Account>) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// `text` as a PowerShell single-quoted string. PowerShell takes the typographic single quotes (U+2018 to U+201B)
+/// as quotes too, so every one of them is doubled, like the plain one.
+fn powershell_quoted(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('\'');
+    for c in text.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            quoted.push(c);
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
 /// `powershell`: the commands an Exchange admin runs so that each mailbox's service account may open it and send
 /// as it, and the check that they took.
 pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
@@ -414,7 +465,7 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
         let service = account.service_account.as_deref().unwrap_or_default();
         let mailbox = &account.mailbox;
         // Addresses come from the settings; quoted for PowerShell (a ' doubles).
-        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        let quote = powershell_quoted;
         writeln!(out, "\n# {mailbox}")?;
         writeln!(
             out,
@@ -432,7 +483,7 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
     writeln!(out, "\n# Check:")?;
     for account in &delegated {
         let service = account.service_account.as_deref().unwrap_or_default();
-        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        let quote = powershell_quoted;
         writeln!(
             out,
             "Get-MailboxPermission -Identity {} -User {}; Get-RecipientPermission -Identity {} -Trustee {}",
@@ -443,4 +494,19 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_kind_of_single_quote_is_doubled_for_powershell() {
+        assert_eq!(
+            super::powershell_quoted("o'brien@x.com"),
+            "'o''brien@x.com'"
+        );
+        assert_eq!(
+            super::powershell_quoted("x\u{2019}+$(evil)+\u{2018}@x.com"),
+            "'x\u{2019}\u{2019}+$(evil)+\u{2018}\u{2018}@x.com'"
+        );
+    }
 }

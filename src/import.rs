@@ -34,6 +34,50 @@ pub struct ImportPreview {
     pub invalid: Vec<Refused>,
     /// Addresses whose domain is not one of the organisation's (probably a typing mistake, or another tenant).
     pub outside_organisation: Vec<Refused>,
+    /// The text held more than [`MAX_ROWS`] addresses: the rest were not read.
+    pub cut_short: bool,
+}
+
+/// Bytes as text: UTF-8, UTF-16 with its byte-order mark (Excel's "Unicode text"), or else each byte as the
+/// Windows-1252/Latin-1 character it most likely is. Addresses are ASCII in all of them.
+pub fn decode(bytes: &[u8]) -> String {
+    let utf16 = |little: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|pair| {
+                if little {
+                    u16::from_le_bytes([pair[0], pair[1]])
+                } else {
+                    u16::from_be_bytes([pair[0], pair[1]])
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(true),
+        [0xFE, 0xFF, ..] => utf16(false),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => bytes.iter().map(|&byte| char::from(byte)).collect(),
+        },
+    }
+}
+
+/// Splits a line at `separators` outside double quotes ("Lee, John" <john@…> stays one item).
+fn split_outside_quotes<'a>(line: &'a str, separators: &[char]) -> Vec<&'a str> {
+    let mut items = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (at, c) in line.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && separators.contains(&c) {
+            items.push(&line[start..at]);
+            start = at + c.len_utf8();
+        }
+    }
+    items.push(&line[start..]);
+    items
 }
 
 impl ImportPreview {
@@ -70,11 +114,13 @@ pub fn preview(
     organisation_domains: &[String],
     already_set_up: &[String],
 ) -> ImportPreview {
-    let rows = if looks_like_admin_center_csv(text) {
+    let mut rows = if looks_like_admin_center_csv(text) {
         csv_rows(text)
     } else {
         list_rows(text)
     };
+    let cut_short = rows.len() > MAX_ROWS;
+    rows.truncate(MAX_ROWS);
     let domains: HashSet<String> = organisation_domains
         .iter()
         .map(|domain| domain.to_ascii_lowercase())
@@ -84,7 +130,10 @@ pub fn preview(
         .map(|mailbox| mailbox.to_ascii_lowercase())
         .collect();
     let mut seen = HashSet::new();
-    let mut preview = ImportPreview::default();
+    let mut preview = ImportPreview {
+        cut_short,
+        ..ImportPreview::default()
+    };
     for row in rows {
         let candidate = match row {
             Ok(candidate) => candidate,
@@ -145,8 +194,11 @@ fn looks_like_admin_center_csv(text: &str) -> bool {
 /// One address per item; items separated by new lines, commas, semicolons or spaces ("Name <address>" too).
 fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
     let mut rows = Vec::new();
-    for (index, line) in text.lines().enumerate().take(MAX_ROWS) {
-        for item in line.split([',', ';', '\t']) {
+    for (index, line) in text.lines().enumerate() {
+        if rows.len() > MAX_ROWS {
+            break;
+        }
+        for item in split_outside_quotes(line, &[',', ';', '\t']) {
             let item = item.trim();
             if item.is_empty() {
                 continue;
@@ -184,10 +236,18 @@ fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
 /// still read. The admin center writes no line breaks inside fields.
 fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
     let text = text.trim_start_matches('\u{feff}');
+    // Excel saves with semicolons where the comma is the decimal sign: the header says which.
+    let header = text.lines().next().unwrap_or_default();
+    let delimiter = if header.matches(';').count() > header.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
     let parse = |line: &str| {
         csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .delimiter(delimiter)
             .from_reader(line.as_bytes())
             .records()
             .next()
@@ -204,7 +264,7 @@ fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
     let blocked = column(BLOCKED_COLUMN);
     let licences = column(LICENCES_COLUMN);
     let mut rows = Vec::new();
-    for (index, text_line) in lines.take(MAX_ROWS) {
+    for (index, text_line) in lines.take(MAX_ROWS + 1) {
         let line = index + 1;
         if text_line.trim().is_empty() {
             continue;
@@ -390,5 +450,45 @@ mod tests {
             preview.outside_organisation.is_empty(),
             "no domains known: not checked"
         );
+    }
+
+    #[test]
+    fn what_a_review_found_is_read_right() {
+        // Outlook's "Last, First" names, a semicolon export, junk before the @, and a cut that is said.
+        let preview = preview(
+            "\"Lee, John\" <john.lee@a.com>; \"Smith, Ann\" <ann.smith@a.com>\n<x@a.com\nmailto:m@a.com\nx\u{2019}+$(evil)+\u{2019}@a.com",
+            &[],
+            &[],
+        );
+        let names: Vec<_> = preview
+            .accepted
+            .iter()
+            .map(|c| (c.mailbox.as_str(), c.display_name.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("john.lee@a.com", Some("Lee, John")),
+                ("ann.smith@a.com", Some("Smith, Ann"))
+            ]
+        );
+        assert_eq!(preview.invalid.len(), 3, "{:?}", preview.invalid);
+        let semicolons =
+            format!("Display name;User principal name;Licenses\nReception;reception@a.com;Basic\n");
+        assert_eq!(
+            super::preview(&semicolons, &[], &[]).accepted[0].mailbox,
+            "reception@a.com"
+        );
+        let many: String = (0..MAX_ROWS + 5).map(|n| format!("u{n}@a.com,")).collect();
+        let cut = super::preview(&many, &[], &[]);
+        assert!(cut.cut_short);
+        assert_eq!(cut.accepted.len(), MAX_ROWS);
+        // Excel's "Unicode text" (UTF-16) and Windows-1252 still give their addresses.
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a@b.com".encode_utf16().flat_map(|unit| unit.to_le_bytes()))
+            .collect();
+        assert_eq!(decode(&utf16), "a@b.com");
+        assert_eq!(decode(b"Caf\xe9,a@b.com"), "Caf\u{e9},a@b.com");
     }
 }

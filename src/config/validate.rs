@@ -58,12 +58,29 @@ pub fn mailbox(address: &str, field: Field) -> Result<(), InputError> {
         return Err(InputError::new(
             field,
             format!(
-                "\"{address}\" is missing the @ sign; an email address looks like name@yourpractice.com."
+                "\"{}\" is missing the @ sign; an email address looks like name@yourpractice.com.",
+                crate::words::excerpt(address, 60)
             ),
         ));
     };
     if local.is_empty() {
         return Err(InputError::new(field, "The part before the @ is empty."));
+    }
+    // RFC 5322's plain form: letters, digits, dots between them and these signs. Anything else (brackets, quotes
+    // of other kinds, control characters) is a copying mistake, and must never reach a command line or a script.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c);
+    if !local.chars().all(allowed)
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+    {
+        return Err(InputError::new(
+            field,
+            format!(
+                "\"{}\" has characters an email address cannot have before the @.",
+                crate::words::excerpt(local, 60)
+            ),
+        ));
     }
     if domain.contains('@') {
         return Err(InputError::new(

@@ -196,6 +196,15 @@ fn preview_ui(ui: &mut Ui, preview: &ImportPreview, no_domains: bool) {
             ));
         }
     }
+    if preview.cut_short {
+        ui.label(
+            RichText::new(format!(
+                "Only the first {} addresses were read; add the rest in another round.",
+                crate::import::MAX_ROWS
+            ))
+            .strong(),
+        );
+    }
     if no_domains {
         ui.label(
             RichText::new("No organisation domain is known yet, so domains were not checked.")
