@@ -473,8 +473,10 @@ mod tests {
             ]
         );
         assert_eq!(preview.invalid.len(), 3, "{:?}", preview.invalid);
-        let semicolons =
-            format!("Display name;User principal name;Licenses\nReception;reception@a.com;Basic\n");
+        let semicolons = "Display name;User principal name;Licenses
+Reception;reception@a.com;Basic
+"
+        .to_owned();
         assert_eq!(
             super::preview(&semicolons, &[], &[]).accepted[0].mailbox,
             "reception@a.com"
