@@ -31,22 +31,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 /// The process's peak resident memory so far, in MiB.
 fn peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|value| {
-                    value
-                        .trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        })
-        .map_or(0, |kib| kib / 1024)
+    mailconnect::ui::process_memory_kib("VmHWM").map_or(0, |kib| kib / 1024)
 }
 
 fn main() {

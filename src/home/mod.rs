@@ -467,7 +467,11 @@ impl Home {
 
     /// Whether every shown row is ticked (the header's tick box shows this).
     pub fn all_shown_selected(&self) -> bool {
-        let shown = self.visible();
+        self.all_selected(&self.visible())
+    }
+
+    /// Whether every row of `shown` (indices from [`Home::visible`]) is ticked.
+    pub fn all_selected(&self, shown: &[usize]) -> bool {
         !shown.is_empty() && shown.iter().all(|&index| self.rows[index].selected)
     }
 

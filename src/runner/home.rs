@@ -22,8 +22,10 @@ impl EffectRunner {
         let reporter = self.reporter();
         let services = self.services.clone();
         self.runtime.spawn(async move {
+            // One read of the state file for the whole list, not one a row.
+            let state = load_state(&services).await;
             for account in accounts {
-                let reading = read_row(&services, &account, None, None).await;
+                let reading = read_row(&services, &account, &state, None, None).await;
                 reporter.send(HomeEvent::RowRead {
                     mailbox: account.mailbox,
                     reading,
@@ -39,9 +41,11 @@ impl EffectRunner {
         let reporter = self.reporter();
         let services = self.services.clone();
         self.runtime.spawn(async move {
+            // Renewals recorded during the loop come to read_row directly; the rest of the state is as it was.
+            let state = load_state(&services).await;
             for account in accounts {
                 let kept = renew_if_due(&services, &account).await;
-                let reading = read_row(&services, &account, kept, None).await;
+                let reading = read_row(&services, &account, &state, kept, None).await;
                 reporter.send(HomeEvent::RowRead {
                     mailbox: account.mailbox,
                     reading,
@@ -70,7 +74,8 @@ impl EffectRunner {
                         outcome,
                     })
                     .or(kept);
-                let reading = read_row(&services, &account, renewal, Some(checks)).await;
+                let state = load_state(&services).await;
+                let reading = read_row(&services, &account, &state, renewal, Some(checks)).await;
                 reporter.send(HomeEvent::RowRead {
                     mailbox: account.mailbox,
                     reading,
@@ -339,9 +344,20 @@ async fn check_one(
 
 /// A row as it stands: the stored sign-in and Basic Auth password, the renewal just made (or the last recorded),
 /// and the checks just made (or the last recorded).
+/// The state file as it is now (empty without one: the demo).
+async fn load_state(services: &Services) -> State {
+    match services.state_file.clone() {
+        Some(file) => tokio::task::spawn_blocking(move || file.load())
+            .await
+            .unwrap_or_default(),
+        None => State::default(),
+    }
+}
+
 async fn read_row(
     services: &Arc<Services>,
     account: &Account,
+    state: &State,
     renewal: Option<Renewal>,
     checks: Option<LastVerification>,
 ) -> RowReading {
@@ -353,12 +369,6 @@ async fn read_row(
     let basic_password = match &services.demo_password {
         Some(_) => Some(true),
         None => basic_password,
-    };
-    let state = match services.state_file.clone() {
-        Some(file) => tokio::task::spawn_blocking(move || file.load())
-            .await
-            .unwrap_or_default(),
-        None => State::default(),
     };
     let renewal = renewal.or_else(|| state.last_renewal(&mailbox).cloned());
     let health = crate::health::Health::assess(&sign_in, renewal.as_ref(), SystemTime::now());

@@ -261,7 +261,7 @@ fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
     let line = ui.text_style_height(&egui::TextStyle::Body);
     // Room for an alert of two lines: the cause is worth reading in full, not cut off.
     let row_height = 2.0 * line + 12.0;
-    let mut all_shown = home.all_shown_selected();
+    let mut all_shown = home.all_selected(&shown);
     let mut tick_all = None;
     let mut sort = None;
     TableBuilder::new(ui)

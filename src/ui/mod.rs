@@ -68,6 +68,16 @@ pub struct WizardApp {
 /// The environment variable that makes the window report its first frame and close.
 pub const EXIT_AFTER_FIRST_FRAME: &str = "MAILCONNECT_EXIT_AFTER_FIRST_FRAME";
 
+/// A memory figure of this process from `/proc/self/status` ("VmRSS" now, "VmHWM" at its peak), in KiB; `None`
+/// where there is no such file (not Linux).
+pub fn process_memory_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?;
+    value.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 /// Prints `first-frame rss_kib=<resident memory> showing=<what>` once a frame has been presented, and asks to
 /// close.
 pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64, showing: &str) {
@@ -75,22 +85,7 @@ pub fn report_first_frame(ctx: &egui::Context, frames_drawn: u64, showing: &str)
     if frames_drawn == 1 {
         ctx.request_repaint();
     } else if frames_drawn == 2 {
-        let rss_kib = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("VmRSS:"))
-                    .and_then(|value| {
-                        value
-                            .trim()
-                            .trim_end_matches("kB")
-                            .trim()
-                            .parse::<u64>()
-                            .ok()
-                    })
-            })
-            .unwrap_or(0);
+        let rss_kib = process_memory_kib("VmRSS").unwrap_or(0);
         println!("first-frame rss_kib={rss_kib} showing={showing}");
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
