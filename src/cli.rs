@@ -64,13 +64,22 @@ pub enum Command {
         group: Option<String>,
         /// Reach them through this service account's sign-in (it needs Full Access and Send As on each;
         /// `mailconnect powershell` prints the commands).
-        #[arg(long, value_name = "SERVICE ACCOUNT")]
+        #[arg(long, value_name = "SERVICE ACCOUNT", conflicts_with = "app")]
         via: Option<String>,
+        /// Reach them with the organisation's app (set up with `mailconnect app`), by its client id.
+        #[arg(long, value_name = "CLIENT ID")]
+        app: Option<String>,
         #[arg(long)]
         save: bool,
     },
-    /// Print the Exchange Online PowerShell that gives the service account Full Access and Send As on its
-    /// mailboxes, and checks it.
+    /// Set up the organisation's own app for app-only access (no one signs in): a certificate (preferred) or a
+    /// client secret.
+    App {
+        #[command(subcommand)]
+        command: crate::cli_app::AppCommand,
+    },
+    /// Print the Exchange Online PowerShell that lets the service account or the organisation's app open its
+    /// mailboxes and send as them, and checks it.
     Powershell {
         mailboxes: Vec<String>,
         #[arg(long, value_name = "NAME", conflicts_with = "mailboxes")]
@@ -201,14 +210,18 @@ pub fn run(
             source,
             group,
             via,
+            app,
             save,
         } => crate::cli_bulk::import(
             &context.config_file,
             &context.config,
             &source,
-            crate::cli_bulk::ImportInto { group, via },
+            crate::cli_bulk::ImportInto { group, via, app },
             save,
         ),
+        Command::App { command } => {
+            crate::cli_app::run(command, &context.config_file, &context.config)
+        }
         Command::Powershell {
             mailboxes,
             group,
@@ -220,7 +233,7 @@ pub fn run(
                     .into_iter()
                     .cloned()
                     .collect();
-            crate::cli_bulk::powershell(&accounts)
+            crate::cli_bulk::powershell(&accounts, &context.config.apps)
         }
         Command::DisconnectBasic {
             mailboxes,
@@ -313,6 +326,13 @@ impl Context {
 
     async fn login(&self, mailbox: &str, browser: bool) -> anyhow::Result<ExitCode> {
         let account = self.account_or_preset(mailbox)?;
+        if account.app_only {
+            return Err(UsageError(format!(
+                "{mailbox} is reached by the organisation's app, so no one signs in for it; `mailconnect app show` \
+                 shows the app's certificate or secret"
+            ))
+            .into());
+        }
         let client = self.client(&account)?;
         // A locked or missing keyring is found now, not after the person has signed in.
         let store = TokenStore::open()?;

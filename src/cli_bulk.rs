@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
+use crate::app_only::AppRegistration;
 use crate::auth::SignInClient;
 use crate::cli::UsageError;
 use crate::config::{Account, Config, ConfigFile};
@@ -65,6 +66,8 @@ pub fn select<'a>(
 pub struct ImportInto {
     pub group: Option<String>,
     pub via: Option<String>,
+    /// The client id of the organisation's app the mailboxes are reached with.
+    pub app: Option<String>,
 }
 
 /// `import`: previews the addresses in `source` (a file, or `-` for standard input); `save` adds them.
@@ -75,7 +78,22 @@ pub fn import(
     into: ImportInto,
     save: bool,
 ) -> anyhow::Result<ExitCode> {
-    let ImportInto { group, via } = into;
+    let ImportInto { group, via, app } = into;
+    let app = match app {
+        None => None,
+        Some(client_id) => Some(
+            config
+                .apps
+                .iter()
+                .find(|app| app.client_id.eq_ignore_ascii_case(client_id.trim()))
+                .cloned()
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "the app {client_id} is not set up; set it up first: mailconnect app certificate --client-id {client_id} --tenant <tenant>"
+                    ))
+                })?,
+        ),
+    };
     // The service account as it is stored; it must be set up, and reached through its own sign-in.
     let via = match via {
         None => None,
@@ -143,9 +161,14 @@ pub fn import(
             mailbox: candidate.mailbox.clone(),
             group: group.clone(),
             service_account: via.clone(),
+            app_only: app.is_some(),
             ..template.clone()
         };
         account.sign_in_account = None;
+        if let Some(app) = &app {
+            account.client_id = app.client_id.clone();
+            account.tenant = app.tenant.clone();
+        }
         updated.upsert_account(account);
     }
     if let Some(group) = &group {
@@ -433,16 +456,18 @@ fn powershell_quoted(text: &str) -> String {
     quoted
 }
 
-/// `powershell`: the commands an Exchange admin runs so that each mailbox's service account may open it and send
-/// as it, and the check that they took.
-pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
+/// `powershell`: the commands an Exchange admin runs so that each mailbox's service account (or the organisation's
+/// app) may open it and send as it, and the check that they took.
+pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Result<ExitCode> {
     let delegated: Vec<&Account> = accounts
         .iter()
         .filter(|account| account.service_account.is_some())
         .collect();
-    if delegated.is_empty() {
+    let app_only: Vec<&Account> = accounts.iter().filter(|account| account.app_only).collect();
+    if delegated.is_empty() && app_only.is_empty() {
         return Err(UsageError(
-            "none of these mailboxes is reached through a service account (import them with --via)"
+            "none of these mailboxes is reached through a service account or the organisation's app (import them \
+             with --via or --app)"
                 .to_owned(),
         )
         .into());
@@ -460,12 +485,44 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
         out,
         "Install-Module ExchangeOnlineManagement -Scope CurrentUser"
     )?;
-    writeln!(out, "Connect-ExchangeOnline")?;
-    for account in &delegated {
+    let tenant = app_only.first().map(|account| account.tenant.clone());
+    match &tenant {
+        Some(tenant) => writeln!(
+            out,
+            "Connect-ExchangeOnline -Organization {}",
+            powershell_quoted(tenant)
+        )?,
+        None => writeln!(out, "Connect-ExchangeOnline")?,
+    }
+    if !delegated.is_empty() {
+        write_delegated(&mut out, &delegated)?;
+    }
+    let mut client_ids: Vec<String> = app_only
+        .iter()
+        .map(|account| account.client_id.to_ascii_lowercase())
+        .collect();
+    client_ids.sort();
+    client_ids.dedup();
+    for client_id in client_ids {
+        let mailboxes: Vec<&str> = app_only
+            .iter()
+            .filter(|account| account.client_id.eq_ignore_ascii_case(&client_id))
+            .map(|account| account.mailbox.as_str())
+            .collect();
+        let registration = apps
+            .iter()
+            .find(|app| app.client_id.eq_ignore_ascii_case(&client_id));
+        write_app_only(&mut out, &client_id, registration, &mailboxes)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_delegated(out: &mut impl Write, delegated: &[&Account]) -> std::io::Result<()> {
+    let quote = powershell_quoted;
+    for account in delegated {
         let service = account.service_account.as_deref().unwrap_or_default();
         let mailbox = &account.mailbox;
         // Addresses come from the settings; quoted for PowerShell (a ' doubles).
-        let quote = powershell_quoted;
         writeln!(out, "\n# {mailbox}")?;
         writeln!(
             out,
@@ -481,9 +538,8 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
         )?;
     }
     writeln!(out, "\n# Check:")?;
-    for account in &delegated {
+    for account in delegated {
         let service = account.service_account.as_deref().unwrap_or_default();
-        let quote = powershell_quoted;
         writeln!(
             out,
             "Get-MailboxPermission -Identity {} -User {}; Get-RecipientPermission -Identity {} -Trustee {}",
@@ -493,7 +549,109 @@ pub fn powershell(accounts: &[Account]) -> anyhow::Result<ExitCode> {
             quote(service)
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The app-only path: Exchange's service principal for the app (with the Enterprise application's object id),
+/// Full Access for receiving and sending, the RBAC for Applications alternative for sending, and the checks.
+fn write_app_only(
+    out: &mut impl Write,
+    client_id: &str,
+    registration: Option<&AppRegistration>,
+    mailboxes: &[&str],
+) -> std::io::Result<()> {
+    let quote = powershell_quoted;
+    let object_id = registration
+        .and_then(|app| app.enterprise_object_id.clone())
+        .map(|id| quote(&id));
+    writeln!(out, "\n# The organisation's app {client_id}")?;
+    writeln!(
+        out,
+        "# First, in the Entra admin center: App registrations > the app > API permissions > Add a permission > \
+         APIs my organization uses > Office 365 Exchange Online > Application permissions: IMAP.AccessAsApp and \
+         SMTP.SendAsApp; then Grant admin consent."
+    )?;
+    writeln!(
+        out,
+        "# The object id is the one on Enterprise applications > the app, NOT the one on App registrations: the \
+         wrong one makes every sign-in fail with \"AUTHENTICATE failed\"."
+    )?;
+    writeln!(out, "$appId = {}", quote(client_id))?;
+    match &object_id {
+        Some(id) => writeln!(out, "$objectId = {id}")?,
+        None => writeln!(
+            out,
+            "$objectId = '<Object ID from Enterprise applications > the app>'  # or: mailconnect app certificate … --enterprise-object-id <id>"
+        )?,
+    }
+    writeln!(
+        out,
+        "New-ServicePrincipal -AppId $appId -ObjectId $objectId -DisplayName 'mailconnect'"
+    )?;
+    writeln!(
+        out,
+        "Get-ServicePrincipal -Identity $objectId | Format-List"
+    )?;
+    writeln!(
+        out,
+        "\n# Receiving and sending (IMAP and SMTP): Full Access on each mailbox."
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "Add-MailboxPermission -Identity {} -User $objectId -AccessRights FullAccess -InheritanceType All -AutoMapping $false",
+            quote(mailbox)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n# Only when the app sends as an address other than the mailbox it signs in as (Send As):"
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Add-RecipientPermission -Identity {} -Trustee $objectId -AccessRights SendAs -Confirm:$false",
+            quote(mailbox)
+        )?;
+    }
+    let members = mailboxes
+        .iter()
+        .map(|mailbox| quote(mailbox))
+        .collect::<Vec<_>>()
+        .join(",");
+    writeln!(
+        out,
+        "\n# Or, for sending only: RBAC for Applications (no SMTP.SendAsApp permission in Entra; receiving still needs \
+         the Full Access above). Remove the # to use it."
+    )?;
+    writeln!(
+        out,
+        "# $group = New-DistributionGroup -Name 'mailconnect mailboxes' -Type Security -Members {members}"
+    )?;
+    writeln!(
+        out,
+        "# New-ManagementScope -Name 'mailconnect mailboxes' -RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
+    )?;
+    writeln!(
+        out,
+        "# New-ManagementRoleAssignment -Name 'mailconnect SMTP' -Role 'Application SMTP.SendAsApp' -App $appId -CustomResourceScope 'mailconnect mailboxes'"
+    )?;
+    writeln!(out, "\n# Check (InScope should say True):")?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "Test-ServicePrincipalAuthorization -Identity $objectId -Resource {}; Get-MailboxPermission -Identity {} -User $objectId",
+            quote(mailbox),
+            quote(mailbox)
+        )?;
+    }
+    if object_id.is_none() {
+        eprintln!(
+            "The Enterprise application's object id is not known yet: replace the placeholder, or give it with \
+             `mailconnect app certificate … --enterprise-object-id <id>` and print this again."
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

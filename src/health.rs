@@ -18,6 +18,26 @@ pub fn idle_time(manifest: &Manifest, now: SystemTime) -> Duration {
     now.duration_since(saved).unwrap_or_default()
 }
 
+/// A mailbox's health from what is stored: the sign-in it uses (its own or its service account's) with its last
+/// renewal, or, for a mailbox reached by the organisation's app, that app's credential. Also returns the sign-in's
+/// manifest (`Ok(None)` for the app). Blocks on the keyring: the one reading for `status`, the keep-alive and the
+/// window.
+pub fn read_stored(
+    store: &crate::store::TokenStore,
+    account: &crate::config::Account,
+    renewal: Option<&Renewal>,
+    now: SystemTime,
+) -> (Result<Option<Manifest>, StoreError>, Health) {
+    if account.app_only {
+        let info = store.app_credential_info(&account.client_id);
+        let today = chrono::DateTime::<chrono::Utc>::from(now).date_naive();
+        return (Ok(None), Health::assess_app(&info, today));
+    }
+    let manifest = store.manifest(account.token_owner());
+    let health = Health::assess(&manifest, renewal, now);
+    (manifest, health)
+}
+
 /// A mailbox's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -35,6 +55,10 @@ pub enum Health {
     Unreadable { code: &'static str },
     /// Not read yet (the window shows the row while the keyring is asked).
     Reading,
+    /// Reached by the organisation's app, whose certificate or secret ends in `days_left` days.
+    AppCredentialEndsSoon { days_left: i64 },
+    /// Reached by the organisation's app, whose certificate or secret has ended (or is not on this computer).
+    AppCredentialEnded,
 }
 
 impl Health {
@@ -81,6 +105,25 @@ impl Health {
         }
     }
 
+    /// The health of a mailbox reached by the organisation's app: whether its credential is stored, and how near
+    /// the end of the certificate or secret is.
+    pub fn assess_app(
+        credential: &Result<Option<crate::app_only::CredentialInfo>, StoreError>,
+        today: chrono::NaiveDate,
+    ) -> Health {
+        match credential {
+            Err(StoreError::Damaged { .. }) | Ok(None) => Health::AppCredentialEnded,
+            Err(error) => Health::Unreadable { code: error.code() },
+            Ok(Some(info)) => match info.expiry(today) {
+                crate::app_only::Expiry::Fine => Health::Connected,
+                crate::app_only::Expiry::Soon { days_left } => {
+                    Health::AppCredentialEndsSoon { days_left }
+                }
+                crate::app_only::Expiry::Expired => Health::AppCredentialEnded,
+            },
+        }
+    }
+
     /// The health in a few words for a practice admin.
     pub fn words(&self) -> String {
         match self {
@@ -96,6 +139,14 @@ impl Health {
             Health::NotSetUp => "not set up".to_owned(),
             Health::Unreadable { code } => format!("cannot be read ({code})"),
             Health::Reading => "reading…".to_owned(),
+            Health::AppCredentialEndsSoon { days_left } => format!(
+                "the app's certificate or secret ends in {}: the IT admin renews it",
+                crate::words::count(*days_left as u64, "day", "days")
+            ),
+            Health::AppCredentialEnded => {
+                "the app's certificate or secret has ended or is missing: the IT admin renews it"
+                    .to_owned()
+            }
         }
     }
 
@@ -109,6 +160,8 @@ impl Health {
             Health::NotSetUp => "not set up",
             Health::Unreadable { .. } => "cannot be read",
             Health::Reading => "reading…",
+            Health::AppCredentialEndsSoon { .. } => "app credential ends soon",
+            Health::AppCredentialEnded => "app credential ended",
         }
     }
 
@@ -138,6 +191,11 @@ impl Health {
             }
             Health::RetryingLater { code } => format!("renewal failed; retrying ({code})"),
             Health::Unreadable { code } => format!("keyring cannot be read ({code})"),
+            Health::AppCredentialEndsSoon { days_left } => format!(
+                "app's certificate or secret ends in {}",
+                crate::words::count(*days_left as u64, "day", "days")
+            ),
+            Health::AppCredentialEnded => "app's certificate or secret ended".to_owned(),
         })
     }
 
@@ -150,7 +208,10 @@ impl Health {
     pub fn worth_a_notification(&self) -> bool {
         matches!(
             self,
-            Health::NeedsSignIn { .. } | Health::ExpiresSoon { .. }
+            Health::NeedsSignIn { .. }
+                | Health::ExpiresSoon { .. }
+                | Health::AppCredentialEndsSoon { .. }
+                | Health::AppCredentialEnded
         )
     }
 
@@ -164,6 +225,8 @@ impl Health {
             Health::NotSetUp => "not-set-up",
             Health::Unreadable { .. } => "unreadable",
             Health::Reading => "reading",
+            Health::AppCredentialEndsSoon { .. } => "app-credential-ends-soon",
+            Health::AppCredentialEnded => "app-credential-ended",
         }
     }
 }

@@ -156,6 +156,9 @@ pub fn classify(error: &TokenError) -> RenewalOutcome {
         TokenError::NotSignedIn { .. } => RenewalOutcome::NeedsSignIn {
             code: "not-signed-in".to_owned(),
         },
+        TokenError::NoAppCredential { .. } => RenewalOutcome::NeedsSignIn {
+            code: "app-credential-missing".to_owned(),
+        },
         TokenError::Store(crate::store::StoreError::Damaged { .. }) => {
             RenewalOutcome::NeedsSignIn {
                 code: "keyring-damaged".to_owned(),
@@ -200,14 +203,15 @@ pub async fn health_after(
     store: &TokenStore,
     state_file: Option<&StateFile>,
 ) -> crate::health::Health {
-    let mailbox = account.token_owner().to_owned();
-    let manifest = store.run(move |store| store.manifest(&mailbox)).await;
     let state = state_file.map(StateFile::load).unwrap_or_default();
-    crate::health::Health::assess(
-        &manifest,
-        state.last_renewal(&account.mailbox),
-        SystemTime::now(),
-    )
+    let renewal = state.last_renewal(&account.mailbox).cloned();
+    let account = account.clone();
+    store
+        .run(move |store| {
+            Ok(crate::health::read_stored(store, &account, renewal.as_ref(), SystemTime::now()).1)
+        })
+        .await
+        .unwrap_or_else(|error| crate::health::Health::Unreadable { code: error.code() })
 }
 
 /// How long `keepalive` waits for a click on "Re-authenticate now" after showing a notification. The daily timer's

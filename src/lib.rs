@@ -5,8 +5,10 @@
 //! as a state machine, no egui), `runner` (carries out the wizard's effects on tokio), `ui` (egui only).
 
 pub mod advice;
+pub mod app_only;
 pub mod auth;
 pub mod cli;
+pub mod cli_app;
 pub mod cli_bulk;
 pub mod cli_explain;
 pub mod cli_output;

@@ -19,13 +19,15 @@ pub struct AccountStatus {
     pub last_verification: Option<LastVerification>,
     /// The same words the keep-alive and the window use.
     pub health: Health,
+    /// For a mailbox reached by the organisation's app: the app's credential as stored.
+    pub app_credential: Option<Result<Option<crate::app_only::CredentialInfo>, StoreError>>,
 }
 
 impl AccountStatus {
     pub fn read(store: &TokenStore, state: &State, account: &Account) -> AccountStatus {
-        let sign_in = store.manifest(account.token_owner());
-        let health = Health::assess(
-            &sign_in,
+        let (sign_in, health) = crate::health::read_stored(
+            store,
+            account,
             state.last_renewal(&account.mailbox),
             SystemTime::now(),
         );
@@ -37,12 +39,33 @@ impl AccountStatus {
                 .map(|password| password.is_some()),
             last_verification: state.last_verification(&account.mailbox).cloned(),
             health,
+            app_credential: account
+                .app_only
+                .then(|| store.app_credential_info(&account.client_id)),
         }
     }
 
     /// The sign-in in a few words.
     pub fn method(&self) -> String {
         let basic = matches!(self.basic_password, Ok(true));
+        if let Some(credential) = &self.app_credential {
+            let still_basic = if basic {
+                " (an old Basic Auth password is still stored)"
+            } else {
+                ""
+            };
+            return match credential {
+                Ok(Some(info)) => format!(
+                    "the organisation's app ({}, works until {}){still_basic}",
+                    info.kind.label(),
+                    info.expires.format("%-d %b %Y")
+                ),
+                Ok(None) => format!(
+                    "the organisation's app, but its certificate or secret is not on this computer{still_basic}"
+                ),
+                Err(error) => format!("cannot be read ({})", error.code()),
+            };
+        }
         match (&self.sign_in, basic) {
             (Ok(Some(_)), true) => "OAuth (an old Basic Auth password is still stored)".to_owned(),
             (Ok(Some(_)), false) => "OAuth".to_owned(),
@@ -61,7 +84,9 @@ impl AccountStatus {
             "mailbox": self.mailbox,
             "health": self.health.code(),
             "health_words": self.health.words(),
-            "oauth": manifest.is_some(),
+            "oauth": manifest.is_some() || matches!(self.app_credential, Some(Ok(Some(_)))),
+            "app_only": self.app_credential.is_some(),
+            "app_credential_expires": self.app_credential.as_ref().and_then(|c| c.as_ref().ok()).and_then(Option::as_ref).map(|info| info.expires.to_string()),
             "sign_in_error": self.sign_in.as_ref().err().map(StoreError::code),
             "basic_password_stored": self.basic_password.as_ref().ok(),
             "signed_in_as": manifest.and_then(|m| m.signed_in_as.clone()),

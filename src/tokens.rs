@@ -19,6 +19,11 @@ pub enum TokenError {
         "{mailbox} is not signed in with mailconnect yet; run `mailconnect login {mailbox}` or the wizard"
     )]
     NotSignedIn { mailbox: String },
+    /// The organisation's app has no certificate or secret on this computer.
+    #[error(
+        "the app {client_id} has no certificate or client secret on this computer; run `mailconnect app certificate` or `mailconnect app secret`"
+    )]
+    NoAppCredential { client_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the refresh failed: {0}")]
@@ -102,6 +107,9 @@ pub async fn access_token(
     renew: Renew,
     client: impl FnOnce() -> anyhow::Result<SignInClient>,
 ) -> Result<FreshToken, TokenError> {
+    if account.app_only {
+        return crate::app_only::access_token(account, store, renew, client).await;
+    }
     // A mailbox reached through a service account uses that account's saved sign-in.
     let mailbox = account.token_owner().to_owned();
     let first = load(store, &mailbox).await?;

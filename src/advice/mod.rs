@@ -257,6 +257,7 @@ pub fn for_store(error: &StoreError) -> Advice {
 pub fn for_token(error: &TokenError) -> Advice {
     match error {
         TokenError::NotSignedIn { .. } => by_id("not-signed-in"),
+        TokenError::NoAppCredential { .. } => by_id("app-credential-missing"),
         TokenError::Store(error) => for_store(error),
         TokenError::Refresh(error) => for_sign_in(error),
         TokenError::Setup(_) => by_id("settings-unusable"),

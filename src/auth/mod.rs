@@ -228,6 +228,34 @@ impl SignInClient {
         tokens_from_response(response)
     }
 
+    /// Asks for an app-only token (client credentials) for `scope`, proven with a secret or a signed assertion.
+    /// The answer has no refresh token: a new token is asked for the same way.
+    pub async fn client_credentials(
+        &self,
+        scope: &str,
+        proof: crate::app_only::ClientProof,
+    ) -> Result<TokenSet, SignInError> {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("scope", scope),
+        ];
+        match &proof {
+            crate::app_only::ClientProof::Secret(secret) => {
+                form.push(("client_secret", secret.expose_secret()));
+            }
+            crate::app_only::ClientProof::Assertion(assertion) => {
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                form.push(("client_assertion", assertion.expose_secret()));
+            }
+        }
+        let response = self.post_token_form(&form).await?;
+        tokens_from_response(response)
+    }
+
     /// Sends one request to the identity server and turns transport trouble and 408/429/5xx into errors.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let url = request.uri().to_string();

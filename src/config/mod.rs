@@ -89,6 +89,10 @@ pub struct Account {
     /// Access (receiving, `user=` this mailbox) and Send As (sending, as this mailbox). No sign-in of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+    /// Reached by the organisation's own app (client credentials) instead of anyone's sign-in: `tenant` and
+    /// `client_id` are the app's, and its certificate or secret is in the keyring (see [`crate::app_only`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub app_only: bool,
 }
 
 impl Account {
@@ -123,6 +127,7 @@ impl Account {
             custom_endpoints: preset.custom_endpoints.clone(),
             group: None,
             service_account: None,
+            app_only: false,
         }
     }
 
@@ -132,6 +137,24 @@ impl Account {
             .as_deref()
             .or(self.service_account.as_deref())
             .unwrap_or(&self.mailbox)
+    }
+
+    /// The scope an app-only token asks for: the cloud's Exchange Online resource with `/.default`; for a Custom
+    /// provider, the resource of its first scope.
+    pub fn app_scope(&self) -> Result<String, InputError> {
+        if let Some(cloud) = self.provider.cloud() {
+            return Ok(cloud.app_scope.to_owned());
+        }
+        self.custom_endpoints
+            .iter()
+            .flat_map(|custom| &custom.scopes)
+            .find_map(|scope| Url::parse(scope).ok().filter(|url| url.has_host()))
+            .map(|url| format!("{}/.default", url.origin().ascii_serialization()))
+            .ok_or_else(|| InputError {
+                field: Field::Url,
+                message: "A Custom provider needs a full scope address (https://...) for app-only access."
+                    .to_owned(),
+            })
     }
 
     /// Whose saved sign-in (tokens in the keyring) this mailbox uses: its own, or its service account's.
@@ -193,6 +216,27 @@ impl Account {
         }
         if self.provider != Provider::Custom {
             check(validate::tenant(&self.tenant));
+        }
+        if self.app_only {
+            if self.provider != Provider::Custom {
+                check(crate::app_only::tenant(&self.tenant));
+            }
+            if self.provider == Provider::OutlookPersonal {
+                check(Err(InputError {
+                    field: Field::Mailbox,
+                    message:
+                        "Personal Outlook.com mailboxes cannot be reached by an organisation's app."
+                            .to_owned(),
+                }));
+            }
+            if self.service_account.is_some() || self.sign_in_account.is_some() {
+                check(Err(InputError {
+                    field: Field::SignInAccount,
+                    message:
+                        "A mailbox reached by the organisation's app has no one signing in for it."
+                            .to_owned(),
+                }));
+            }
         }
         check(validate::client_id(&self.client_id));
         for server in [&self.imap, &self.smtp] {
@@ -350,6 +394,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     #[serde(rename = "account")]
     pub accounts: Vec<Account>,
+    /// The organisation's own app registrations for app-only access.
+    #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<crate::app_only::AppRegistration>,
 }
 
 impl Config {

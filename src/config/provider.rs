@@ -48,6 +48,7 @@ impl Provider {
         let worldwide = Cloud {
             login_host: "login.microsoftonline.com",
             scope_resource: "https://outlook.office.com/",
+            app_scope: "https://outlook.office365.com/.default",
             imap_host: "outlook.office365.com",
             smtp_host: "smtp.office365.com",
             default_tenant: "organizations",
@@ -62,6 +63,7 @@ impl Provider {
             Provider::GccHigh => Some(Cloud {
                 login_host: "login.microsoftonline.us",
                 scope_resource: "https://outlook.office365.us/",
+                app_scope: "https://outlook.office365.us/.default",
                 imap_host: "outlook.office365.us",
                 smtp_host: "outlook.office365.us",
                 default_tenant: "organizations",
@@ -69,6 +71,7 @@ impl Provider {
             Provider::China21Vianet => Some(Cloud {
                 login_host: "login.partner.microsoftonline.cn",
                 scope_resource: "https://partner.outlook.cn/",
+                app_scope: "https://partner.outlook.cn/.default",
                 imap_host: "partner.outlook.cn",
                 smtp_host: "partner.outlook.cn",
                 default_tenant: "organizations",
@@ -84,6 +87,8 @@ pub struct Cloud {
     pub login_host: &'static str,
     /// Scopes are always full URIs under this resource: a bare `IMAP.AccessAsUser.All` would be read as Graph.
     pub scope_resource: &'static str,
+    /// What an app-only (client credentials) token asks for: Exchange Online's resource with `/.default`.
+    pub app_scope: &'static str,
     pub imap_host: &'static str,
     pub smtp_host: &'static str,
     pub default_tenant: &'static str,

@@ -10,7 +10,7 @@ use crate::home::{HomeEvent, RowReading};
 use crate::keepalive::{Due, KeptAlive, keep_alive};
 use crate::mailbox_check::check_mailbox;
 use crate::state::{LastCheck, LastVerification, Renewal, RenewalOutcome, State};
-use crate::store::{StoreError, TokenStore};
+use crate::store::TokenStore;
 use crate::tokens::TokenError;
 use crate::verify::CheckContext;
 
@@ -362,16 +362,18 @@ async fn read_row(
     checks: Option<LastVerification>,
 ) -> RowReading {
     let mailbox = account.mailbox.clone();
-    let (sign_in, basic_password) = match services.store.open() {
-        Ok(store) => read_keyring(&store, mailbox.clone(), account.token_owner().to_owned()).await,
-        Err(error) => (Err(error), None),
+    let renewal = renewal.or_else(|| state.last_renewal(&mailbox).cloned());
+    let (health, basic_password) = match services.store.open() {
+        Ok(store) => read_keyring(&store, account.clone(), renewal.clone()).await,
+        Err(error) => (
+            crate::health::Health::Unreadable { code: error.code() },
+            None,
+        ),
     };
     let basic_password = match &services.demo_password {
         Some(_) => Some(true),
         None => basic_password,
     };
-    let renewal = renewal.or_else(|| state.last_renewal(&mailbox).cloned());
-    let health = crate::health::Health::assess(&sign_in, renewal.as_ref(), SystemTime::now());
     let failed_at = match &renewal {
         Some(renewal) if health.needs_person() => Some(renewal.at),
         _ => None,
@@ -389,21 +391,30 @@ async fn read_row(
     }
 }
 
-type KeyringReading = (
-    Result<Option<crate::store::Manifest>, StoreError>,
-    Option<bool>,
-);
+type KeyringReading = (crate::health::Health, Option<bool>);
 
-/// The saved sign-in (its own, or its service account's) and whether the mailbox's Basic Auth password is stored.
-async fn read_keyring(store: &TokenStore, mailbox: String, token_owner: String) -> KeyringReading {
+/// The mailbox's health from the keyring (its sign-in, its service account's, or its app's credential) and whether
+/// its Basic Auth password is stored.
+async fn read_keyring(
+    store: &TokenStore,
+    account: Account,
+    renewal: Option<Renewal>,
+) -> KeyringReading {
     let reading = store
         .run(move |store| {
             let basic = store
-                .load_basic_password(&mailbox)
+                .load_basic_password(&account.mailbox)
                 .ok()
                 .map(|password| password.is_some());
-            Ok((store.manifest(&token_owner), basic))
+            let (_, health) =
+                crate::health::read_stored(store, &account, renewal.as_ref(), SystemTime::now());
+            Ok((health, basic))
         })
         .await;
-    reading.unwrap_or_else(|error| (Err(error), None))
+    reading.unwrap_or_else(|error| {
+        (
+            crate::health::Health::Unreadable { code: error.code() },
+            None,
+        )
+    })
 }

@@ -38,7 +38,7 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     }
 }
 
-fn guid() -> String {
+pub(super) fn guid() -> String {
     let bytes: [u8; 16] = rand::thread_rng().r#gen();
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     format!(
@@ -52,7 +52,7 @@ fn guid() -> String {
 }
 
 /// An error in Microsoft's exact JSON shape, with fresh trace and correlation ids.
-fn oauth_error(
+pub(super) fn oauth_error(
     status: StatusCode,
     error: &str,
     aadsts: Option<u32>,
@@ -177,6 +177,9 @@ async fn token(
         .token_requests
         .entry(grant_type.clone())
         .or_default() += 1;
+    if grant_type == "client_credentials" {
+        return super::app_only::client_credentials_token(&shared, &tenant, &params);
+    }
     if let Some(response) = check_app(&tenant, &params) {
         return response;
     }

@@ -72,9 +72,17 @@ fn parse_xoauth2(encoded: &str) -> Option<(String, String)> {
     Some((user?, token?))
 }
 
-/// Whether the XOAUTH2 response carries a live token issued to the named user.
-fn token_accepted(shared: &Shared, encoded: &str) -> bool {
-    token_owner(shared, encoded).is_some_and(|(user, owner)| owner.eq_ignore_ascii_case(&user))
+/// Who is signed in on SMTP when the XOAUTH2 response is accepted: the token's own user, or the mailbox an app
+/// may send as.
+fn smtp_signed_in_as(shared: &Shared, encoded: &str) -> Option<String> {
+    let (user, owner) = token_owner(shared, encoded)?;
+    if owner.eq_ignore_ascii_case(&user) {
+        Some(owner)
+    } else if owner.starts_with("app:") && shared.app_may_send(&owner, &user) {
+        Some(user)
+    } else {
+        None
+    }
 }
 
 /// The `user=` of an XOAUTH2 string and whose live token it carries.
@@ -140,7 +148,10 @@ async fn imap_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                         shared.has_fault(|fault| matches!(fault, Fault::ImapAuthReply(_)))
                     {
                         format!("{tag} {text}\r\n")
-                    } else if let Some((user, owner)) = token_owner(&shared, &initial) {
+                    } else if let Some((user, owner)) = token_owner(&shared, &initial)
+                        && shared.app_registered_in_exchange(&owner)
+                        && shared.app_has_role(&owner, "IMAP.AccessAsApp")
+                    {
                         // Exchange accepts any live token here and refuses the mailbox later when the token's
                         // owner has no Full Access to `user`.
                         authenticated = true;
@@ -211,9 +222,9 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
                     };
                     if let Some(Fault::SmtpAuthReply(text)) = shared.has_fault(|fault| matches!(fault, Fault::SmtpAuthReply(_))) {
                         format!("{text}\r\n")
-                    } else if token_accepted(&shared, &initial) {
+                    } else if let Some(who) = smtp_signed_in_as(&shared, &initial) {
                         authenticated = true;
-                        signed_in_as = token_owner(&shared, &initial).map(|(_, owner)| owner).unwrap_or_default();
+                        signed_in_as = who;
                         "235 2.7.0 Authentication successful\r\n".to_owned()
                     } else {
                         let challenge = base64::engine::general_purpose::STANDARD.encode(ERROR_CONTINUATION_JSON);

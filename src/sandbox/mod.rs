@@ -4,8 +4,11 @@
 //! `slow_down`, a declined or expired code, SMTP 5.7.139, a hang). Tokens it issues are accepted by its own mail
 //! responders and by a real Dovecot through its introspection endpoint.
 
+mod app_only;
 mod identity;
 mod mail;
+
+pub use app_only::{AppIds, app_principal};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -172,6 +175,10 @@ struct SandboxState {
     full_access: std::collections::HashSet<(String, String)>,
     /// (who, address) pairs: `who` may send as `address` (Exchange's Send As).
     send_as: std::collections::HashSet<(String, String)>,
+    /// Registered apps by client id (lower case).
+    apps: HashMap<String, app_only::SandboxApp>,
+    /// (app principal, mailbox) pairs in the scope of an 'Application SMTP.SendAsApp' role assignment.
+    app_smtp_scope: std::collections::HashSet<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -351,6 +358,7 @@ impl Sandbox {
             custom_endpoints: Some(self.custom_endpoints()),
             group: None,
             service_account: None,
+            app_only: false,
         }
     }
 

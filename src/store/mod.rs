@@ -18,6 +18,7 @@
 //! new sign-in replaces whatever is there. Clean-up finds a mailbox's items by searching the keyring, so parts that a
 //! killed process left behind are found too.
 
+mod app_credential;
 mod error;
 mod items;
 mod lock;

@@ -416,7 +416,9 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
         let palette = Palette::of(ui);
         let colour = match &row.health {
             Health::Connected => palette.pass,
-            Health::NeedsSignIn { .. } | Health::Unreadable { .. } => palette.fail,
+            Health::NeedsSignIn { .. } | Health::Unreadable { .. } | Health::AppCredentialEnded => {
+                palette.fail
+            }
             _ => palette.text,
         };
         ui.vertical(|ui| {

@@ -163,6 +163,7 @@ impl AccountForm {
             custom_endpoints,
             group: None,
             service_account: None,
+            app_only: false,
         })
     }
 }

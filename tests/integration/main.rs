@@ -1,6 +1,7 @@
 //! Integration tests against real peers: the built-in sandbox, a real Dovecot, and a real Secret Service.
 //! Run them with `tests/run.sh`, which installs the peers and runs every test under cargo-nextest.
 
+mod app_only;
 mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;

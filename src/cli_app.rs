@@ -1,0 +1,316 @@
+//! `mailconnect app`: sets up the organisation's own app registration for app-only access (client credentials):
+//! a certificate made here (preferred) or a client secret, kept in the keyring, and the ids kept in the settings.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::app_only::{AppRegistration, AppSecret};
+use crate::cli::UsageError;
+use crate::config::{Config, ConfigFile};
+use crate::store::TokenStore;
+
+/// The `app` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Make a key pair and a certificate for the app (preferred): the private key stays in the keyring, the
+    /// certificate is printed (or written with --out) for uploading to the app registration.
+    Certificate {
+        #[command(flatten)]
+        ids: AppIds,
+        /// Write the certificate to this file instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Keep a client secret made in the Entra admin center (read from standard input, never from the command
+    /// line) with the day it expires; a warning comes 30 days before.
+    Secret {
+        #[command(flatten)]
+        ids: AppIds,
+        /// The last day the secret works, as the admin center shows it (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        expires: chrono::NaiveDate,
+    },
+    /// Show the app, its certificate or secret and when it ends.
+    Show,
+    /// Remove the app's private key or secret from the keyring and the app from the settings.
+    Forget {
+        #[arg(long, value_name = "ID")]
+        client_id: String,
+    },
+}
+
+/// The app registration's ids.
+#[derive(clap::Args, Debug)]
+pub struct AppIds {
+    /// The Application (client) id from App registrations > the app > Overview.
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// The tenant id or domain (such as contoso.onmicrosoft.com): an app signs in to one organisation.
+    #[arg(long)]
+    tenant: String,
+    /// The Object ID on Enterprise applications > the app (not the one on App registrations), for the
+    /// PowerShell that registers the app in Exchange.
+    #[arg(long, value_name = "ID")]
+    enterprise_object_id: Option<String>,
+}
+
+impl AppIds {
+    fn registration(&self) -> Result<AppRegistration, UsageError> {
+        let registration = AppRegistration {
+            client_id: self.client_id.trim().to_owned(),
+            tenant: self.tenant.trim().to_owned(),
+            enterprise_object_id: self
+                .enterprise_object_id
+                .as_ref()
+                .map(|id| id.trim().to_owned()),
+        };
+        match registration.problems().first() {
+            Some(problem) => Err(UsageError(problem.message.clone())),
+            None => Ok(registration),
+        }
+    }
+}
+
+/// Runs an `app` subcommand.
+pub fn run(
+    command: AppCommand,
+    config_file: &ConfigFile,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        AppCommand::Certificate { ids, out } => certificate(&ids, out, config_file, config),
+        AppCommand::Secret { ids, expires } => secret(&ids, expires, config_file, config),
+        AppCommand::Show => show(config),
+        AppCommand::Forget { client_id } => forget(&client_id, config_file, config),
+    }
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn certificate(
+    ids: &AppIds,
+    out: Option<PathBuf>,
+    config_file: &ConfigFile,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let registration = ids.registration()?;
+    let store = TokenStore::open()?;
+    eprintln!("Making a key pair and a certificate for the app…");
+    let generated = crate::app_only::certificate::generate(&registration.client_id, today())?;
+    // The certificate is written before the key is kept, so a file that cannot be written loses nothing.
+    if let Some(path) = &out {
+        std::fs::write(path, &generated.certificate_pem).map_err(|error| {
+            UsageError(format!("{} cannot be written: {error}", path.display()))
+        })?;
+    }
+    store.save_app_credential(
+        &registration.client_id,
+        &AppSecret::PrivateKey {
+            key: generated.private_key,
+            thumbprint_sha256: generated.thumbprint_sha256.clone(),
+        },
+        generated.expires,
+    )?;
+    save_registration(config_file, config, registration.clone())?;
+    if out.is_none() {
+        print!("{}", generated.certificate_pem);
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "\nThe private key is in this computer's keyring; it never leaves it."
+    )?;
+    match &out {
+        Some(path) => writeln!(err, "The certificate is in {}.", path.display())?,
+        None => writeln!(
+            err,
+            "Save the certificate above as mailconnect.cer (from -----BEGIN to END-----)."
+        )?,
+    }
+    writeln!(
+        err,
+        "Upload it: Entra admin center > App registrations > the app > Certificates & secrets > Certificates > \
+         Upload certificate.\nThumbprint (shown there after the upload): {}\nIt works until {}; a warning comes 30 \
+         days before.\nNext: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for \
+         the Exchange admin.",
+        crate::app_only::certificate::thumbprint_hex(&generated.thumbprint_sha256),
+        generated.expires.format("%-d %b %Y"),
+        registration.client_id
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn secret(
+    ids: &AppIds,
+    expires: chrono::NaiveDate,
+    config_file: &ConfigFile,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let registration = ids.registration()?;
+    if expires < today() {
+        return Err(UsageError(format!(
+            "that secret stopped working on {expires}; make a new one in the Entra admin center"
+        ))
+        .into());
+    }
+    let secret = read_secret()?;
+    let store = TokenStore::open()?;
+    store.save_app_credential(
+        &registration.client_id,
+        &AppSecret::ClientSecret(secret),
+        expires,
+    )?;
+    save_registration(config_file, config, registration.clone())?;
+    eprintln!(
+        "The client secret is in this computer's keyring. It works until {}; a warning comes 30 days before.\n\
+         Next: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for the Exchange admin.",
+        expires.format("%-d %b %Y"),
+        registration.client_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The secret from standard input: asked for without echo on a terminal, else the first line.
+fn read_secret() -> anyhow::Result<SecretString> {
+    let text = if std::io::stdin().is_terminal() {
+        SecretString::from(rpassword::prompt_password(
+            "Paste the secret's Value (not its Secret ID) and press Enter: ",
+        )?)
+    } else {
+        let mut text = String::new();
+        std::io::stdin().take(64 * 1024).read_to_string(&mut text)?;
+        SecretString::from(text)
+    };
+    let secret = text.expose_secret().lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(UsageError("no secret was given on standard input".to_owned()).into());
+    }
+    // Microsoft's list shows a Secret ID (a GUID) beside the Value; the ID is the usual mistake (AADSTS7000215).
+    if crate::config::validate::client_id(secret).is_ok() {
+        return Err(UsageError(
+            "that is the secret's ID, not its Value: copy the Value column (shown only when the secret is made)"
+                .to_owned(),
+        )
+        .into());
+    }
+    Ok(SecretString::from(secret.to_owned()))
+}
+
+/// Adds or replaces the app in the settings (one entry per client id).
+fn save_registration(
+    config_file: &ConfigFile,
+    config: &Config,
+    registration: AppRegistration,
+) -> anyhow::Result<()> {
+    let mut updated = config.clone();
+    match updated
+        .apps
+        .iter_mut()
+        .find(|app| app.client_id.eq_ignore_ascii_case(&registration.client_id))
+    {
+        Some(app) => {
+            app.tenant = registration.tenant.clone();
+            if registration.enterprise_object_id.is_some() {
+                app.enterprise_object_id = registration.enterprise_object_id.clone();
+            }
+        }
+        None => updated.apps.push(registration.clone()),
+    }
+    // A mailbox on the app asks the app's tenant for tokens: it follows the app.
+    for account in updated.accounts.iter_mut().filter(|account| {
+        account.app_only
+            && account
+                .client_id
+                .eq_ignore_ascii_case(&registration.client_id)
+    }) {
+        account.tenant = registration.tenant.clone();
+    }
+    config_file.save(&updated)?;
+    Ok(())
+}
+
+fn show(config: &Config) -> anyhow::Result<ExitCode> {
+    if config.apps.is_empty() {
+        println!(
+            "No app is set up. `mailconnect app certificate --client-id … --tenant …` sets one up."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = TokenStore::open()?;
+    let mut out = std::io::stdout().lock();
+    for app in &config.apps {
+        let mailboxes = config
+            .accounts
+            .iter()
+            .filter(|account| {
+                account.app_only && account.client_id.eq_ignore_ascii_case(&app.client_id)
+            })
+            .count();
+        writeln!(out, "App {} (tenant {})", app.client_id, app.tenant)?;
+        writeln!(
+            out,
+            "  enterprise application object id: {}",
+            app.enterprise_object_id
+                .as_deref()
+                .unwrap_or("not given (--enterprise-object-id)")
+        )?;
+        writeln!(
+            out,
+            "  mailboxes:  {}",
+            crate::words::count(mailboxes as u64, "mailbox", "mailboxes")
+        )?;
+        match store.app_credential_info(&app.client_id) {
+            Ok(Some(info)) => {
+                writeln!(
+                    out,
+                    "  credential: {}, works until {}",
+                    info.kind.label(),
+                    info.expires.format("%-d %b %Y")
+                )?;
+                if let Some(thumbprint) = &info.thumbprint_sha256 {
+                    writeln!(
+                        out,
+                        "  thumbprint: {}",
+                        crate::app_only::certificate::thumbprint_hex(thumbprint)
+                    )?;
+                }
+                if let Some(warning) = info.expiry_warning(today()) {
+                    writeln!(out, "  warning:    {warning}")?;
+                }
+            }
+            Ok(None) => writeln!(
+                out,
+                "  credential: none on this computer (`mailconnect app certificate` or `mailconnect app secret`)"
+            )?,
+            Err(error) => writeln!(out, "  credential: cannot be read ({})", error.code())?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forget(client_id: &str, config_file: &ConfigFile, config: &Config) -> anyhow::Result<ExitCode> {
+    let store = TokenStore::open()?;
+    let had = store.delete_app_credential(client_id)?;
+    let mut updated = config.clone();
+    updated
+        .apps
+        .retain(|app| !app.client_id.eq_ignore_ascii_case(client_id.trim()));
+    if updated != *config {
+        config_file.save(&updated)?;
+    }
+    println!(
+        "{}",
+        if had {
+            "The app's private key or secret was removed from the keyring."
+        } else {
+            "No private key or secret for that app was stored."
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
