@@ -550,7 +550,14 @@ impl Context {
         let mut out = std::io::stdout().lock();
         // Connected once, on the first notification: no desktop session is needed when all is well.
         let mut notifier: Option<Result<crate::keepalive::Notifier, String>> = None;
-        for account in &self.config.accounts {
+        // Mailboxes on the organisation's app have nothing to renew: their app's certificate or secret is looked
+        // at once per app below.
+        for account in self
+            .config
+            .accounts
+            .iter()
+            .filter(|account| !account.app_only)
+        {
             let kept = crate::keepalive::keep_alive(
                 account,
                 &store,
@@ -589,6 +596,7 @@ impl Context {
                 }
             }
         }
+        all_fine &= crate::cli_app::report_credentials(&self.config, &store, json, &mut out)?;
         if let (true, Some(Ok(notifier))) = (wait_for_click, notifier.as_mut()) {
             out.flush()?;
             if let Some(mailbox) = notifier.wait_for_reauthenticate(crate::keepalive::ACTION_WAIT) {

@@ -314,3 +314,45 @@ fn forget(client_id: &str, config_file: &ConfigFile, config: &Config) -> anyhow:
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// One line per app that mailboxes are reached with: its credential's health (a warning from 30 days before
+/// its end). Returns whether all are fine.
+pub fn report_credentials(
+    config: &Config,
+    store: &TokenStore,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let mut all_fine = true;
+    let today = chrono::Local::now().date_naive();
+    let mut client_ids: Vec<String> = config
+        .accounts
+        .iter()
+        .filter(|account| account.app_only)
+        .map(|account| account.client_id.to_ascii_lowercase())
+        .collect();
+    client_ids.sort();
+    client_ids.dedup();
+    for client_id in client_ids {
+        let info = store.app_credential_info(&client_id);
+        let health = crate::health::Health::assess_app(&info, today);
+        all_fine &= health == crate::health::Health::Connected;
+        let warning = info
+            .as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .and_then(|info| info.expiry_warning(today));
+        if json {
+            let line = serde_json::json!({
+                "app": client_id,
+                "result": health.code(),
+                "words": warning.clone().unwrap_or_else(|| health.words()),
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let words = warning.unwrap_or_else(|| health.words());
+            writeln!(out, "the organisation's app {client_id}: {words}")?;
+        }
+    }
+    Ok(all_fine)
+}

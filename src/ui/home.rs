@@ -116,6 +116,8 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
     let selected = home.selected();
     let count = selected.len();
     let only = (count == 1).then(|| selected[0].mailbox.clone());
+    // A mailbox on the organisation's app has no sign-in: its app's certificate or secret is the IT admin's.
+    let only_app = count == 1 && selected[0].app_only;
     ui.horizontal_wrapped(|ui| {
         let filter_label = ui.label("Filter");
         ui.add(
@@ -133,9 +135,16 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
             action = Some(HomeAction::CheckNow);
         }
         let reauthenticate = ui
-            .add_enabled(only.is_some(), egui::Button::new("Re-authenticate now"))
+            .add_enabled(
+                only.is_some() && !only_app,
+                egui::Button::new("Re-authenticate now"),
+            )
             .on_hover_text("Signs the ticked mailbox in again, starting from its current settings.")
-            .on_disabled_hover_text("Tick one mailbox first.");
+            .on_disabled_hover_text(if only_app {
+                "This mailbox is reached by the organisation's app: no one signs in for it."
+            } else {
+                "Tick one mailbox first."
+            });
         if let (true, Some(mailbox)) = (reauthenticate.clicked(), only) {
             action = Some(HomeAction::ReAuthenticate(mailbox));
         }

@@ -35,6 +35,15 @@ impl Home {
     /// The window with these mailboxes in the configuration (the sandbox's settings); access tokens last
     /// `token_lifetime`.
     fn open(mailboxes: &[&str], token_lifetime: Duration) -> Home {
+        Home::open_with(mailboxes, token_lifetime, |_, account| account)
+    }
+
+    /// As [`Home::open`], with each account shaped by `shape` once the sandbox runs.
+    fn open_with(
+        mailboxes: &[&str],
+        token_lifetime: Duration,
+        shape: impl Fn(&Sandbox, Account) -> Account,
+    ) -> Home {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -49,7 +58,10 @@ impl Home {
             .unwrap();
         let folder = tempfile::tempdir().unwrap();
         let config_file = ConfigFile::at(folder.path().join("config.toml"));
-        let accounts: Vec<Account> = mailboxes.iter().map(|m| sandbox.account(m)).collect();
+        let accounts: Vec<Account> = mailboxes
+            .iter()
+            .map(|m| shape(&sandbox, sandbox.account(m)))
+            .collect();
         config_file
             .save(&Config {
                 accounts: accounts.clone(),
@@ -628,4 +640,86 @@ fn the_practice_demo_moves_a_test_group_first_then_the_rest() {
         "15 of 20 passed; 5 did not: 5 cannot open the mailbox.",
     );
     drop(practice.sandbox);
+}
+
+#[test]
+fn mailboxes_on_the_organisations_app_are_checked_and_the_credentials_end_is_in_the_alert_column() {
+    const APP: &str = "5b1e3c2a-7d4f-4e8a-9c61-0f2b3a4d5e6f";
+    let mailboxes = [
+        "front.desk@smile-dental.example",
+        "not.yet@smile-dental.example",
+    ];
+    let mut window = Home::open_with(&mailboxes, Duration::from_secs(3900), |_, account| {
+        Account {
+            client_id: APP.to_owned(),
+            app_only: true,
+            ..account
+        }
+    });
+    let ids = window.sandbox.register_app(APP);
+    window
+        .sandbox
+        .consent_app_roles(APP, &["IMAP.AccessAsApp", "SMTP.SendAsApp"]);
+    window
+        .sandbox
+        .new_service_principal(APP, &ids.enterprise_object_id);
+    window
+        .sandbox
+        .grant_full_access(&mailconnect::sandbox::app_principal(APP), mailboxes[0]);
+    let today = chrono::Local::now().date_naive();
+    let made = mailconnect::app_only::certificate::generate(APP, today).unwrap();
+    window
+        .sandbox
+        .upload_app_certificate(APP, &made.certificate_pem)
+        .unwrap();
+    // Recorded as ending in ten days, so the warning shows.
+    window
+        .store
+        .save_app_credential(
+            APP,
+            &mailconnect::app_only::AppSecret::PrivateKey {
+                key: made.private_key,
+                thumbprint_sha256: made.thumbprint_sha256,
+            },
+            today + chrono::Days::new(10),
+        )
+        .unwrap();
+    window.click("Select all shown");
+    window.click("Check now");
+    window.wait_until("both app rows checked", |home| {
+        home.app()
+            .home()
+            .rows
+            .iter()
+            .all(|row| row.imap.is_some() && !row.checking)
+    });
+    let granted = window.app().home().row(mailboxes[0]).unwrap();
+    assert!(
+        granted.imap.as_ref().unwrap().passed && granted.smtp.as_ref().unwrap().passed,
+        "{:?} {:?}",
+        granted.imap,
+        granted.smtp
+    );
+    assert_eq!(
+        granted.health,
+        Health::AppCredentialEndsSoon { days_left: 10 }
+    );
+    let not_yet = window.app().home().row(mailboxes[1]).unwrap();
+    let reply = not_yet.imap.as_ref().unwrap().server_reply.clone().unwrap();
+    assert!(
+        reply.contains("authenticated but not connected"),
+        "authenticated but not granted yet: {reply}"
+    );
+    window.wait_for("app's certificate or secret ends in 10 days");
+    // No one signs in for an app's mailbox: no banner, and the toolbar's button stays off for it.
+    assert!(!window.shows("Re-authenticate now:"), "no banner");
+    window.click("Select all shown");
+    window.click(&format!("Select {}", mailboxes[0]));
+    assert_eq!(window.app().home().selected().len(), 1);
+    window.click("Re-authenticate now");
+    assert_eq!(
+        window.app().screen(),
+        Screen::Home,
+        "the button is off for a mailbox on the app"
+    );
 }

@@ -91,6 +91,8 @@ ssl_min_protocol = TLSv1.2
 auth_mechanisms = xoauth2 oauthbearer
 auth_failure_delay = 0
 auth_verbose = yes
+default_process_limit = 1000
+default_client_limit = 4000
 {service_users}passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
