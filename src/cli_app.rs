@@ -89,9 +89,8 @@ pub fn run(
     }
 }
 
-fn today() -> chrono::NaiveDate {
-    chrono::Local::now().date_naive()
-}
+use crate::app_only::today;
+use crate::store::AppCredentialSlot as Slot;
 
 fn certificate(
     ids: &AppIds,
@@ -101,26 +100,34 @@ fn certificate(
 ) -> anyhow::Result<ExitCode> {
     let registration = ids.registration()?;
     let store = TokenStore::open()?;
+    // A certificate in use keeps working until the admin uploads the new one: the new key waits beside it.
+    let slot = match store.app_credential_info(&registration.client_id, Slot::Current)? {
+        Some(info) if info.kind == crate::app_only::CredentialKind::Certificate => Slot::Pending,
+        _ => Slot::Current,
+    };
     eprintln!("Making a key pair and a certificate for the app…");
     let generated = crate::app_only::certificate::generate(&registration.client_id, today())?;
-    // The certificate is written before the key is kept, so a file that cannot be written loses nothing.
-    if let Some(path) = &out {
-        std::fs::write(path, &generated.certificate_pem).map_err(|error| {
+    // The certificate is shown (or written) before anything is stored, so nothing stored is ever without it.
+    match &out {
+        Some(path) => std::fs::write(path, &generated.certificate_pem).map_err(|error| {
             UsageError(format!("{} cannot be written: {error}", path.display()))
-        })?;
+        })?,
+        None => {
+            print!("{}", generated.certificate_pem);
+            std::io::stdout().flush()?;
+        }
     }
+    save_registration(config_file, config, registration.clone())?;
     store.save_app_credential(
         &registration.client_id,
+        slot,
         &AppSecret::PrivateKey {
             key: generated.private_key,
             thumbprint_sha256: generated.thumbprint_sha256.clone(),
+            thumbprint_sha1_hex: Some(generated.thumbprint_sha1_hex.clone()),
         },
         generated.expires,
     )?;
-    save_registration(config_file, config, registration.clone())?;
-    if out.is_none() {
-        print!("{}", generated.certificate_pem);
-    }
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
@@ -137,12 +144,24 @@ fn certificate(
         err,
         "Upload it: Entra admin center > App registrations > the app > Certificates & secrets > Certificates > \
          Upload certificate.\nThumbprint (shown there after the upload): {}\nIt works until {}; a warning comes 30 \
-         days before.\nNext: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for \
-         the Exchange admin.",
-        crate::app_only::certificate::thumbprint_hex(&generated.thumbprint_sha256),
+         days before.",
+        generated.thumbprint_sha1_hex,
         generated.expires.format("%-d %b %Y"),
-        registration.client_id
     )?;
+    if slot == Slot::Pending {
+        writeln!(
+            err,
+            "The current certificate keeps working until this one is uploaded; mailconnect switches to the new one \
+             by itself the first time it is accepted. Remove the old certificate from the app registration after that."
+        )?;
+    } else {
+        writeln!(
+            err,
+            "Next: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for the Exchange \
+             admin.",
+            registration.client_id
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -163,9 +182,12 @@ fn secret(
     let store = TokenStore::open()?;
     store.save_app_credential(
         &registration.client_id,
+        Slot::Current,
         &AppSecret::ClientSecret(secret),
         expires,
     )?;
+    // A certificate waiting to be uploaded would otherwise be tried first.
+    store.delete_app_credential(&registration.client_id, Slot::Pending)?;
     save_registration(config_file, config, registration.clone())?;
     eprintln!(
         "The client secret is in this computer's keyring. It works until {}; a warning comes 30 days before.\n\
@@ -265,7 +287,7 @@ fn show(config: &Config) -> anyhow::Result<ExitCode> {
             "  mailboxes:  {}",
             crate::words::count(mailboxes as u64, "mailbox", "mailboxes")
         )?;
-        match store.app_credential_info(&app.client_id) {
+        match store.app_credential_info(&app.client_id, Slot::Current) {
             Ok(Some(info)) => {
                 writeln!(
                     out,
@@ -273,12 +295,8 @@ fn show(config: &Config) -> anyhow::Result<ExitCode> {
                     info.kind.label(),
                     info.expires.format("%-d %b %Y")
                 )?;
-                if let Some(thumbprint) = &info.thumbprint_sha256 {
-                    writeln!(
-                        out,
-                        "  thumbprint: {}",
-                        crate::app_only::certificate::thumbprint_hex(thumbprint)
-                    )?;
+                if let Some(thumbprint) = &info.thumbprint_sha1_hex {
+                    writeln!(out, "  thumbprint: {thumbprint}")?;
                 }
                 if let Some(warning) = info.expiry_warning(today()) {
                     writeln!(out, "  warning:    {warning}")?;
@@ -290,13 +308,38 @@ fn show(config: &Config) -> anyhow::Result<ExitCode> {
             )?,
             Err(error) => writeln!(out, "  credential: cannot be read ({})", error.code())?,
         }
+        if let Ok(Some(pending)) = store.app_credential_info(&app.client_id, Slot::Pending) {
+            writeln!(
+                out,
+                "  new certificate, waiting to be uploaded: thumbprint {}, works until {}",
+                pending.thumbprint_sha1_hex.as_deref().unwrap_or("?"),
+                pending.expires.format("%-d %b %Y")
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn forget(client_id: &str, config_file: &ConfigFile, config: &Config) -> anyhow::Result<ExitCode> {
+    let using: Vec<&str> = config
+        .accounts
+        .iter()
+        .filter(|account| {
+            account.app_only && account.client_id.eq_ignore_ascii_case(client_id.trim())
+        })
+        .map(|account| account.mailbox.as_str())
+        .collect();
+    if !using.is_empty() {
+        return Err(UsageError(format!(
+            "{} still use this app ({}); remove them first (`mailconnect forget <mailbox>` and the window's Remove)",
+            crate::words::count(using.len() as u64, "mailbox", "mailboxes"),
+            using.join(", ")
+        ))
+        .into());
+    }
     let store = TokenStore::open()?;
-    let had = store.delete_app_credential(client_id)?;
+    let had = store.delete_app_credential(client_id, Slot::Current)?
+        | store.delete_app_credential(client_id, Slot::Pending)?;
     let mut updated = config.clone();
     updated
         .apps
@@ -324,7 +367,7 @@ pub fn report_credentials(
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
     let mut all_fine = true;
-    let today = chrono::Local::now().date_naive();
+    let today = today();
     let mut client_ids: Vec<String> = config
         .accounts
         .iter()
@@ -334,7 +377,7 @@ pub fn report_credentials(
     client_ids.sort();
     client_ids.dedup();
     for client_id in client_ids {
-        let info = store.app_credential_info(&client_id);
+        let info = store.app_credential_info(&client_id, Slot::Current);
         let health = crate::health::Health::assess_app(&info, today);
         all_fine &= health == crate::health::Health::Connected;
         let warning = info

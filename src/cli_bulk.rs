@@ -485,15 +485,8 @@ pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Res
         out,
         "Install-Module ExchangeOnlineManagement -Scope CurrentUser"
     )?;
-    let tenant = app_only.first().map(|account| account.tenant.clone());
-    match &tenant {
-        Some(tenant) => writeln!(
-            out,
-            "Connect-ExchangeOnline -Organization {}",
-            powershell_quoted(tenant)
-        )?,
-        None => writeln!(out, "Connect-ExchangeOnline")?,
-    }
+    // Interactive: the admin signs in as themselves (-Organization is for certificate sign-in).
+    writeln!(out, "Connect-ExchangeOnline")?;
     if !delegated.is_empty() {
         write_delegated(&mut out, &delegated)?;
     }
@@ -614,34 +607,52 @@ fn write_app_only(
             quote(mailbox)
         )?;
     }
-    let members = mailboxes
-        .iter()
-        .map(|mailbox| quote(mailbox))
-        .collect::<Vec<_>>()
-        .join(",");
-    writeln!(
-        out,
-        "\n# Or, for sending only: RBAC for Applications (no SMTP.SendAsApp permission in Entra; receiving still needs \
-         the Full Access above). Remove the # to use it."
-    )?;
-    writeln!(
-        out,
-        "# $group = New-DistributionGroup -Name 'mailconnect mailboxes' -Type Security -Members {members}"
-    )?;
-    writeln!(
-        out,
-        "# New-ManagementScope -Name 'mailconnect mailboxes' -RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\""
-    )?;
-    writeln!(
-        out,
-        "# New-ManagementRoleAssignment -Name 'mailconnect SMTP' -Role 'Application SMTP.SendAsApp' -App $appId -CustomResourceScope 'mailconnect mailboxes'"
-    )?;
-    writeln!(out, "\n# Check (InScope should say True):")?;
+    writeln!(out, "\n# Check (each should list FullAccess):")?;
     for mailbox in mailboxes {
         writeln!(
             out,
-            "Test-ServicePrincipalAuthorization -Identity $objectId -Resource {}; Get-MailboxPermission -Identity {} -User $objectId",
-            quote(mailbox),
+            "Get-MailboxPermission -Identity {} -User $objectId",
+            quote(mailbox)
+        )?;
+    }
+    // Named after the app, and only made when missing: printing this again after more mailboxes were imported
+    // adds them to the same scope.
+    let short = client_id.get(..8).unwrap_or(client_id);
+    let group = quote(&format!("mailconnect {short}"));
+    let assignment = quote(&format!("mailconnect SMTP {short}"));
+    writeln!(
+        out,
+        "\n# Or, for sending only: RBAC for Applications (no SMTP.SendAsApp permission in Entra; receiving still needs \
+         the Full Access above). Remove the # to use it; it is safe to run again."
+    )?;
+    writeln!(
+        out,
+        "# $group = Get-DistributionGroup -Identity {group} -ErrorAction SilentlyContinue"
+    )?;
+    writeln!(
+        out,
+        "# if (-not $group) {{ $group = New-DistributionGroup -Name {group} -Type Security }}"
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Add-DistributionGroupMember -Identity $group.Identity -Member {} -ErrorAction SilentlyContinue",
+            quote(mailbox)
+        )?;
+    }
+    writeln!(
+        out,
+        "# if (-not (Get-ManagementScope -Identity {group} -ErrorAction SilentlyContinue)) {{ New-ManagementScope -Name {group} -RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\" }}"
+    )?;
+    writeln!(
+        out,
+        "# if (-not (Get-ManagementRoleAssignment -Identity {assignment} -ErrorAction SilentlyContinue)) {{ New-ManagementRoleAssignment -Name {assignment} -Role 'Application SMTP.SendAsApp' -App $appId -CustomResourceScope {group} }}"
+    )?;
+    writeln!(out, "# Check the RBAC path (InScope should say True):")?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Test-ServicePrincipalAuthorization -Identity $objectId -Resource {}",
             quote(mailbox)
         )?;
     }

@@ -29,7 +29,8 @@ pub fn read_stored(
     now: SystemTime,
 ) -> (Result<Option<Manifest>, StoreError>, Health) {
     if account.app_only {
-        let info = store.app_credential_info(&account.client_id);
+        let info =
+            store.app_credential_info(&account.client_id, crate::store::AppCredentialSlot::Current);
         let today = chrono::DateTime::<chrono::Utc>::from(now).date_naive();
         return (Ok(None), Health::assess_app(&info, today));
     }

@@ -39,9 +39,12 @@ impl AccountStatus {
                 .map(|password| password.is_some()),
             last_verification: state.last_verification(&account.mailbox).cloned(),
             health,
-            app_credential: account
-                .app_only
-                .then(|| store.app_credential_info(&account.client_id)),
+            app_credential: account.app_only.then(|| {
+                store.app_credential_info(
+                    &account.client_id,
+                    crate::store::AppCredentialSlot::Current,
+                )
+            }),
         }
     }
 

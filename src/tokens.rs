@@ -42,11 +42,11 @@ pub enum TokenError {
     Setup(anyhow::Error),
 }
 
-fn is_fresh(tokens: &StoredTokens) -> bool {
+fn is_fresh(tokens: &StoredTokens, margin: Duration) -> bool {
     tokens
         .access_token_expires_at
         .duration_since(SystemTime::now())
-        .is_ok_and(|left| left > REFRESH_MARGIN)
+        .is_ok_and(|left| left > margin)
 }
 
 /// The result of [`fresh_access_token`]: the token, and whether a refresh left an older generation to [`tidy`].
@@ -63,9 +63,23 @@ pub struct FreshToken {
 pub enum Renew {
     /// When less than [`REFRESH_MARGIN`] is left.
     IfNeeded,
+    /// When less than this is left (the bridge renews 10 minutes ahead: some Microsoft services refuse a token
+    /// about to end).
+    IfLessThan(Duration),
     /// Now, whatever is left (Microsoft can revoke access tokens early; `token --refresh`, a check refused with a
     /// cached token).
     Now,
+}
+
+impl Renew {
+    /// How much must be left for the stored token to be handed out; `None` when renewing whatever is left.
+    pub fn margin(self) -> Option<Duration> {
+        match self {
+            Renew::IfNeeded => Some(REFRESH_MARGIN),
+            Renew::IfLessThan(margin) => Some(margin.max(REFRESH_MARGIN)),
+            Renew::Now => None,
+        }
+    }
 }
 
 /// How long tidying the replaced generation may take after the token was handed out.
@@ -113,14 +127,17 @@ pub async fn access_token(
     // A mailbox reached through a service account uses that account's saved sign-in.
     let mailbox = account.token_owner().to_owned();
     let first = load(store, &mailbox).await?;
-    if renew == Renew::IfNeeded && is_fresh(&first.tokens) {
+    let margin = renew.margin();
+    if let Some(margin) = margin
+        && is_fresh(&first.tokens, margin)
+    {
         return Ok(handed_out(first.tokens.access_token));
     }
     let lock = store.lock_async(&mailbox).await?;
     // Whoever held the lock before us may have refreshed, or saved a new sign-in, already.
     let stored = load(store, &mailbox).await?;
-    if is_fresh(&stored.tokens)
-        && (renew == Renew::IfNeeded || stored.generation != first.generation)
+    if is_fresh(&stored.tokens, margin.unwrap_or(REFRESH_MARGIN))
+        && (margin.is_some() || stored.generation != first.generation)
     {
         drop(lock);
         return Ok(handed_out(stored.tokens.access_token));

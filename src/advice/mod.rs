@@ -270,7 +270,11 @@ pub fn for_check(failure: &CheckFailure, protocol: Protocol) -> Advice {
     if let Some(reply) = &failure.server_reply {
         let about_the_sign_in = matches!(
             failure.stage,
-            Stage::Authenticating | Stage::Mailbox | Stage::Sender | Stage::TestMessage
+            Stage::Authenticating
+                | Stage::Mailbox
+                | Stage::Sender
+                | Stage::TestMessage
+                | Stage::Message
         );
         if about_the_sign_in && let Some(advice) = find(&Evidence::from_text(reply)) {
             return advice;

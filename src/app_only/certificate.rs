@@ -25,9 +25,10 @@ pub struct GeneratedCertificate {
     pub private_key: SecretBox<Vec<u8>>,
     /// The certificate to upload (PEM, public).
     pub certificate_pem: String,
-    /// `x5t#S256`: the base64url SHA-256 of the certificate, which Microsoft shows as the certificate's thumbprint
-    /// (in hex) and which the assertion names.
+    /// `x5t#S256`: the base64url SHA-256 of the certificate, which the assertion names.
     pub thumbprint_sha256: String,
+    /// The SHA-1 thumbprint in upper-case hex, as the Entra admin center lists uploaded certificates (and `x5t`).
+    pub thumbprint_sha1_hex: String,
     /// The last day the certificate is valid.
     pub expires: chrono::NaiveDate,
 }
@@ -77,13 +78,14 @@ pub fn generate(
         format!("mailconnect {client_id}"),
     );
     let expires = today + chrono::Days::new(u64::from(CERTIFICATE_VALIDITY_DAYS));
+    // A day either side: valid at once in every time zone, and through the whole of its last day.
     // Months and days always fit a byte.
     let day = |date: chrono::NaiveDate| {
         use chrono::Datelike;
         rcgen::date_time_ymd(date.year(), date.month() as u8, date.day() as u8)
     };
-    params.not_before = day(today);
-    params.not_after = day(expires);
+    params.not_before = day(today - chrono::Days::new(1));
+    params.not_after = day(expires + chrono::Days::new(1));
     let certificate = params
         .self_signed(&key_pair)
         .map_err(|error| CertificateError::Certificate(error.to_string()))?;
@@ -91,6 +93,7 @@ pub fn generate(
         private_key,
         certificate_pem: certificate.pem(),
         thumbprint_sha256: thumbprint_sha256(certificate.der()),
+        thumbprint_sha1_hex: thumbprint_sha1_hex(certificate.der()),
         expires,
     })
 }
@@ -100,12 +103,21 @@ pub fn thumbprint_sha256(certificate_der: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(certificate_der))
 }
 
-/// The thumbprint as the Entra admin center shows it under Certificates & secrets: upper-case hex.
-pub fn thumbprint_hex(thumbprint_sha256: &str) -> String {
-    URL_SAFE_NO_PAD
-        .decode(thumbprint_sha256)
-        .map(|bytes| bytes.iter().map(|byte| format!("{byte:02X}")).collect())
-        .unwrap_or_default()
+/// The SHA-1 thumbprint in upper-case hex: what the Entra admin center lists under Certificates & secrets.
+pub fn thumbprint_sha1_hex(certificate_der: &[u8]) -> String {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(certificate_der)
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect()
+}
+
+/// `x5t` (base64url SHA-1) from the upper-case hex thumbprint.
+fn x5t_from_hex(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A client assertion for one token request to `token_url`: a JWT signed RS256 with the private key, naming the
@@ -114,6 +126,7 @@ pub fn thumbprint_hex(thumbprint_sha256: &str) -> String {
 pub fn client_assertion(
     private_key: &SecretBox<Vec<u8>>,
     thumbprint_sha256: &str,
+    thumbprint_sha1_hex: Option<&str>,
     client_id: &str,
     token_url: &str,
 ) -> Result<SecretString, CertificateError> {
@@ -125,7 +138,12 @@ pub fn client_assertion(
         .as_secs();
     let mut jti = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut jti);
-    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": thumbprint_sha256});
+    let mut header =
+        serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": thumbprint_sha256});
+    // The older SHA-1 name too, which every Microsoft cloud reads.
+    if let Some(hex) = thumbprint_sha1_hex {
+        header["x5t"] = serde_json::Value::String(x5t_from_hex(hex));
+    }
     let claims = serde_json::json!({
         "aud": token_url,
         "iss": client_id,

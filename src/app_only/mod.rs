@@ -9,15 +9,15 @@ pub mod certificate;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use secrecy::{SecretBox, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::SignInClient;
 use crate::config::{Account, Field, InputError};
-use crate::store::TokenStore;
-use crate::tokens::{FreshToken, REFRESH_MARGIN, Renew, TokenError};
+use crate::store::{AppCredentialSlot as Slot, TokenStore};
+use crate::tokens::{FreshToken, Renew, TokenError};
 
 /// A warning is shown this many days before the certificate or secret stops working.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -89,6 +89,9 @@ pub struct CredentialInfo {
     /// `x5t#S256` of the certificate (certificates only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbprint_sha256: Option<String>,
+    /// The SHA-1 thumbprint in upper-case hex, as the Entra admin center lists it (certificates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbprint_sha1_hex: Option<String>,
 }
 
 impl CredentialInfo {
@@ -110,7 +113,7 @@ impl CredentialInfo {
         let date = self.expires.format("%-d %b %Y");
         let renew = match self.kind {
             CredentialKind::Certificate => {
-                "`mailconnect app certificate` makes a new one to upload"
+                "`mailconnect app certificate` makes a new one to upload (the current one keeps working until then)"
             }
             CredentialKind::Secret => {
                 "make a new secret in the Entra admin center and give it to `mailconnect app secret`"
@@ -118,8 +121,12 @@ impl CredentialInfo {
         };
         match self.expiry(today) {
             Expiry::Fine => None,
+            Expiry::Soon { days_left: 0 } => Some(format!(
+                "The app's {what} stops working at the end of today, {date}: {renew}."
+            )),
             Expiry::Soon { days_left } => Some(format!(
-                "The app's {what} stops working on {date} ({days_left} days left): {renew}."
+                "The app's {what} stops working on {date} ({}): {renew}.",
+                crate::words::count(days_left as u64, "day left", "days left")
             )),
             Expiry::Expired => Some(format!(
                 "The app's {what} stopped working on {date}: {renew}."
@@ -137,6 +144,11 @@ pub enum Expiry {
         days_left: i64,
     },
     Expired,
+}
+
+/// Today, as the credential's dates are counted everywhere (UTC), so the window, `status` and `app show` agree.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
 }
 
 /// A tenant for client credentials: a tenant id or domain, never one of the shared endpoints.
@@ -162,6 +174,8 @@ pub enum AppSecret {
         key: SecretBox<Vec<u8>>,
         /// `x5t#S256` of the certificate the key belongs to (public).
         thumbprint_sha256: String,
+        /// Its SHA-1 thumbprint in hex (public), for `x5t` and for the admin to compare.
+        thumbprint_sha1_hex: Option<String>,
     },
     ClientSecret(SecretString),
 }
@@ -186,15 +200,34 @@ pub enum ClientProof {
     Assertion(SecretString),
 }
 
-/// Tokens this process already has: (token endpoint, client id, scope) -> token and when it ends.
-type TokenCache = HashMap<(String, String, String), (SecretString, SystemTime)>;
+/// What this process last got for one (token endpoint, client id, scope): a token, or a refusal.
+enum Cached {
+    Token {
+        token: SecretString,
+        ends: SystemTime,
+        got: Instant,
+    },
+    Failed {
+        error: crate::auth::SignInError,
+        got: Instant,
+    },
+}
+
+type TokenCache = HashMap<(String, String, String), Cached>;
 
 static TOKENS: LazyLock<tokio::sync::Mutex<TokenCache>> =
     LazyLock::new(|| tokio::sync::Mutex::new(HashMap::new()));
 
+/// A token asked for this recently serves "renew now" too: a thousand mailboxes refused at once (permissions still
+/// on their way) cause one new token, not a thousand.
+const JUST_GOT: Duration = Duration::from_secs(60);
+
 /// An app-only access token for `account` (one whose `app_only` is set): from this process's memory while it has
-/// more than [`REFRESH_MARGIN`] left, otherwise asked for with the credential in the keyring. One request at a time,
+/// more than the renewal margin left, otherwise asked for with the credential in the keyring. One request at a time,
 /// so a thousand checks starting together cause one token request.
+///
+/// A pending certificate (made while the current one is in use) is tried first; while Microsoft does not know it
+/// yet (AADSTS700027, not uploaded) the current one is used, and its first token promotes it.
 pub async fn access_token(
     account: &Account,
     store: &TokenStore,
@@ -209,45 +242,114 @@ pub async fn access_token(
         .map_err(|error| TokenError::Setup(anyhow::anyhow!("{}", error.message)))?
         .token
         .to_string();
-    let key = (
-        token_url.clone(),
-        account.client_id.trim().to_owned(),
-        scope.clone(),
-    );
+    let client_id = account.client_id.trim().to_ascii_lowercase();
+    let key = (token_url.clone(), client_id.clone(), scope.clone());
+    let arrived = Instant::now();
     // Held across the request on purpose: the others wait for this answer instead of asking too.
     let mut cache = TOKENS.lock().await;
-    if renew == Renew::IfNeeded
-        && let Some((token, ends)) = cache.get(&key)
-        && ends
-            .duration_since(SystemTime::now())
-            .is_ok_and(|left| left > REFRESH_MARGIN)
-    {
-        return Ok(handed_out(token.clone()));
+    match cache.get(&key) {
+        Some(Cached::Token { token, ends, got }) => {
+            let left = ends.duration_since(SystemTime::now()).unwrap_or_default();
+            let fresh_enough = match renew.margin() {
+                Some(margin) => left > margin,
+                None => got.elapsed() < JUST_GOT && !left.is_zero(),
+            };
+            if fresh_enough {
+                return Ok(handed_out(token.clone()));
+            }
+        }
+        // Refused while this caller waited its turn: the same answer, without asking again (a thousand checks
+        // behind a dead endpoint must not each wait for it). A later caller asks anew.
+        Some(Cached::Failed { error, got }) if *got >= arrived => {
+            return Err(TokenError::Refresh(error.clone()));
+        }
+        _ => {}
     }
-    let client_id = key.1.clone();
-    let loaded = store
+    let client = client().map_err(TokenError::Setup)?;
+    let (pending, current) = store
         .run({
             let client_id = client_id.clone();
-            move |store| store.load_app_credential(&client_id)
+            move |store| {
+                Ok((
+                    store.load_app_credential(&client_id, Slot::Pending)?,
+                    store.load_app_credential(&client_id, Slot::Current)?,
+                ))
+            }
         })
-        .await?
-        .ok_or_else(|| TokenError::NoAppCredential {
-            client_id: client_id.clone(),
-        })?;
-    let proof = match loaded {
-        AppSecret::ClientSecret(secret) => ClientProof::Secret(secret),
-        AppSecret::PrivateKey {
-            key: private_key,
-            thumbprint_sha256,
-        } => ClientProof::Assertion(
-            certificate::client_assertion(&private_key, &thumbprint_sha256, &client_id, &token_url)
+        .await?;
+    let ask = |secret: &AppSecret| -> Result<ClientProof, TokenError> {
+        Ok(match secret {
+            AppSecret::ClientSecret(secret) => ClientProof::Secret(secret.clone()),
+            AppSecret::PrivateKey {
+                key: private_key,
+                thumbprint_sha256,
+                thumbprint_sha1_hex,
+            } => ClientProof::Assertion(
+                certificate::client_assertion(
+                    private_key,
+                    thumbprint_sha256,
+                    thumbprint_sha1_hex.as_deref(),
+                    &client_id,
+                    &token_url,
+                )
                 .map_err(|error| TokenError::Setup(error.into()))?,
-        ),
+            ),
+        })
     };
-    let client = client().map_err(TokenError::Setup)?;
-    let tokens = client.client_credentials(&scope, proof).await?;
-    cache.insert(key, (tokens.access_token.clone(), tokens.expires_at));
-    Ok(handed_out(tokens.access_token))
+    let mut answer = None;
+    if let Some(pending) = &pending {
+        match client.client_credentials(&scope, ask(pending)?).await {
+            Ok(tokens) => {
+                let promoted = client_id.clone();
+                if let Err(error) = store
+                    .run(move |store| store.promote_pending_app_credential(&promoted))
+                    .await
+                {
+                    tracing::warn!(
+                        code = error.code(),
+                        "the new certificate works but could not be made current yet"
+                    );
+                }
+                answer = Some(Ok(tokens));
+            }
+            // Not uploaded yet: the current certificate still works.
+            Err(error)
+                if error.identity().and_then(|identity| identity.aadsts()) == Some(700027) => {}
+            Err(error) => answer = Some(Err(error)),
+        }
+    }
+    let answer = match answer {
+        Some(answer) => answer,
+        None => {
+            let current = current.ok_or_else(|| TokenError::NoAppCredential {
+                client_id: client_id.clone(),
+            })?;
+            client.client_credentials(&scope, ask(&current)?).await
+        }
+    };
+    match answer {
+        Ok(tokens) => {
+            cache.insert(
+                key,
+                Cached::Token {
+                    token: tokens.access_token.clone(),
+                    ends: tokens.expires_at,
+                    got: Instant::now(),
+                },
+            );
+            Ok(handed_out(tokens.access_token))
+        }
+        Err(error) => {
+            cache.insert(
+                key,
+                Cached::Failed {
+                    error: error.clone(),
+                    got: Instant::now(),
+                },
+            );
+            Err(TokenError::Refresh(error))
+        }
+    }
 }
 
 /// Forgets this process's app tokens (after the credential changed).

@@ -8,6 +8,9 @@
 //!
 //! A crash mid-write leaves the old description pointing at the old, complete parts; the new ones are swept on the
 //! next save.
+//!
+//! A new certificate made while one is in use goes to the pending slot (`app-<client id>-pending`): the current key
+//! keeps working until the admin uploads the new certificate, and the first token the pending key gets promotes it.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -25,8 +28,21 @@ struct Description {
     parts: u32,
 }
 
-fn prefix(client_id: &str) -> String {
-    format!("app-{}", client_id.trim().to_ascii_lowercase())
+/// Which of the app's two credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The one in use.
+    Current,
+    /// A new certificate waiting to be uploaded.
+    Pending,
+}
+
+fn prefix(client_id: &str, slot: Slot) -> String {
+    let client_id = client_id.trim().to_ascii_lowercase();
+    match slot {
+        Slot::Current => format!("app-{client_id}"),
+        Slot::Pending => format!("app-{client_id}-pending"),
+    }
 }
 
 fn part_name(prefix: &str, generation: u64, index: u32) -> String {
@@ -38,24 +54,27 @@ impl TokenStore {
     pub fn save_app_credential(
         &self,
         client_id: &str,
+        slot: Slot,
         secret: &AppSecret,
         expires: chrono::NaiveDate,
     ) -> Result<(), StoreError> {
-        let prefix = prefix(client_id);
+        let prefix = prefix(client_id, slot);
         let _lock = self.lock(&prefix)?;
         let description_name = format!("{prefix}:credential");
         let previous = self.app_description(&description_name)?;
         let generation = previous.as_ref().map_or(1, |old| old.generation + 1);
-        let (kind, text, thumbprint_sha256) = match secret {
+        let (kind, text, thumbprint_sha256, thumbprint_sha1_hex) = match secret {
             AppSecret::PrivateKey {
                 key,
                 thumbprint_sha256,
+                thumbprint_sha1_hex,
             } => (
                 CredentialKind::Certificate,
                 SecretString::from(STANDARD.encode(key.expose_secret())),
                 Some(thumbprint_sha256.clone()),
+                thumbprint_sha1_hex.clone(),
             ),
-            AppSecret::ClientSecret(secret) => (CredentialKind::Secret, secret.clone(), None),
+            AppSecret::ClientSecret(secret) => (CredentialKind::Secret, secret.clone(), None, None),
         };
         let parts = split_into_parts(text.expose_secret());
         for (index, part) in parts.iter().enumerate() {
@@ -75,6 +94,7 @@ impl TokenStore {
                 kind,
                 expires,
                 thumbprint_sha256,
+                thumbprint_sha1_hex,
             },
             generation,
             parts: parts.len() as u32,
@@ -93,20 +113,25 @@ impl TokenStore {
         Ok(())
     }
 
-    /// What is known about the app's credential, without reading the secret.
+    /// What is known about the app's credential in `slot`, without reading the secret.
     pub fn app_credential_info(
         &self,
         client_id: &str,
+        slot: Slot,
     ) -> Result<Option<CredentialInfo>, StoreError> {
-        let prefix = prefix(client_id);
+        let prefix = prefix(client_id, slot);
         Ok(self
             .app_description(&format!("{prefix}:credential"))?
             .map(|description| description.info))
     }
 
     /// The app's stored credential, if any.
-    pub fn load_app_credential(&self, client_id: &str) -> Result<Option<AppSecret>, StoreError> {
-        let prefix = prefix(client_id);
+    pub fn load_app_credential(
+        &self,
+        client_id: &str,
+        slot: Slot,
+    ) -> Result<Option<AppSecret>, StoreError> {
+        let prefix = prefix(client_id, slot);
         let description_name = format!("{prefix}:credential");
         let Some(description) = self.app_description(&description_name)? else {
             return Ok(None);
@@ -137,18 +162,32 @@ impl TokenStore {
                         .info
                         .thumbprint_sha256
                         .ok_or_else(|| damaged("the certificate's thumbprint is missing"))?,
+                    thumbprint_sha1_hex: description.info.thumbprint_sha1_hex,
                 }))
             }
         }
     }
 
     /// Removes the app's credential. Returns whether one was stored.
-    pub fn delete_app_credential(&self, client_id: &str) -> Result<bool, StoreError> {
-        let prefix = prefix(client_id);
+    pub fn delete_app_credential(&self, client_id: &str, slot: Slot) -> Result<bool, StoreError> {
+        let prefix = prefix(client_id, slot);
         let _lock = self.lock(&prefix)?;
         let had = self.items.delete(&format!("{prefix}:credential"))?;
         self.sweep_app_parts(&prefix, None)?;
         Ok(had)
+    }
+
+    /// Makes the pending credential the current one (after it got a token), then removes the pending copy.
+    pub fn promote_pending_app_credential(&self, client_id: &str) -> Result<(), StoreError> {
+        let Some(info) = self.app_credential_info(client_id, Slot::Pending)? else {
+            return Ok(());
+        };
+        let Some(secret) = self.load_app_credential(client_id, Slot::Pending)? else {
+            return Ok(());
+        };
+        self.save_app_credential(client_id, Slot::Current, &secret, info.expires)?;
+        self.delete_app_credential(client_id, Slot::Pending)
+            .map(drop)
     }
 
     fn app_description(&self, name: &str) -> Result<Option<Description>, StoreError> {
@@ -185,6 +224,7 @@ mod tests {
 
     use crate::app_only::AppSecret;
     use crate::store::TokenStore;
+    use crate::store::app_credential::Slot;
 
     fn day(year: i32, month: u32, day: u32) -> chrono::NaiveDate {
         chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap()
@@ -197,26 +237,29 @@ mod tests {
         store
             .save_app_credential(
                 "11111111-2222-3333-4444-555555555555",
+                Slot::Current,
                 &AppSecret::PrivateKey {
                     key: SecretBox::new(Box::new(key.clone())),
                     thumbprint_sha256: "thumb".to_owned(),
+                    thumbprint_sha1_hex: None,
                 },
                 day(2027, 1, 31),
             )
             .unwrap();
         let info = store
-            .app_credential_info("11111111-2222-3333-4444-555555555555")
+            .app_credential_info("11111111-2222-3333-4444-555555555555", Slot::Current)
             .unwrap()
             .unwrap();
         assert_eq!(info.expires, day(2027, 1, 31));
         assert_eq!(info.thumbprint_sha256.as_deref(), Some("thumb"));
         let loaded = store
-            .load_app_credential("11111111-2222-3333-4444-555555555555")
+            .load_app_credential("11111111-2222-3333-4444-555555555555", Slot::Current)
             .unwrap();
         match loaded {
             Some(AppSecret::PrivateKey {
                 key: loaded,
                 thumbprint_sha256,
+                ..
             }) => {
                 assert_eq!(loaded.expose_secret(), &key);
                 assert_eq!(thumbprint_sha256, "thumb");
@@ -227,18 +270,19 @@ mod tests {
         store
             .save_app_credential(
                 "11111111-2222-3333-4444-555555555555",
+                Slot::Current,
                 &AppSecret::ClientSecret(SecretString::from("s3cr3t~value")),
                 day(2026, 12, 24),
             )
             .unwrap();
         assert_eq!(items.names().len(), 2, "the old key's parts are gone");
         assert!(matches!(
-            store.load_app_credential("11111111-2222-3333-4444-555555555555"),
+            store.load_app_credential("11111111-2222-3333-4444-555555555555", Slot::Current),
             Ok(Some(AppSecret::ClientSecret(secret))) if secret.expose_secret() == "s3cr3t~value"
         ));
         assert!(
             store
-                .delete_app_credential("11111111-2222-3333-4444-555555555555")
+                .delete_app_credential("11111111-2222-3333-4444-555555555555", Slot::Current)
                 .unwrap()
         );
         assert!(items.names().is_empty());

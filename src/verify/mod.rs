@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 
 pub use net::MailStream;
+pub use smtp::submit;
 
 use crate::config::{Account, ServerSettings, Timeouts};
 use crate::tls::Trust;
@@ -50,6 +51,10 @@ pub enum Stage {
     Sender,
     /// SMTP only, and only when asked: a test message to the mailbox itself.
     TestMessage,
+    /// SMTP, the bridge: `RCPT TO` for each recipient of a message handed on.
+    Recipients,
+    /// SMTP, the bridge: `DATA` and the message handed on.
+    Message,
 }
 
 impl Stage {
@@ -65,6 +70,8 @@ impl Stage {
             Stage::Mailbox => "Opening the inbox",
             Stage::Sender => "Checking it may send as the mailbox",
             Stage::TestMessage => "Sending a test message",
+            Stage::Recipients => "Giving the recipients",
+            Stage::Message => "Handing the message on",
         }
     }
 
@@ -80,6 +87,8 @@ impl Stage {
             Stage::Mailbox => "mailbox",
             Stage::Sender => "sender",
             Stage::TestMessage => "test message",
+            Stage::Recipients => "recipients",
+            Stage::Message => "message",
         }
     }
 }

@@ -137,12 +137,19 @@ impl Connection {
     }
 }
 
-/// Runs the check; `Ok` holds the server's reply to the sign-in.
-pub(super) async fn run(
+/// A connection signed in with XOAUTH2, the server's reply to the sign-in, and whether it takes pipelining.
+struct SignedIn {
+    connection: Connection,
+    auth_reply: String,
+    pipelining: bool,
+}
+
+/// Greeting, EHLO, STARTTLS when the settings say so, EHLO again and `AUTH XOAUTH2`: each stage bounded in time.
+async fn sign_in(
     server: &ServerSettings,
     credentials: &MailCredentials,
     context: &CheckContext,
-) -> Result<String, CheckFailure> {
+) -> Result<SignedIn, CheckFailure> {
     let progress = |stage| (context.progress)(Protocol::Smtp, stage);
     let reply_limit = context.timeouts.reply;
     let stream = net::connect(Protocol::Smtp, server, context).await?;
@@ -215,6 +222,26 @@ pub(super) async fn run(
         authenticate(&mut connection, credentials),
     )
     .await?;
+    Ok(SignedIn {
+        connection,
+        auth_reply,
+        pipelining,
+    })
+}
+
+/// Runs the check; `Ok` holds the server's reply to the sign-in.
+pub(super) async fn run(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+) -> Result<String, CheckFailure> {
+    let progress = |stage| (context.progress)(Protocol::Smtp, stage);
+    let reply_limit = context.timeouts.reply;
+    let SignedIn {
+        mut connection,
+        auth_reply,
+        pipelining,
+    } = sign_in(server, credentials, context).await?;
 
     if context.send_test_message {
         progress(Stage::TestMessage);
@@ -381,6 +408,106 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
 fn refused(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.starts_with('4');
     server_refusal(stage, reply, temporary)
+}
+
+/// Hands a message on: signs in like the check, then `MAIL FROM`, one `RCPT TO` per recipient and `DATA`, the
+/// message read line by line from `message` (CRLF lines, not dot-stuffed: stuffing is done here) and never held
+/// whole. `Ok` holds the server's final reply. A 4xx reply or a network failure is temporary
+/// ([`FailureKind::Temporary`] and the network kinds); a 5xx reply is a refusal.
+pub async fn submit(
+    server: &ServerSettings,
+    credentials: &MailCredentials,
+    context: &CheckContext,
+    recipients: &[String],
+    mut message: impl tokio::io::AsyncBufRead + Unpin,
+) -> Result<String, CheckFailure> {
+    let reply_limit = context.timeouts.reply;
+    let SignedIn { mut connection, .. } = sign_in(server, credentials, context).await?;
+    let address = |text: &str, stage| -> Result<lettre::Address, CheckFailure> {
+        text.parse().map_err(|_| {
+            failure(
+                stage,
+                FailureKind::Protocol,
+                format!("{text} is not a valid address"),
+            )
+        })
+    };
+    let sender = address(&credentials.mailbox, Stage::Sender)?;
+    within(
+        Stage::Sender,
+        reply_limit,
+        connection.command(Mail::new(Some(sender), Vec::new()), Stage::Sender, 250),
+    )
+    .await?;
+    for recipient in recipients {
+        let recipient = address(recipient, Stage::Recipients)?;
+        within(
+            Stage::Recipients,
+            reply_limit,
+            connection.command(Rcpt::new(recipient, Vec::new()), Stage::Recipients, 250),
+        )
+        .await?;
+    }
+    within(
+        Stage::Message,
+        reply_limit,
+        connection.command(Data, Stage::Message, 354),
+    )
+    .await?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = message
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|error| {
+                failure(
+                    Stage::Message,
+                    FailureKind::Protocol,
+                    format!("the queued message cannot be read: {error}"),
+                )
+            })?;
+        if read == 0 {
+            break;
+        }
+        if line.first() == Some(&b'.') {
+            within(
+                Stage::Message,
+                reply_limit,
+                connection.write(b".", Stage::Message),
+            )
+            .await?;
+        }
+        within(
+            Stage::Message,
+            reply_limit,
+            connection.write(&line, Stage::Message),
+        )
+        .await?;
+    }
+    if !line.is_empty() && !line.ends_with(b"\n") {
+        within(
+            Stage::Message,
+            reply_limit,
+            connection.write(b"\r\n", Stage::Message),
+        )
+        .await?;
+    }
+    // Exchange answers the end of a large message only after it has checked it: allow more than one reply's time.
+    let reply = within(Stage::Message, reply_limit * 4, async {
+        connection.write(b".\r\n", Stage::Message).await?;
+        connection.read_reply(Stage::Message).await
+    })
+    .await?;
+    let _ = connection
+        .write(Quit.to_string().as_bytes(), Stage::Message)
+        .await;
+    let _ = connection.stream.get_mut().shutdown().await;
+    if reply.code() == 250 {
+        Ok(reply.text)
+    } else {
+        Err(refused(Stage::Message, reply.text))
+    }
 }
 
 #[cfg(test)]

@@ -189,7 +189,9 @@ pub struct Wizard {
 }
 
 impl Wizard {
-    pub fn new(accounts: Vec<Account>, form: AccountForm) -> Wizard {
+    pub fn new(mut accounts: Vec<Account>, form: AccountForm) -> Wizard {
+        // No one signs in for a mailbox on the organisation's app: the wizard never offers one to sign in for.
+        accounts.retain(|account| !account.app_only);
         Wizard {
             page: Page::Account { kept: None },
             accounts,

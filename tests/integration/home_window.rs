@@ -677,9 +677,11 @@ fn mailboxes_on_the_organisations_app_are_checked_and_the_credentials_end_is_in_
         .store
         .save_app_credential(
             APP,
+            mailconnect::store::AppCredentialSlot::Current,
             &mailconnect::app_only::AppSecret::PrivateKey {
                 key: made.private_key,
                 thumbprint_sha256: made.thumbprint_sha256,
+                thumbprint_sha1_hex: Some(made.thumbprint_sha1_hex),
             },
             today + chrono::Days::new(10),
         )

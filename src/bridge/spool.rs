@@ -1,0 +1,306 @@
+//! The bridge's queue on disk. A message is accepted (250) only once it and its envelope are written and synced;
+//! it is removed only after the provider accepted it.
+//!
+//! Layout of the spool folder:
+//! - `incoming/<id>.part`: a message still arriving; left over after a crash, it was never accepted and is removed.
+//! - `<id>.msg`: the message as the device sent it, CRLF lines, dot-stuffing undone.
+//! - `<id>.json`: its envelope and delivery state; its presence is what "accepted" means. Written (and synced)
+//!   after the message, replaced atomically on every change, removed first when delivered.
+//!
+//! Ids sort in arrival order, so delivery keeps each device's order.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// The largest message accepted: Exchange Online's own limit for a message with its encoding.
+pub const MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
+/// The longest line inside a message: far above RFC 5321's 1,000, low enough to bound memory.
+const MAX_LINE_BYTES: u64 = 1024 * 1024;
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageState {
+    /// Waiting for its turn (or its next try after a temporary failure).
+    Waiting,
+    /// The provider refused it for good; it stays for the admin to see until removed.
+    Refused,
+}
+
+/// A queued message's envelope and delivery state (no message content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    /// The device's user name.
+    pub device: String,
+    /// The mailbox it is sent as (and the envelope sender).
+    pub mailbox: String,
+    pub recipients: Vec<String>,
+    /// Unix seconds.
+    pub received_at: u64,
+    pub size: u64,
+    pub state: MessageState,
+    pub attempts: u32,
+    /// Unix seconds; not tried before then.
+    pub next_attempt_at: u64,
+    /// The last failure in words (a server reply or what went wrong), for the window and the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Why a message could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("the message is larger than 35 MB")]
+    TooBig,
+    #[error("a line of the message is longer than 1 MB")]
+    LineTooLong,
+    #[error("the connection ended before the message did")]
+    Cut,
+    #[error("the queue cannot be written: {0}")]
+    Disk(#[from] std::io::Error),
+}
+
+/// The spool folder.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    folder: PathBuf,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn new_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{nanos:024}-{:08x}", rand::random::<u32>())
+}
+
+/// Syncs a folder, so a rename or removal in it survives a power cut.
+fn sync_folder(folder: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(folder)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = folder;
+    Ok(())
+}
+
+impl Spool {
+    /// Opens (and creates) the spool folder, removing messages that never finished arriving and message files
+    /// whose envelope was removed (delivered just before a crash).
+    pub fn open(folder: impl Into<PathBuf>) -> std::io::Result<Spool> {
+        let folder = folder.into();
+        std::fs::create_dir_all(folder.join("incoming"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
+        }
+        for entry in std::fs::read_dir(folder.join("incoming"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "msg")
+                && !path.with_extension("json").exists()
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        Ok(Spool { folder })
+    }
+
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Reads DATA from `reader` up to the lone "." line into the queue, then writes the envelope: returns it once
+    /// both are on disk. On any error nothing is queued.
+    pub async fn receive(
+        &self,
+        reader: &mut (impl tokio::io::AsyncBufRead + Unpin),
+        device: &str,
+        mailbox: &str,
+        recipients: &[String],
+    ) -> Result<Envelope, ReceiveError> {
+        let id = new_id();
+        let part = self.folder.join("incoming").join(format!("{id}.part"));
+        let result = self.receive_into(&part, reader).await;
+        let size = match result {
+            Ok(size) => size,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(error);
+            }
+        };
+        let message = self.folder.join(format!("{id}.msg"));
+        tokio::fs::rename(&part, &message).await?;
+        let envelope = Envelope {
+            id: id.clone(),
+            device: device.to_owned(),
+            mailbox: mailbox.to_owned(),
+            recipients: recipients.to_vec(),
+            received_at: unix_now(),
+            size,
+            state: MessageState::Waiting,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+        };
+        if let Err(error) = self.write_envelope(&envelope).await {
+            let _ = tokio::fs::remove_file(&message).await;
+            return Err(error.into());
+        }
+        Ok(envelope)
+    }
+
+    /// Copies the DATA lines into `part`, undoing dot-stuffing, bounded in size; syncs it. Returns the size.
+    async fn receive_into(
+        &self,
+        part: &Path,
+        reader: &mut (impl tokio::io::AsyncBufRead + Unpin),
+    ) -> Result<u64, ReceiveError> {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(part)
+            .await?;
+        let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+        let mut line = Vec::with_capacity(1024);
+        let mut size: u64 = 0;
+        let mut too_big = false;
+        loop {
+            line.clear();
+            let read = tokio::io::AsyncReadExt::take(&mut *reader, MAX_LINE_BYTES + 1)
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|_| ReceiveError::Cut)?;
+            if read == 0 {
+                return Err(ReceiveError::Cut);
+            }
+            if !line.ends_with(b"\n") {
+                if read as u64 > MAX_LINE_BYTES {
+                    return Err(ReceiveError::LineTooLong);
+                }
+                return Err(ReceiveError::Cut);
+            }
+            if line == b".\r\n" || line == b".\n" {
+                break;
+            }
+            // Past the limit the rest is read and dropped, so the device gets a clear 552 at the end.
+            if too_big {
+                continue;
+            }
+            let content = if line.first() == Some(&b'.') {
+                &line[1..]
+            } else {
+                &line[..]
+            };
+            size += content.len() as u64;
+            if size > MAX_MESSAGE_BYTES {
+                too_big = true;
+                continue;
+            }
+            writer.write_all(content).await?;
+        }
+        if too_big {
+            return Err(ReceiveError::TooBig);
+        }
+        writer.flush().await?;
+        writer.get_ref().sync_all().await?;
+        Ok(size)
+    }
+
+    /// Writes (or replaces) an envelope atomically and durably.
+    pub async fn write_envelope(&self, envelope: &Envelope) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(envelope).map_err(std::io::Error::other)?;
+        let target = self.folder.join(format!("{}.json", envelope.id));
+        let folder = self.folder.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::config::write_atomically(&target, &json)?;
+            sync_folder(&folder)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Every queued envelope in arrival order; unreadable envelopes are skipped (and logged).
+    pub fn envelopes(&self) -> std::io::Result<Vec<Envelope>> {
+        let mut envelopes = Vec::new();
+        for entry in std::fs::read_dir(&self.folder)? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|ext| ext != "json") {
+                continue;
+            }
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Envelope>(&bytes).ok())
+            {
+                Some(envelope) => envelopes.push(envelope),
+                None => tracing::warn!(file = %path.display(), "a queued envelope cannot be read"),
+            }
+        }
+        envelopes.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(envelopes)
+    }
+
+    /// The message file of a queued envelope.
+    pub fn message_path(&self, id: &str) -> PathBuf {
+        self.folder.join(format!("{id}.msg"))
+    }
+
+    /// Removes a delivered (or given-up) message: the envelope first, so a crash in between leaves only a message
+    /// file that [`Spool::open`] sweeps, never a second delivery.
+    pub async fn remove(&self, id: &str) -> std::io::Result<()> {
+        tokio::fs::remove_file(self.folder.join(format!("{id}.json"))).await?;
+        let folder = self.folder.clone();
+        tokio::task::spawn_blocking(move || sync_folder(&folder))
+            .await
+            .map_err(std::io::Error::other)??;
+        let _ = tokio::fs::remove_file(self.message_path(id)).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_message_is_queued_with_dots_undone_and_a_cut_one_leaves_nothing() {
+        let folder = tempfile::tempdir().unwrap();
+        let spool = Spool::open(folder.path().join("spool")).unwrap();
+        let mut data: &[u8] = b"Subject: hi\r\n\r\n..dotted\r\nplain\r\n.\r\nQUIT\r\n";
+        let envelope = spool
+            .receive(&mut data, "scanner", "a@b.example", &["c@d.example".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(data, b"QUIT\r\n", "reading stops at the lone dot");
+        let stored = std::fs::read(spool.message_path(&envelope.id)).unwrap();
+        assert_eq!(stored, b"Subject: hi\r\n\r\n.dotted\r\nplain\r\n");
+        assert_eq!(spool.envelopes().unwrap(), vec![envelope.clone()]);
+
+        let mut cut: &[u8] = b"Subject: cut\r\nno end";
+        assert!(matches!(
+            spool.receive(&mut cut, "scanner", "a@b.example", &[]).await,
+            Err(ReceiveError::Cut)
+        ));
+        assert_eq!(spool.envelopes().unwrap().len(), 1);
+        assert_eq!(
+            std::fs::read_dir(spool.folder().join("incoming")).unwrap().count(),
+            0
+        );
+        spool.remove(&envelope.id).await.unwrap();
+        assert!(spool.envelopes().unwrap().is_empty());
+        assert!(!spool.message_path(&envelope.id).exists());
+    }
+}
