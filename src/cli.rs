@@ -58,7 +58,12 @@ pub enum Command {
     /// Add many mailboxes: a list of addresses or the CSV the Microsoft 365 admin center exports from Active users
     /// (a file, or - for standard input). Shows what would be added; --save adds them.
     Import {
-        source: String,
+        /// A file of addresses or the admin center's export; - for standard input.
+        #[arg(required_unless_present = "from_preset")]
+        source: Option<String>,
+        /// Take the mailboxes listed in the vendor's preset file instead.
+        #[arg(long, conflicts_with = "source")]
+        from_preset: bool,
         /// Put them (and any already set up) in this group, e.g. "Test group".
         #[arg(long, value_name = "NAME")]
         group: Option<String>,
@@ -208,6 +213,7 @@ pub fn run(
         }
         Command::Import {
             source,
+            from_preset,
             group,
             via,
             app,
@@ -215,7 +221,10 @@ pub fn run(
         } => crate::cli_bulk::import(
             &context.config_file,
             &context.config,
-            &source,
+            &match source {
+                Some(source) if !from_preset => crate::cli_bulk::ImportSource::File(source),
+                _ => crate::cli_bulk::ImportSource::Preset,
+            },
             crate::cli_bulk::ImportInto { group, via, app },
             save,
         ),

@@ -70,11 +70,20 @@ pub struct ImportInto {
     pub app: Option<String>,
 }
 
-/// `import`: previews the addresses in `source` (a file, or `-` for standard input); `save` adds them.
+/// Where `import` takes the addresses from.
+#[derive(Debug)]
+pub enum ImportSource {
+    /// A file, or `-` for standard input.
+    File(String),
+    /// The mailboxes listed in the vendor's preset file.
+    Preset,
+}
+
+/// `import`: previews the addresses in `source`; `save` adds them.
 pub fn import(
     config_file: &ConfigFile,
     config: &Config,
-    source: &str,
+    source: &ImportSource,
     into: ImportInto,
     save: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -120,23 +129,10 @@ pub fn import(
         }
         group => group,
     };
-    // Read whole (up to a size no export of users reaches), then decoded: a file saved by Excel in another
-    // encoding keeps its addresses, which are plain ASCII.
-    let limit: u64 = 64 * 1024 * 1024;
-    let mut bytes = Vec::new();
-    let read = if source == "-" {
-        std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
-    } else {
-        std::fs::File::open(source).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+    let text = match source {
+        ImportSource::File(source) => read_import_file(source)?,
+        ImportSource::Preset => preset_mailboxes(config)?.join("\n"),
     };
-    read.map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(UsageError(format!(
-            "{source} is larger than 64 MiB; import it in parts"
-        ))
-        .into());
-    }
-    let text = crate::import::decode(&bytes);
     let template = template_account(config)?;
     let domains = organisation_domains(config, &template);
     let existing: Vec<String> = config.accounts.iter().map(|a| a.mailbox.clone()).collect();
@@ -192,6 +188,47 @@ pub fn import(
             .unwrap_or_default()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a list or export whole (up to a size no export of users reaches), then decodes it: a file saved by Excel
+/// in another encoding keeps its addresses, which are plain ASCII.
+fn read_import_file(source: &str) -> anyhow::Result<String> {
+    let limit: u64 = 64 * 1024 * 1024;
+    let mut bytes = Vec::new();
+    let read = if source == "-" {
+        std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(source).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(UsageError(format!(
+            "{source} is larger than 64 MiB; import it in parts"
+        ))
+        .into());
+    }
+    Ok(crate::import::decode(&bytes))
+}
+
+/// The mailboxes every preset in the vendor's preset file lists.
+fn preset_mailboxes(config: &Config) -> anyhow::Result<Vec<String>> {
+    let path = config.preset_file.as_ref().ok_or_else(|| {
+        UsageError("no preset file is set up (preset_file in the settings)".to_owned())
+    })?;
+    let presets =
+        crate::config::load_preset_file(path).map_err(|error| UsageError(error.to_string()))?;
+    let mailboxes: Vec<String> = presets
+        .into_iter()
+        .flat_map(|preset| preset.mailboxes)
+        .collect();
+    if mailboxes.is_empty() {
+        return Err(UsageError(format!(
+            "the preset file {} lists no mailboxes (a `mailboxes = [...]` line in a preset)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(mailboxes)
 }
 
 /// The settings new mailboxes get: the preset file's first preset, else the first mailbox set up.

@@ -314,6 +314,10 @@ pub struct Preset {
     pub smtp: Option<ServerSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_endpoints: Option<CustomEndpoints>,
+    /// The practice's mailboxes, when the vendor lists them: `mailconnect import --from-preset` and "Use the
+    /// preset file's list" bring them in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mailboxes: Vec<String>,
 }
 
 impl Preset {
@@ -327,6 +331,7 @@ impl Preset {
             imap: None,
             smtp: None,
             custom_endpoints: None,
+            mailboxes: Vec::new(),
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn import_ui(
     page: &mut ImportPage,
     template: Option<&Account>,
     existing: &[Account],
+    preset_mailboxes: &[String],
 ) -> Option<ImportAction> {
     let mut action = None;
     let margin = egui::Margin::symmetric(20, 10);
@@ -79,9 +80,26 @@ pub fn import_ui(
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| {
             egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
-                if ui.button("Open exported file…").clicked() {
-                    action = Some(ImportAction::OpenFile);
-                }
+                ui.horizontal(|ui| {
+                    if ui.button("Open exported file…").clicked() {
+                        action = Some(ImportAction::OpenFile);
+                    }
+                    if !preset_mailboxes.is_empty()
+                        && ui
+                            .button(format!(
+                                "Use the preset file's list ({})",
+                                crate::words::count(
+                                    preset_mailboxes.len() as u64,
+                                    "mailbox",
+                                    "mailboxes"
+                                )
+                            ))
+                            .on_hover_text("The mailboxes your support team listed in the preset file.")
+                            .clicked()
+                    {
+                        page.text = preset_mailboxes.join("\n");
+                    }
+                });
                 let label = ui.label("Addresses");
                 ui.add(
                     egui::TextEdit::multiline(&mut page.text)

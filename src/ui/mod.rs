@@ -427,7 +427,19 @@ impl eframe::App for WizardApp {
             Screen::Import => {
                 let template = self.home.rows.first().map(|row| row.account.clone());
                 let existing = self.home_accounts();
-                match import::import_ui(ui, &mut self.import, template.as_ref(), &existing) {
+                let preset_mailboxes: Vec<String> = self
+                    .wizard
+                    .presets
+                    .iter()
+                    .flat_map(|preset| preset.mailboxes.iter().cloned())
+                    .collect();
+                match import::import_ui(
+                    ui,
+                    &mut self.import,
+                    template.as_ref(),
+                    &existing,
+                    &preset_mailboxes,
+                ) {
                     Some(import::ImportAction::Back) => self.screen = Screen::Home,
                     Some(import::ImportAction::OpenFile) => self.runner.pick_import_file(),
                     Some(import::ImportAction::Add(accounts)) => {

@@ -294,3 +294,62 @@ fn a_bulk_run_killed_midway_leaves_consistent_records_and_continues_where_it_sto
     let nothing_left = setup.run(&["verify", "--all", "--pending", "--json"]);
     assert!(stdout(&nothing_left).trim().is_empty());
 }
+
+#[test]
+fn the_mailboxes_listed_in_the_vendors_preset_file_are_imported() {
+    let setup = crate::command_line::Setup::on_sandbox_mail();
+    let preset_file = setup.home_path().join("practice.toml");
+    let account = &setup.account;
+    let mut preset = mailconnect::config::Preset::for_provider(account.provider);
+    preset.name = "Smile Dental".to_owned();
+    preset.custom_endpoints = account.custom_endpoints.clone();
+    preset.imap = Some(account.imap.clone());
+    preset.smtp = Some(account.smtp.clone());
+    preset.client_id = Some(account.client_id.clone());
+    preset.mailboxes = vec![
+        "dr.lee@smile-dental.example".to_owned(),
+        "Billing@smile-dental.example".to_owned(),
+        "not an address".to_owned(),
+    ];
+    #[derive(serde::Serialize)]
+    struct PresetFile {
+        preset: Vec<mailconnect::config::Preset>,
+    }
+    std::fs::write(
+        &preset_file,
+        toml::to_string(&PresetFile {
+            preset: vec![preset],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let mut config = ConfigFile::at(setup.config_path()).load().unwrap();
+    config.preset_file = Some(preset_file);
+    ConfigFile::at(setup.config_path()).save(&config).unwrap();
+
+    let preview = setup.run(&["import", "--from-preset"]);
+    assert!(preview.status.success(), "{}", stderr(&preview));
+    let text = stdout(&preview);
+    assert!(text.contains("To add (2)"), "{text}");
+    assert!(
+        text.contains("not an address"),
+        "the bad entry is named: {text}"
+    );
+    let saved = setup.run(&[
+        "import",
+        "--from-preset",
+        "--group",
+        "From the vendor",
+        "--save",
+    ]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let config = ConfigFile::at(setup.config_path()).load().unwrap();
+    assert!(config.account("dr.lee@smile-dental.example").is_some());
+    assert!(config.account("billing@smile-dental.example").is_some());
+    let both = setup.run(&["import", "list.txt", "--from-preset"]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "a file and the preset file at once is refused"
+    );
+}
