@@ -83,6 +83,14 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli_app::AppCommand,
     },
+    /// Run the SMTP bridge for scanners and programs that only know a user name and password, until stopped:
+    /// they send to this computer, mailconnect hands the mail on with the mailbox's OAuth sign-in.
+    Bridge(crate::cli_bridge::BridgeArgs),
+    /// The devices and programs that send through the bridge: add (prints the password once), list, remove.
+    Device {
+        #[command(subcommand)]
+        command: crate::cli_bridge::DeviceCommand,
+    },
     /// Print the Exchange Online PowerShell that lets the service account or the organisation's app open its
     /// mailboxes and send as them, and checks it.
     Powershell {
@@ -228,6 +236,12 @@ pub fn run(
             crate::cli_bulk::ImportInto { group, via, app },
             save,
         ),
+        Command::Bridge(args) => {
+            crate::cli_bridge::run_bridge(args, &context.config_file, &context.config, runtime)
+        }
+        Command::Device { command } => {
+            crate::cli_bridge::run_device(command, &context.config_file, &context.config)
+        }
         Command::App { command } => {
             crate::cli_app::run(command, &context.config_file, &context.config)
         }

@@ -7,8 +7,10 @@
 pub mod advice;
 pub mod app_only;
 pub mod auth;
+pub mod bridge;
 pub mod cli;
 pub mod cli_app;
+pub mod cli_bridge;
 pub mod cli_bulk;
 pub mod cli_explain;
 pub mod cli_output;

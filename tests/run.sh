@@ -11,7 +11,7 @@ packages=(
   dbus gnome-keyring libsecret-tools systemd
   xvfb x11-utils imagemagick libgl1-mesa-dri libegl1 mesa-vulkan-drivers
   libwayland-dev libxkbcommon-dev
-  msmtp isync neomutt libsasl2-modules-kdexoauth2
+  msmtp isync neomutt libsasl2-modules-kdexoauth2 swaks
 )
 scripts/install-packages "${packages[@]}"
 

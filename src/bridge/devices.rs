@@ -79,11 +79,9 @@ impl Devices {
             path: path.to_owned(),
             source: std::io::Error::other(error),
         })?;
-        crate::config::write_atomically(path, text.as_bytes()).map_err(|source| {
-            DevicesError::Io {
-                path: path.to_owned(),
-                source,
-            }
+        crate::config::write_atomically(path, text.as_bytes()).map_err(|source| DevicesError::Io {
+            path: path.to_owned(),
+            source,
         })
     }
 
@@ -97,7 +95,8 @@ impl Devices {
         let name = name.trim();
         if name.is_empty() || name.len() > 80 || name.chars().any(char::is_control) {
             return Err(DevicesError::Input(
-                "give the device a name of up to 80 characters, such as \"Scanner in reception\"".to_owned(),
+                "give the device a name of up to 80 characters, such as \"Scanner in reception\""
+                    .to_owned(),
             ));
         }
         let user_name = self.unused_user_name(name);
@@ -186,10 +185,18 @@ mod tests {
     fn a_device_gets_a_unique_user_name_and_only_a_hash_is_kept() {
         let mut devices = Devices::default();
         let (first, password) = devices
-            .add("Scanner in reception", "reception@smile-dental.example", false)
+            .add(
+                "Scanner in reception",
+                "reception@smile-dental.example",
+                false,
+            )
             .unwrap();
         let (second, _) = devices
-            .add("Scanner: in reception!", "reception@smile-dental.example", false)
+            .add(
+                "Scanner: in reception!",
+                "reception@smile-dental.example",
+                false,
+            )
             .unwrap();
         assert_eq!(first.user_name, "scanner.in.reception");
         assert_eq!(second.user_name, "scanner.in.reception2");

@@ -49,6 +49,10 @@ pub struct Envelope {
     /// The last failure in words (a server reply or what went wrong), for the window and the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Set when only a new sign-in helps: the stored sign-in's generation then. The message waits, without asking
+    /// Microsoft again, until a new sign-in is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_sign_in: Option<u64>,
 }
 
 /// Why a message could not be taken.
@@ -155,6 +159,7 @@ impl Spool {
             attempts: 0,
             next_attempt_at: 0,
             last_error: None,
+            waiting_for_sign_in: None,
         };
         if let Err(error) = self.write_envelope(&envelope).await {
             let _ = tokio::fs::remove_file(&message).await;
@@ -281,7 +286,12 @@ mod tests {
         let spool = Spool::open(folder.path().join("spool")).unwrap();
         let mut data: &[u8] = b"Subject: hi\r\n\r\n..dotted\r\nplain\r\n.\r\nQUIT\r\n";
         let envelope = spool
-            .receive(&mut data, "scanner", "a@b.example", &["c@d.example".to_owned()])
+            .receive(
+                &mut data,
+                "scanner",
+                "a@b.example",
+                &["c@d.example".to_owned()],
+            )
             .await
             .unwrap();
         assert_eq!(data, b"QUIT\r\n", "reading stops at the lone dot");
@@ -296,7 +306,9 @@ mod tests {
         ));
         assert_eq!(spool.envelopes().unwrap().len(), 1);
         assert_eq!(
-            std::fs::read_dir(spool.folder().join("incoming")).unwrap().count(),
+            std::fs::read_dir(spool.folder().join("incoming"))
+                .unwrap()
+                .count(),
             0
         );
         spool.remove(&envelope.id).await.unwrap();

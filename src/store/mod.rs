@@ -19,6 +19,7 @@
 //! killed process left behind are found too.
 
 mod app_credential;
+mod named;
 pub use app_credential::Slot as AppCredentialSlot;
 mod error;
 mod items;

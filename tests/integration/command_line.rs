@@ -25,7 +25,7 @@ pub(crate) struct Setup {
     runtime: tokio::runtime::Runtime,
     pub(crate) sandbox: Sandbox,
     ca: TestCa,
-    dovecot: Dovecot,
+    pub(crate) dovecot: Dovecot,
     pub(crate) home: tempfile::TempDir,
     pub(crate) config_path: PathBuf,
     pub(crate) account: Account,

@@ -2,6 +2,7 @@
 //! Run them with `tests/run.sh`, which installs the peers and runs every test under cargo-nextest.
 
 mod app_only;
+mod bridge;
 mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;

@@ -1,0 +1,117 @@
+//! The SMTP bridge for the practice's other programs: scanners and old practice software that only know a user
+//! name and password send to mailconnect on this computer (or the local network, when chosen), and mailconnect
+//! hands each message on to the provider with the mailbox's own OAuth sign-in (XOAUTH2).
+//!
+//! - [`devices`]: each device's user name and Argon2id password hash.
+//! - [`server`]: the SMTP submission listener (STARTTLS, implicit TLS, AUTH PLAIN and LOGIN, never an open relay).
+//! - [`spool`]: the queue on disk: accepted only once written and synced, removed only once delivered.
+//! - [`relay`]: hands queued messages on, in order per device, at most 30 a minute per mailbox, with backoff.
+
+pub mod devices;
+mod relay;
+mod server;
+pub mod spool;
+mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::ConfigFile;
+use crate::store::StoreAccess;
+use crate::tls::Trust;
+
+pub use relay::MESSAGES_PER_MINUTE;
+
+/// How the bridge listens, and where it keeps things.
+#[derive(Debug, Clone)]
+pub struct BridgeOptions {
+    /// Plain SMTP with STARTTLS (and plain AUTH on loopback): 127.0.0.1:2525 by default.
+    pub listen: Vec<SocketAddr>,
+    /// SMTP over TLS from the first byte (port 2465 by default), when wanted.
+    pub implicit_tls: Vec<SocketAddr>,
+    /// Addresses or networks besides this computer allowed to connect (empty: this computer only).
+    pub allow: Vec<ipnet::IpNet>,
+    /// The queue's folder.
+    pub spool: PathBuf,
+    /// The settings (accounts are read anew for each delivery round).
+    pub config_file: ConfigFile,
+    /// The devices file (read anew for each sign-in, so a device added while running works at once).
+    pub devices_file: PathBuf,
+    /// The host name put in the certificate and the greeting.
+    pub host_name: String,
+    /// The wait after a message's first temporary failure; it doubles with each further one (up to 30 minutes).
+    pub first_retry: std::time::Duration,
+}
+
+impl BridgeOptions {
+    /// Whether a client at `address` may connect at all: this computer, or an allowed address or network.
+    pub fn is_allowed(&self, address: IpAddr) -> bool {
+        address.is_loopback() || self.allow.iter().any(|net| net.contains(&address))
+    }
+}
+
+/// What the bridge needs besides its options.
+#[derive(Clone)]
+pub struct BridgeServices {
+    pub store: StoreAccess,
+    pub trust: Trust,
+    pub timeouts: crate::config::Timeouts,
+}
+
+/// A running bridge: the addresses it listens on; dropping it stops it.
+pub struct RunningBridge {
+    pub listening: Vec<SocketAddr>,
+    pub listening_tls: Vec<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningBridge {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts listening and delivering. Fails when an address cannot be listened on or the queue cannot be opened.
+pub async fn start(
+    options: BridgeOptions,
+    services: BridgeServices,
+) -> anyhow::Result<RunningBridge> {
+    let spool = spool::Spool::open(&options.spool)?;
+    let tls = tls::server_config(&services.store, &options.host_name).await?;
+    let shared = Arc::new(server::Shared::new(options.clone(), spool.clone(), tls));
+    let mut tasks = Vec::new();
+    let mut listening = Vec::new();
+    let mut listening_tls = Vec::new();
+    for (addresses, implicit) in [(&options.listen, false), (&options.implicit_tls, true)] {
+        for address in addresses {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
+            let local = listener.local_addr()?;
+            if implicit {
+                listening_tls.push(local);
+            } else {
+                listening.push(local);
+            }
+            tasks.push(tokio::spawn(server::serve(
+                listener,
+                shared.clone(),
+                implicit,
+            )));
+        }
+    }
+    tasks.push(tokio::spawn(relay::run(
+        spool,
+        options,
+        services,
+        shared.delivered_wakeup(),
+    )));
+    Ok(RunningBridge {
+        listening,
+        listening_tls,
+        tasks,
+    })
+}

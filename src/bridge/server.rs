@@ -1,0 +1,529 @@
+//! The bridge's SMTP submission listener. Devices sign in with their own user name and password (AUTH PLAIN or
+//! LOGIN, only over TLS except on this computer or for a device allowed plain sign-in on the local network), may
+//! send only as their mailbox, and a message is answered 250 only once it is in the queue on disk. Never an open
+//! relay: no sign-in, no mail.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::SecretString;
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
+};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::BridgeOptions;
+use super::devices::{Device, Devices, password_matches};
+use super::spool::{MAX_MESSAGE_BYTES, ReceiveError, Spool};
+
+/// RFC 5321 allows 512 octets a command line; AUTH lines carry base64, so a little more is accepted.
+const MAX_COMMAND_LINE: u64 = 2048;
+/// How long a device may stay silent between commands.
+const IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// Recipients a message may have.
+const MAX_RECIPIENTS: usize = 500;
+/// Failed sign-ins from one address within [`FAILURE_WINDOW`] before it must wait.
+const MAX_FAILURES: usize = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// What every connection shares.
+pub struct Shared {
+    options: BridgeOptions,
+    spool: Spool,
+    tls: Arc<rustls::ServerConfig>,
+    /// Failed sign-ins by client address, for the delay and the limit.
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Woken whenever a message is queued.
+    queued: Arc<tokio::sync::Notify>,
+}
+
+impl Shared {
+    pub fn new(options: BridgeOptions, spool: Spool, tls: Arc<rustls::ServerConfig>) -> Shared {
+        Shared {
+            options,
+            spool,
+            tls,
+            failures: Mutex::new(HashMap::new()),
+            queued: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// What the relay waits on.
+    pub fn delivered_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.queued.clone()
+    }
+
+    fn recent_failures(&self, address: IpAddr) -> usize {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let list = failures.entry(address).or_default();
+        list.retain(|at| at.elapsed() < FAILURE_WINDOW);
+        list.len()
+    }
+
+    fn record_failure(&self, address: IpAddr) -> usize {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let list = failures.entry(address).or_default();
+        list.push(Instant::now());
+        list.len()
+    }
+}
+
+/// Accepts connections until the task is stopped.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, implicit_tls: bool) {
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(error) = connection(tcp, peer, shared, implicit_tls).await {
+                tracing::debug!(%peer, %error, "device connection ended");
+            }
+        });
+    }
+}
+
+/// A device's connection: plain until STARTTLS, or TLS from the start.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where a conversation stands.
+#[derive(Default)]
+struct Conversation {
+    device: Option<Device>,
+    sender: bool,
+    recipients: Vec<String>,
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+) -> std::io::Result<()> {
+    let _ = tcp.set_nodelay(true);
+    let host = shared.options.host_name.clone();
+    if !shared.options.is_allowed(peer.ip()) {
+        tracing::info!(%peer, "a connection from an address not on the allow-list was refused");
+        let mut tcp = tcp;
+        tcp.write_all(b"554 5.7.1 This address may not use the mailconnect bridge\r\n")
+            .await?;
+        return Ok(());
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.clone());
+    let mut stream = if implicit_tls {
+        let tls = tokio::time::timeout(IDLE_LIMIT, acceptor.accept(tcp))
+            .await
+            .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
+        BufReader::new(Stream::Tls(Box::new(tls)))
+    } else {
+        BufReader::new(Stream::Plain(tcp))
+    };
+    let loopback = peer.ip().is_loopback();
+    stream
+        .get_mut()
+        .write_all(format!("220 {host} mailconnect bridge ready\r\n").as_bytes())
+        .await?;
+    let mut conversation = Conversation::default();
+    loop {
+        let tls_active = matches!(stream.get_ref(), Stream::Tls(_));
+        let Some(line) = read_command(&mut stream).await? else {
+            return Ok(());
+        };
+        let Ok(line) = String::from_utf8(line) else {
+            reply(&mut stream, "500 5.5.2 Commands are plain text").await?;
+            continue;
+        };
+        let line = line.trim_end_matches(['\r', '\n']);
+        let (verb, argument) = line.split_once(' ').unwrap_or((line, ""));
+        let verb = verb.to_ascii_uppercase();
+        // Signing in needs TLS except on this computer, or for a device allowed plain sign-in on the network.
+        let auth_offered = tls_active || loopback || any_plain_device(&shared);
+        match verb.as_str() {
+            "EHLO" => {
+                let mut lines = vec![format!("250-{host} Hello")];
+                lines.push(format!("250-SIZE {MAX_MESSAGE_BYTES}"));
+                lines.push("250-8BITMIME".to_owned());
+                lines.push("250-ENHANCEDSTATUSCODES".to_owned());
+                if !tls_active {
+                    lines.push("250-STARTTLS".to_owned());
+                }
+                if auth_offered {
+                    lines.push("250-AUTH PLAIN LOGIN".to_owned());
+                }
+                lines.push("250 HELP".to_owned());
+                reply(&mut stream, &lines.join("\r\n")).await?;
+            }
+            "HELO" => reply(&mut stream, &format!("250 {host}")).await?,
+            "STARTTLS" if tls_active => {
+                reply(&mut stream, "503 5.5.1 TLS is already on").await?;
+            }
+            "STARTTLS" => {
+                reply(&mut stream, "220 2.0.0 Ready to start TLS").await?;
+                // Anything sent before the handshake is dropped: it could be injected (CVE-2011-0411 class).
+                let Stream::Plain(tcp) = stream.into_inner() else {
+                    unreachable!("checked above")
+                };
+                let tls = tokio::time::timeout(IDLE_LIMIT, acceptor.accept(tcp))
+                    .await
+                    .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
+                stream = BufReader::new(Stream::Tls(Box::new(tls)));
+                conversation = Conversation::default();
+            }
+            "AUTH" if conversation.device.is_some() => {
+                reply(&mut stream, "503 5.5.1 Already signed in").await?;
+            }
+            "AUTH" if !auth_offered => {
+                reply(&mut stream, "538 5.7.11 Use STARTTLS before signing in").await?;
+            }
+            "AUTH" => {
+                if shared.recent_failures(peer.ip()) >= MAX_FAILURES {
+                    reply(
+                        &mut stream,
+                        "454 4.7.0 Too many failed sign-ins from this address; wait 10 minutes",
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                match authenticate(&mut stream, argument).await? {
+                    None => reply(&mut stream, "501 5.5.4 Use AUTH PLAIN or AUTH LOGIN").await?,
+                    Some((user, password)) => {
+                        let device = check_device(&shared, &user, password).await;
+                        match device {
+                            Some(device) if !tls_active && !loopback && !device.plain_on_lan => {
+                                reply(
+                                    &mut stream,
+                                    "538 5.7.11 This device must use STARTTLS before signing in",
+                                )
+                                .await?;
+                            }
+                            Some(device) => {
+                                tracing::info!(device = %device.user_name, %peer, "a device signed in");
+                                conversation.device = Some(device);
+                                reply(&mut stream, "235 2.7.0 Signed in").await?;
+                            }
+                            None => {
+                                let count = shared.record_failure(peer.ip());
+                                tracing::warn!(%peer, failures = count, "a device's sign-in was refused");
+                                // Slower with every failure: a guesser gets a handful of tries a minute.
+                                tokio::time::sleep(Duration::from_secs(count.min(5) as u64)).await;
+                                reply(&mut stream, "535 5.7.8 The user name or password is wrong")
+                                    .await?;
+                            }
+                        }
+                    }
+                }
+            }
+            "MAIL" => {
+                let Some(device) = &conversation.device else {
+                    reply(&mut stream, "530 5.7.0 Sign in first").await?;
+                    continue;
+                };
+                let Some(address) = path_argument(argument, "FROM:") else {
+                    reply(&mut stream, "501 5.5.4 Use MAIL FROM:<address>").await?;
+                    continue;
+                };
+                if let Some(size) = size_parameter(argument)
+                    && size > MAX_MESSAGE_BYTES
+                {
+                    reply(&mut stream, "552 5.3.4 The message is larger than 35 MB").await?;
+                    continue;
+                }
+                if !address.eq_ignore_ascii_case(&device.mailbox) {
+                    reply(
+                        &mut stream,
+                        &format!("550 5.7.1 This device may send only as {}", device.mailbox),
+                    )
+                    .await?;
+                    continue;
+                }
+                conversation.sender = true;
+                conversation.recipients.clear();
+                reply(&mut stream, "250 2.1.0 Sender OK").await?;
+            }
+            "RCPT" => {
+                if !conversation.sender {
+                    reply(&mut stream, "503 5.5.1 MAIL FROM first").await?;
+                    continue;
+                }
+                let Some(address) = path_argument(argument, "TO:") else {
+                    reply(&mut stream, "501 5.5.4 Use RCPT TO:<address>").await?;
+                    continue;
+                };
+                if address.parse::<lettre::Address>().is_err() {
+                    reply(&mut stream, "553 5.1.3 That is not an e-mail address").await?;
+                    continue;
+                }
+                if conversation.recipients.len() >= MAX_RECIPIENTS {
+                    reply(&mut stream, "452 4.5.3 Too many recipients").await?;
+                    continue;
+                }
+                conversation.recipients.push(address);
+                reply(&mut stream, "250 2.1.5 Recipient OK").await?;
+            }
+            "DATA" => {
+                let Some(device) = conversation.device.clone() else {
+                    reply(&mut stream, "530 5.7.0 Sign in first").await?;
+                    continue;
+                };
+                if conversation.recipients.is_empty() {
+                    reply(&mut stream, "503 5.5.1 RCPT TO first").await?;
+                    continue;
+                }
+                reply(
+                    &mut stream,
+                    "354 Send the message; end with a line holding only a dot",
+                )
+                .await?;
+                let received = shared
+                    .spool
+                    .receive(
+                        &mut stream,
+                        &device.user_name,
+                        &device.mailbox,
+                        &conversation.recipients,
+                    )
+                    .await;
+                conversation.sender = false;
+                conversation.recipients.clear();
+                match received {
+                    Ok(envelope) => {
+                        shared.queued.notify_one();
+                        tracing::info!(device = %device.user_name, id = %envelope.id, size = envelope.size, "a message was queued");
+                        reply(&mut stream, &format!("250 2.0.0 Queued as {}", envelope.id)).await?;
+                    }
+                    Err(ReceiveError::TooBig) => {
+                        reply(&mut stream, "552 5.3.4 The message is larger than 35 MB").await?
+                    }
+                    Err(ReceiveError::LineTooLong) => {
+                        reply(&mut stream, "500 5.5.2 A line of the message is too long").await?;
+                        return Ok(());
+                    }
+                    Err(ReceiveError::Cut) => return Ok(()),
+                    Err(ReceiveError::Disk(error)) => {
+                        tracing::error!(%error, "the queue cannot be written");
+                        reply(
+                            &mut stream,
+                            "451 4.3.0 The message could not be queued; try again later",
+                        )
+                        .await?;
+                    }
+                }
+            }
+            "RSET" => {
+                conversation.sender = false;
+                conversation.recipients.clear();
+                reply(&mut stream, "250 2.0.0 OK").await?;
+            }
+            "NOOP" => reply(&mut stream, "250 2.0.0 OK").await?,
+            "QUIT" => {
+                reply(&mut stream, "221 2.0.0 Goodbye").await?;
+                let _ = stream.get_mut().shutdown().await;
+                return Ok(());
+            }
+            _ => reply(&mut stream, "502 5.5.2 Command not understood").await?,
+        }
+    }
+}
+
+/// One command line, bounded in length and in waiting time; `None` when the device went away.
+async fn read_command(stream: &mut BufReader<Stream>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(
+        IDLE_LIMIT,
+        (&mut *stream)
+            .take(MAX_COMMAND_LINE)
+            .read_until(b'\n', &mut line),
+    )
+    .await;
+    match read {
+        Err(_) => {
+            let _ = reply(stream, "421 4.4.2 Idle too long; closing").await;
+            Ok(None)
+        }
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(0)) => Ok(None),
+        Ok(Ok(_)) if !line.ends_with(b"\n") => {
+            let _ = reply(stream, "500 5.5.2 Line too long").await;
+            Ok(None)
+        }
+        Ok(Ok(_)) => Ok(Some(line)),
+    }
+}
+
+async fn reply(stream: &mut BufReader<Stream>, text: &str) -> std::io::Result<()> {
+    let writer = stream.get_mut();
+    writer.write_all(text.as_bytes()).await?;
+    writer.write_all(b"\r\n").await?;
+    writer.flush().await
+}
+
+/// The user name and password of AUTH PLAIN (initial response or after 334) or AUTH LOGIN; `None` for another
+/// mechanism or a malformed answer.
+async fn authenticate(
+    stream: &mut BufReader<Stream>,
+    argument: &str,
+) -> std::io::Result<Option<(String, SecretString)>> {
+    let mut words = argument.split_whitespace();
+    let mechanism = words.next().unwrap_or_default().to_ascii_uppercase();
+    let initial = words.next().map(str::to_owned);
+    let decode = |text: &str| STANDARD.decode(text.trim()).ok();
+    match mechanism.as_str() {
+        "PLAIN" => {
+            let encoded = match initial {
+                Some(initial) => initial,
+                None => {
+                    reply(stream, "334 ").await?;
+                    ask(stream).await?
+                }
+            };
+            let Some(decoded) = decode(&encoded) else {
+                return Ok(None);
+            };
+            // authzid NUL authcid NUL password
+            let mut parts = decoded.split(|byte| *byte == 0);
+            let (Some(_), Some(user), Some(password), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Ok(None);
+            };
+            Ok(text_pair(user, password))
+        }
+        "LOGIN" => {
+            let user = match initial {
+                Some(initial) => initial,
+                None => {
+                    reply(stream, "334 VXNlcm5hbWU6").await?;
+                    ask(stream).await?
+                }
+            };
+            reply(stream, "334 UGFzc3dvcmQ6").await?;
+            let password = ask(stream).await?;
+            match (decode(&user), decode(&password)) {
+                (Some(user), Some(password)) => Ok(text_pair(&user, &password)),
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn ask(stream: &mut BufReader<Stream>) -> std::io::Result<String> {
+    let line = read_command(stream).await?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&line).trim().to_owned())
+}
+
+fn text_pair(user: &[u8], password: &[u8]) -> Option<(String, SecretString)> {
+    Some((
+        String::from_utf8(user.to_vec()).ok()?,
+        SecretString::from(String::from_utf8(password.to_vec()).ok()?),
+    ))
+}
+
+/// The device whose user name and password these are (the hash checked off the async threads).
+async fn check_device(shared: &Shared, user: &str, password: SecretString) -> Option<Device> {
+    let devices = Devices::load(&shared.options.devices_file)
+        .map_err(|error| tracing::warn!(%error, "the devices file cannot be read"))
+        .ok()?;
+    let device = devices.by_user_name(user)?.clone();
+    tokio::task::spawn_blocking(move || password_matches(&device, &password).then_some(device))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn any_plain_device(shared: &Shared) -> bool {
+    Devices::load(&shared.options.devices_file)
+        .is_ok_and(|devices| devices.devices.iter().any(|device| device.plain_on_lan))
+}
+
+/// The address in `FROM:<address>` or `TO:<address>` (any case, spaces allowed before `<`).
+fn path_argument(argument: &str, keyword: &str) -> Option<String> {
+    let rest = argument
+        .get(..keyword.len())
+        .filter(|head| head.eq_ignore_ascii_case(keyword))
+        .map(|_| argument[keyword.len()..].trim_start())?;
+    let inner = rest.strip_prefix('<')?;
+    let (address, _) = inner.split_once('>')?;
+    (!address.is_empty() && !address.contains(['\r', '\n', ' '])).then(|| address.to_owned())
+}
+
+/// `SIZE=<n>` among MAIL's parameters.
+fn size_parameter(argument: &str) -> Option<u64> {
+    argument.split_whitespace().find_map(|word| {
+        word.get(..5)
+            .filter(|head| head.eq_ignore_ascii_case("SIZE="))
+            .and_then(|_| word[5..].parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_sizes_are_read_strictly() {
+        assert_eq!(
+            path_argument("FROM:<a@b.example> SIZE=10", "FROM:").as_deref(),
+            Some("a@b.example")
+        );
+        assert_eq!(
+            path_argument("from: <a@b.example>", "FROM:").as_deref(),
+            Some("a@b.example")
+        );
+        assert_eq!(path_argument("FROM:a@b.example", "FROM:"), None);
+        assert_eq!(path_argument("TO:<>", "TO:"), None);
+        assert_eq!(path_argument("TO:<a b@c>", "TO:"), None);
+        assert_eq!(size_parameter("FROM:<a@b> SIZE=36700161"), Some(36_700_161));
+        assert_eq!(size_parameter("FROM:<a@b>"), None);
+    }
+}

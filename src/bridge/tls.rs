@@ -1,0 +1,128 @@
+//! The bridge's own certificate for STARTTLS and implicit TLS: made once for this computer (ECDSA P-256, ten years),
+//! its private key kept in the keyring; without a keyring (a service with no session) one is made for this run only
+//! and never written anywhere.
+
+use std::sync::Arc;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreAccess;
+
+/// The keyring item holding the key and the certificate (JSON; the key is the secret).
+const ITEM: &str = "bridge-tls:identity";
+
+#[derive(Serialize, Deserialize)]
+struct Identity {
+    /// PKCS#8 DER, base64.
+    key: String,
+    /// DER, base64.
+    certificate: String,
+}
+
+/// The TLS server configuration with this computer's bridge certificate.
+pub async fn server_config(
+    store: &StoreAccess,
+    host_name: &str,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let stored = match store.open() {
+        Ok(store) => store
+            .run(|store| store.named_secret(ITEM))
+            .await
+            .ok()
+            .flatten()
+            .map(|secret| (store, secret)),
+        Err(_) => None,
+    };
+    let (key, certificate) = match stored
+        .as_ref()
+        .and_then(|(_, secret)| serde_json::from_str::<Identity>(secret.expose_secret()).ok())
+    {
+        Some(identity) => decode(&identity)?,
+        None => {
+            let (identity, key, certificate) = make(host_name)?;
+            match store.open() {
+                Ok(store) => {
+                    let json = SecretString::from(serde_json::to_string(&identity)?);
+                    let saved = store
+                        .run(move |store| {
+                            store.save_named_secret(
+                                ITEM,
+                                "mailconnect bridge certificate key",
+                                &json,
+                            )
+                        })
+                        .await;
+                    if let Err(error) = saved {
+                        tracing::warn!(
+                            code = error.code(),
+                            "the bridge's certificate is for this run only (the keyring cannot keep its key)"
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    code = error.code(),
+                    "the bridge's certificate is for this run only (no keyring)"
+                ),
+            }
+            (key, certificate)
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![certificate], PrivateKeyDer::Pkcs8(key))?;
+    Ok(Arc::new(config))
+}
+
+type KeyAndCertificate = (PrivatePkcs8KeyDer<'static>, CertificateDer<'static>);
+
+fn decode(identity: &Identity) -> anyhow::Result<KeyAndCertificate> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    Ok((
+        PrivatePkcs8KeyDer::from(engine.decode(&identity.key)?),
+        CertificateDer::from(engine.decode(&identity.certificate)?),
+    ))
+}
+
+fn make(
+    host_name: &str,
+) -> anyhow::Result<(
+    Identity,
+    PrivatePkcs8KeyDer<'static>,
+    CertificateDer<'static>,
+)> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = rcgen::KeyPair::generate()?;
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if !host_name.is_empty() && host_name != "localhost" {
+        names.push(host_name.to_owned());
+    }
+    let mut params = rcgen::CertificateParams::new(names)?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("mailconnect bridge on {host_name}"),
+    );
+    let today = chrono::Utc::now().date_naive();
+    let day = |date: chrono::NaiveDate| {
+        use chrono::Datelike;
+        rcgen::date_time_ymd(date.year(), date.month() as u8, date.day() as u8)
+    };
+    params.not_before = day(today - chrono::Days::new(1));
+    params.not_after = day(today + chrono::Days::new(3650));
+    let certificate = params.self_signed(&key)?;
+    let key_der = key.serialize_der();
+    let identity = Identity {
+        key: engine.encode(&key_der),
+        certificate: engine.encode(certificate.der()),
+    };
+    Ok((
+        identity,
+        PrivatePkcs8KeyDer::from(key_der),
+        certificate.der().clone(),
+    ))
+}

@@ -1,0 +1,260 @@
+//! `mailconnect bridge` and `mailconnect device`: run the SMTP bridge for scanners and old practice software, and
+//! add, list and remove the devices that send through it.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use secrecy::ExposeSecret;
+
+use crate::bridge::devices::{Devices, devices_path};
+use crate::bridge::spool::{MessageState, Spool};
+use crate::bridge::{BridgeOptions, BridgeServices};
+use crate::cli::UsageError;
+use crate::config::{Config, ConfigFile};
+
+/// How the bridge is started (`mailconnect bridge`).
+#[derive(clap::Args, Debug)]
+pub struct BridgeArgs {
+    /// The port for SMTP with STARTTLS.
+    #[arg(long, default_value_t = 2525)]
+    port: u16,
+    /// The port for SMTP over TLS from the first byte (0: none).
+    #[arg(long, default_value_t = 2465)]
+    tls_port: u16,
+    /// Listen on the local network too, for this address or network only (such as 192.168.1.0/24); repeat for
+    /// more. Without it only this computer can connect.
+    #[arg(long = "allow", value_name = "ADDRESS OR NETWORK", value_parser = parse_allowed)]
+    allow: Vec<ipnet::IpNet>,
+    /// The queue's folder (default: mailconnect's data folder).
+    #[arg(long, value_name = "FOLDER")]
+    spool: Option<PathBuf>,
+    /// Seconds to wait after a message's first temporary failure (the provider down, the sign-in ended); the wait
+    /// doubles with each further failure, up to 30 minutes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    first_retry: u64,
+}
+
+/// The `device` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// Add a device or program: prints its user name, its password (shown only now) and what to type into it.
+    Add {
+        /// What the practice calls it, such as "Scanner in reception".
+        name: String,
+        /// The mailbox it sends as (set up in mailconnect, with a saved sign-in).
+        #[arg(long)]
+        mailbox: String,
+        /// Let this device sign in without TLS from the local network (only for old devices that cannot do TLS:
+        /// its password then crosses the network readable).
+        #[arg(long)]
+        plain_on_lan: bool,
+    },
+    /// List the devices, with their queued messages and last problem.
+    List,
+    /// Remove a device (by its name or user name); it can no longer sign in.
+    Remove { name: String },
+}
+
+fn parse_allowed(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("\"{text}\" is not an address or a network such as 192.168.1.0/24"))
+}
+
+/// The queue's folder when none is given: `spool` in mailconnect's data folder.
+pub fn default_spool() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "mailconnect")
+        .map(|dirs| dirs.data_local_dir().join("spool"))
+        .ok_or_else(|| {
+            UsageError("no data folder on this computer; give --spool".to_owned()).into()
+        })
+}
+
+/// This computer's name, for the greeting and the certificate.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Runs the bridge until stopped (Ctrl+C or the service manager).
+pub fn run_bridge(
+    args: BridgeArgs,
+    config_file: &ConfigFile,
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let host = if args.allow.is_empty() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    let options = BridgeOptions {
+        listen: vec![SocketAddr::new(host, args.port)],
+        implicit_tls: if args.tls_port == 0 {
+            Vec::new()
+        } else {
+            vec![SocketAddr::new(host, args.tls_port)]
+        },
+        allow: args.allow.clone(),
+        spool: match args.spool {
+            Some(folder) => folder,
+            None => default_spool()?,
+        },
+        config_file: config_file.clone(),
+        devices_file: devices_path(config_file.path()),
+        host_name: host_name(),
+        first_retry: std::time::Duration::from_secs(args.first_retry.max(1)),
+    };
+    let services = BridgeServices {
+        store: crate::store::StoreAccess::Keyring {
+            service: crate::store::SERVICE,
+        },
+        trust: crate::tls::Trust::new(config.extra_ca_file.as_deref())
+            .map_err(|error| UsageError(error.to_string()))?,
+        timeouts: config.timeouts,
+    };
+    runtime.block_on(async {
+        let running = crate::bridge::start(options.clone(), services).await?;
+        let mut err = std::io::stderr().lock();
+        for address in &running.listening {
+            writeln!(err, "Listening on {address} (SMTP, STARTTLS)")?;
+        }
+        for address in &running.listening_tls {
+            writeln!(err, "Listening on {address} (SMTP over TLS)")?;
+        }
+        if options.allow.is_empty() {
+            writeln!(err, "Only programs on this computer can connect (--allow opens it to the local network).")?;
+        } else {
+            let allowed: Vec<String> = options.allow.iter().map(ToString::to_string).collect();
+            writeln!(err, "Programs on this computer and on {} can connect.", allowed.join(", "))?;
+        }
+        writeln!(err, "The queue is in {}. Stop with Ctrl+C.", options.spool.display())?;
+        drop(err);
+        tokio::signal::ctrl_c().await?;
+        drop(running);
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `device` subcommand.
+pub fn run_device(
+    command: DeviceCommand,
+    config_file: &ConfigFile,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let path = devices_path(config_file.path());
+    let mut devices = Devices::load(&path).map_err(|error| UsageError(error.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        DeviceCommand::Add {
+            name,
+            mailbox,
+            plain_on_lan,
+        } => {
+            let Some(account) = config.account(&mailbox) else {
+                return Err(UsageError(format!(
+                    "{mailbox} is not set up; set it up and sign it in first (the window, or `mailconnect login {mailbox}`)"
+                ))
+                .into());
+            };
+            let (device, password) = devices
+                .add(&name, &account.mailbox, plain_on_lan)
+                .map_err(|error| UsageError(error.to_string()))?;
+            devices
+                .save(&path)
+                .map_err(|error| UsageError(error.to_string()))?;
+            writeln!(
+                out,
+                "Added \"{}\", sending as {}.",
+                device.name, device.mailbox
+            )?;
+            writeln!(
+                out,
+                "Type these into the device; the password is shown only now:"
+            )?;
+            writeln!(
+                out,
+                "  SMTP server: this computer's name or address (127.0.0.1 for a program on it)"
+            )?;
+            writeln!(
+                out,
+                "  Port:        2525 with STARTTLS, or 2465 with SSL/TLS"
+            )?;
+            writeln!(out, "  Sign-in:     on (AUTH), user name and password")?;
+            writeln!(out, "  User name:   {}", device.user_name)?;
+            writeln!(out, "  Password:    {}", password.expose_secret())?;
+            writeln!(out, "  From:        {}", device.mailbox)?;
+            if plain_on_lan {
+                writeln!(
+                    out,
+                    "Warning: this device may sign in without encryption on the local network; anyone on the network \
+                     could read its password. Use STARTTLS or SSL/TLS if the device offers it."
+                )?;
+            }
+        }
+        DeviceCommand::List => {
+            let spool = Spool::open(default_spool()?).ok();
+            let queued = spool
+                .as_ref()
+                .and_then(|spool| spool.envelopes().ok())
+                .unwrap_or_default();
+            if devices.devices.is_empty() {
+                writeln!(
+                    out,
+                    "No devices yet: `mailconnect device add \"Scanner\" --mailbox <mailbox>`."
+                )?;
+            }
+            for device in &devices.devices {
+                let mine: Vec<_> = queued
+                    .iter()
+                    .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
+                    .collect();
+                let waiting = mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Waiting)
+                    .count();
+                let refused = mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Refused)
+                    .count();
+                writeln!(
+                    out,
+                    "{} (user name {}), sends as {}",
+                    device.name, device.user_name, device.mailbox
+                )?;
+                if device.plain_on_lan {
+                    writeln!(
+                        out,
+                        "  warning: may sign in without encryption on the local network"
+                    )?;
+                }
+                writeln!(out, "  queue: {waiting} waiting, {refused} refused")?;
+                if let Some(error) = mine.iter().rev().find_map(|e| e.last_error.as_ref()) {
+                    writeln!(out, "  last problem: {error}")?;
+                }
+            }
+        }
+        DeviceCommand::Remove { name } => {
+            if !devices.remove(&name) {
+                return Err(UsageError(format!("no device is called {name}")).into());
+            }
+            devices
+                .save(&path)
+                .map_err(|error| UsageError(error.to_string()))?;
+            writeln!(out, "Removed {name}; it can no longer sign in.")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
