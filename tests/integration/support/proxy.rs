@@ -31,13 +31,16 @@ pub async fn delaying_proxy(upstream: u16, delay: Duration) -> u16 {
     port
 }
 
+/// Chunks a direction may hold in flight: like a TCP window (about 1 MiB), so a large message is not held whole.
+const CHUNKS_IN_FLIGHT: usize = 16;
+
 /// Copies one direction, each chunk delivered `delay` after it arrived, in order.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay: Duration,
 ) {
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT);
     let writer = tokio::spawn(async move {
         while let Some((due, chunk)) = receiver.recv().await {
             tokio::time::sleep_until(due.into()).await;
@@ -52,6 +55,7 @@ async fn pump(
         if read == 0
             || sender
                 .send((Instant::now() + delay, buffer[..read].to_vec()))
+                .await
                 .is_err()
         {
             break;
