@@ -35,6 +35,116 @@ pub struct BridgeArgs {
     /// doubles with each further failure, up to 30 minutes.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     first_retry: u64,
+    /// Run the bridge as a systemd user service with these settings, started now, at every boot (lingering),
+    /// and again after a failure (Linux).
+    #[arg(long, conflicts_with = "uninstall")]
+    install: bool,
+    /// Stop that service and remove it.
+    #[arg(long)]
+    uninstall: bool,
+}
+
+const UNIT: &str = "mailconnect-bridge.service";
+
+/// The systemd user unit that runs the bridge with `arguments`, restarted after a failure.
+pub fn systemd_unit(
+    program: &std::path::Path,
+    arguments: &[String],
+    config: &std::path::Path,
+) -> String {
+    // Quoted for spaces; a % would start a systemd specifier.
+    let quote = |text: &str| format!("\"{}\"", text.replace('%', "%%").replace('"', "\\\""));
+    let mut command = vec![
+        quote(&program.display().to_string()),
+        "--config".to_owned(),
+        quote(&config.display().to_string()),
+        "bridge".to_owned(),
+    ];
+    command.extend(arguments.iter().map(|argument| quote(argument)));
+    format!(
+        "[Unit]\nDescription=mailconnect bridge: the practice's scanners and programs send mail through it\n\
+         After=network-online.target\nWants=network-online.target\n\n\
+         [Service]\nExecStart={}\nRestart=on-failure\nRestartSec=10\n\n\
+         [Install]\nWantedBy=default.target\n",
+        command.join(" ")
+    )
+}
+
+/// The bridge's own arguments, as the unit repeats them.
+fn unit_arguments(args: &BridgeArgs) -> Vec<String> {
+    let mut arguments = vec![
+        "--port".to_owned(),
+        args.port.to_string(),
+        "--tls-port".to_owned(),
+        args.tls_port.to_string(),
+        "--first-retry".to_owned(),
+        args.first_retry.to_string(),
+    ];
+    for allowed in &args.allow {
+        arguments.push("--allow".to_owned());
+        arguments.push(allowed.to_string());
+    }
+    if let Some(spool) = &args.spool {
+        arguments.push("--spool".to_owned());
+        arguments.push(spool.display().to_string());
+    }
+    arguments
+}
+
+fn install_service(args: &BridgeArgs, config_file: &ConfigFile) -> anyhow::Result<ExitCode> {
+    let folder = crate::keepalive::user_unit_folder()
+        .ok_or_else(|| UsageError("no home folder on this computer".into()))?;
+    std::fs::create_dir_all(&folder)?;
+    let unit = systemd_unit(
+        &std::env::current_exe()?,
+        &unit_arguments(args),
+        config_file.path(),
+    );
+    crate::config::write_atomically(&folder.join(UNIT), unit.as_bytes())?;
+    println!("Wrote {}.", folder.join(UNIT).display());
+    let user = std::env::var("USER").unwrap_or_default();
+    let steps = crate::cli_timer::systemctl(&["daemon-reload"])
+        .and_then(|()| crate::cli_timer::systemctl(&["enable", "--now", UNIT]));
+    match steps {
+        Ok(()) => println!("The bridge runs now, and again after a failure."),
+        Err(error) => println!(
+            "systemd did not take it yet ({error}). In a desktop session run: systemctl --user enable --now {UNIT}"
+        ),
+    }
+    // Lingering starts the user's services at boot, before anyone logs in.
+    match std::process::Command::new("loginctl")
+        .args(["enable-linger", &user])
+        .status()
+    {
+        Ok(status) if status.success() => {
+            println!("It also starts when the computer starts, before anyone logs in.")
+        }
+        _ => println!(
+            "To start it when the computer starts, before anyone logs in, run: loginctl enable-linger {user}"
+        ),
+    }
+    println!(
+        "Where the sign-in lives: in this user's keyring, which is locked until the user logs in. Until then the \
+         bridge accepts mail and queues it; it goes as soon as the keyring is unlocked."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uninstall_service() -> anyhow::Result<ExitCode> {
+    let folder = crate::keepalive::user_unit_folder()
+        .ok_or_else(|| UsageError("no home folder on this computer".into()))?;
+    let _ = crate::cli_timer::systemctl(&["disable", "--now", UNIT]);
+    let removed = std::fs::remove_file(folder.join(UNIT)).is_ok();
+    let _ = crate::cli_timer::systemctl(&["daemon-reload"]);
+    println!(
+        "{}",
+        if removed {
+            "Removed the bridge service."
+        } else {
+            "The bridge service was not set up."
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `device` subcommands.
@@ -94,6 +204,12 @@ pub fn run_bridge(
     config: &Config,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<ExitCode> {
+    if args.install {
+        return install_service(&args, config_file);
+    }
+    if args.uninstall {
+        return uninstall_service();
+    }
     let host = if args.allow.is_empty() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
@@ -257,4 +373,21 @@ pub fn run_device(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_service_runs_the_bridge_with_its_settings_quoted_for_systemd() {
+        let unit = super::systemd_unit(
+            std::path::Path::new("/opt/mail connect/mailconnect"),
+            &["--allow".to_owned(), "192.168.1.0/24".to_owned()],
+            std::path::Path::new("/home/reception/.config/mailconnect/config 100%.toml"),
+        );
+        assert!(unit.contains(
+            "ExecStart=\"/opt/mail connect/mailconnect\" --config \"/home/reception/.config/mailconnect/config 100%%.toml\" bridge \"--allow\" \"192.168.1.0/24\""
+        ), "{unit}");
+        assert!(unit.contains("Restart=on-failure"));
+        assert!(unit.contains("WantedBy=default.target"));
+    }
 }

@@ -51,7 +51,8 @@ pub fn uninstall() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn systemctl(arguments: &[&str]) -> Result<(), String> {
+/// `systemctl --user <arguments>`; the error is systemd's own words, shortened.
+pub(crate) fn systemctl(arguments: &[&str]) -> Result<(), String> {
     let output = std::process::Command::new("systemctl")
         .arg("--user")
         .args(arguments)
