@@ -47,6 +47,7 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
         state_file: None,
         open_browser: true,
         demo_password: Some(SecretString::from(DEMO_BASIC_PASSWORD)),
+        bridge: None,
     };
     let wizard = Wizard::new(vec![account.clone()], AccountForm::from_account(&account));
     Ok(Demo {
@@ -164,6 +165,7 @@ pub async fn start_practice() -> Result<Practice, DemoError> {
         state_file: None,
         open_browser: true,
         demo_password: None,
+        bridge: None,
     };
     let wizard = Wizard::new(accounts.clone(), AccountForm::from_account(&service));
     Ok(Practice {

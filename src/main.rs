@@ -127,6 +127,13 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         state_file: mailconnect::state::StateFile::default_location(),
         open_browser: true,
         demo_password: None,
+        bridge: mailconnect::cli_bridge::default_spool().ok().map(|spool| {
+            mailconnect::runner::WindowBridge {
+                spool,
+                port: 2525,
+                tls_port: 2465,
+            }
+        }),
     };
     let mut wizard = Wizard::new(config.accounts.clone(), form);
     wizard.presets = presets;

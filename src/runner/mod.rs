@@ -18,13 +18,23 @@ use crate::verify::CheckReport;
 use crate::verify::{self, CheckContext, MailCredentials, Protocol};
 use crate::wizard::{Effect, Event};
 
+mod devices;
 mod home;
 
-/// What background work reports to the window: the wizard's results and the accounts home's.
+pub use devices::{BridgeStatus, DeviceRow, DevicesEvent, WindowBridge};
+
+/// What background work reports to the window: the wizard's results, the accounts home's and the devices page's.
 #[derive(Debug)]
 pub enum AppEvent {
     Wizard(Event),
     Home(HomeEvent),
+    Devices(DevicesEvent),
+}
+
+impl From<DevicesEvent> for AppEvent {
+    fn from(event: DevicesEvent) -> AppEvent {
+        AppEvent::Devices(event)
+    }
 }
 
 impl From<Event> for AppEvent {
@@ -54,6 +64,8 @@ pub struct Services {
     pub open_browser: bool,
     /// The demo's old Basic Auth password, shown on the reminder step instead of reading the keyring.
     pub demo_password: Option<SecretString>,
+    /// The bridge for scanners and programs, run in the window's session; `None` offers none (the demo).
+    pub bridge: Option<WindowBridge>,
 }
 
 /// What the window itself must do: things only it can (clipboard, opening a link, closing).
@@ -75,6 +87,8 @@ pub struct EffectRunner {
     checks_at_once: Arc<tokio::sync::Semaphore>,
     /// The running "Check now" tasks, so that Cancel can stop them.
     check_tasks: Vec<AbortHandle>,
+    /// The bridge, once started in this window.
+    bridge: devices::BridgeSlot,
 }
 
 impl Drop for EffectRunner {
@@ -99,6 +113,7 @@ impl EffectRunner {
             sign_in_task: None,
             checks_at_once: Arc::new(tokio::sync::Semaphore::new(crate::home::CHECKS_AT_ONCE)),
             check_tasks: Vec::new(),
+            bridge: devices::BridgeSlot::default(),
         };
         (runner, receiver)
     }

@@ -26,6 +26,8 @@ pub enum HomeAction {
     CancelChecks,
     /// The "Add many mailboxes" page.
     AddMany,
+    /// The "Programs and devices" page (the bridge).
+    Devices,
     /// Opens the group name box for the ticked mailboxes.
     AskGroup,
     /// Puts the ticked mailboxes in the typed group (an empty name takes them out of their group).
@@ -176,6 +178,13 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         }
         if ui.button("Add many…").clicked() {
             action = Some(HomeAction::AddMany);
+        }
+        if ui
+            .button("Programs and devices")
+            .on_hover_text("Scanners and programs that send mail with a password: they go through mailconnect.")
+            .clicked()
+        {
+            action = Some(HomeAction::Devices);
         }
 
     });

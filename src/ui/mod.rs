@@ -4,6 +4,7 @@
 
 use eframe::egui;
 mod check_save_pages;
+mod devices;
 mod explain;
 mod home;
 mod import;
@@ -39,6 +40,8 @@ pub enum Screen {
     Explain,
     /// "Add many mailboxes", from the accounts home.
     Import,
+    /// "Programs and devices": the bridge's devices and queue, from the accounts home.
+    Devices,
 }
 
 /// The window's application state.
@@ -48,6 +51,7 @@ pub struct WizardApp {
     screen: Screen,
     explain: explain::ExplainPage,
     import: import::ImportPage,
+    devices: devices::DevicesPage,
     /// Where Back on the explain page returns to.
     explain_return: Screen,
     /// The settings "Add mailbox" starts from: those the window opened with (the preset's or the first account's
@@ -117,6 +121,7 @@ impl WizardApp {
             screen: Screen::Wizard,
             explain: explain::ExplainPage::default(),
             import: import::ImportPage::default(),
+            devices: devices::DevicesPage::default(),
             explain_return: Screen::Wizard,
             next_health_check: None,
             runner,
@@ -135,6 +140,8 @@ impl WizardApp {
         if !self.home.rows.is_empty() {
             self.show_home();
         }
+        // The bridge runs while the window does, when any device is set up.
+        self.runner.start_bridge(true);
         self
     }
 
@@ -266,6 +273,11 @@ impl WizardApp {
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
             HomeAction::AddMany => self.screen = Screen::Import,
+            HomeAction::Devices => {
+                self.screen = Screen::Devices;
+                self.runner.start_bridge(false);
+                self.runner.read_devices();
+            }
             HomeAction::AskGroup => self.home.group_editor = Some(String::new()),
             HomeAction::ConfirmGroup => {
                 if let Some(name) = self.home.group_editor.take() {
@@ -366,6 +378,7 @@ impl eframe::App for WizardApp {
                         self.home.notice = Some(format!("The file could not be read: {error}"))
                     }
                 },
+                AppEvent::Devices(event) => self.devices.apply(event),
                 AppEvent::Home(event) => {
                     let imported = matches!(
                         &event,
@@ -406,6 +419,7 @@ impl eframe::App for WizardApp {
                 Screen::Home => "accounts".to_owned(),
                 Screen::Explain => "explain".to_owned(),
                 Screen::Import => "import".to_owned(),
+                Screen::Devices => "devices".to_owned(),
                 Screen::Wizard => format!("wizard-step-{}", self.wizard.step().number()),
             };
             report_first_frame(ui.ctx(), self.frames_drawn, &showing);
@@ -446,6 +460,40 @@ impl eframe::App for WizardApp {
                         self.runner.import_accounts(accounts);
                         self.import = import::ImportPage::default();
                         self.screen = Screen::Home;
+                    }
+                    None => {}
+                }
+            }
+            Screen::Devices => {
+                let mailboxes: Vec<String> = self
+                    .home
+                    .rows
+                    .iter()
+                    .map(|row| row.account.mailbox.clone())
+                    .collect();
+                match devices::devices_ui(ui, &mut self.devices, &mailboxes) {
+                    Some(devices::DevicesAction::Back) => {
+                        // The new device's password is not kept once the page is left.
+                        self.devices.just_added = None;
+                        self.screen = Screen::Home;
+                    }
+                    Some(devices::DevicesAction::Add {
+                        name,
+                        mailbox,
+                        plain_on_lan,
+                    }) => self.runner.add_device(name, mailbox, plain_on_lan),
+                    Some(devices::DevicesAction::Remove(user_name)) => {
+                        self.devices.confirm_remove = None;
+                        self.runner.remove_device(user_name);
+                    }
+                    Some(devices::DevicesAction::SendTest {
+                        row,
+                        password,
+                        port,
+                    }) => self.runner.send_test_message(row, password, port),
+                    Some(devices::DevicesAction::CopyPassword(password)) => {
+                        ui.ctx()
+                            .copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
                     }
                     None => {}
                 }

@@ -78,6 +78,11 @@ impl Home {
             state_file: Some(StateFile::at(folder.path().join("state.json"))),
             open_browser: false,
             demo_password: None,
+            bridge: Some(mailconnect::runner::WindowBridge {
+                spool: folder.path().join("spool"),
+                port: crate::support::free_port(),
+                tls_port: crate::support::free_port(),
+            }),
         };
         let form = AccountForm::from_account(&sandbox.account(MAILBOX));
         let wizard = Wizard::new(accounts.clone(), form);
@@ -723,5 +728,61 @@ fn mailboxes_on_the_organisations_app_are_checked_and_the_credentials_end_is_in_
         window.app().screen(),
         Screen::Home,
         "the button is off for a mailbox on the app"
+    );
+}
+
+#[test]
+fn a_device_is_added_sends_a_test_message_through_the_bridge_and_is_removed() {
+    let mut window = Home::open(&[MAILBOX], Duration::from_secs(3900));
+    window
+        .store
+        .save_sign_in(
+            MAILBOX,
+            &mailconnect::store::StoredTokens {
+                access_token: secrecy::SecretString::from(
+                    window.sandbox.mint_access_token(MAILBOX),
+                ),
+                refresh_token: secrecy::SecretString::from("not used here"),
+                access_token_expires_at: std::time::SystemTime::now() + Duration::from_secs(3600),
+                signed_in_as: Some(MAILBOX.to_owned()),
+                saved_at: std::time::SystemTime::now(),
+            },
+        )
+        .unwrap();
+    window.click("Programs and devices");
+    window.wait_for("Running on this computer");
+    assert!(window.shows("No devices yet."));
+    window.harness.get_by_label("Name").focus();
+    window.harness.step();
+    window
+        .harness
+        .get_by_label("Name")
+        .type_text("Scanner in reception");
+    window.harness.step();
+    window.click("Add device");
+    window.wait_for("Type these into \"Scanner in reception\"");
+    assert!(window.shows("scanner.in.reception"));
+    assert!(window.shows("The password is shown only now"));
+    window.click("Send a test message");
+    window.wait_for("The bridge took the test message");
+    window.wait_until("the message handed on to the provider", |home| {
+        home.sandbox.stats().messages_received == 1
+    });
+    window.wait_for("Nothing waiting.");
+    // Below the new device's settings: scrolled into view as a person would.
+    window
+        .harness
+        .get_by_label("Remove Scanner in reception")
+        .scroll_to_me();
+    window.click("Remove Scanner in reception");
+    window.harness.get_by_label("Yes, remove").scroll_to_me();
+    window.click("Yes, remove");
+    window.wait_for("No devices yet.");
+    window.click("Back");
+    assert_eq!(window.app().screen(), Screen::Home);
+    window.click("Programs and devices");
+    assert!(
+        !window.shows("The password is shown only now"),
+        "the password is gone once the page is left"
     );
 }

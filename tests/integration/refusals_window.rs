@@ -47,6 +47,7 @@ impl Window {
             state_file: None,
             open_browser: false,
             demo_password: None,
+            bridge: None,
         };
         let account = sandbox.account(MAILBOX);
         let wizard = Wizard::new(vec![account.clone()], AccountForm::from_account(&account));

@@ -1,0 +1,338 @@
+//! The window's "Programs and devices" work: the devices and their queue read from disk, a device added or removed,
+//! the bridge run inside the window's session, and a test message sent through it as the device.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::{EffectRunner, Services};
+use crate::bridge::devices::{Devices, devices_path};
+use crate::bridge::spool::{MessageState, Spool};
+use crate::bridge::{BridgeOptions, BridgeServices, RunningBridge};
+
+/// Where the window's bridge keeps its queue and listens.
+#[derive(Debug, Clone)]
+pub struct WindowBridge {
+    pub spool: std::path::PathBuf,
+    pub port: u16,
+    pub tls_port: u16,
+}
+
+/// A device as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub name: String,
+    pub user_name: String,
+    pub mailbox: String,
+    pub plain_on_lan: bool,
+    pub waiting: usize,
+    pub refused: usize,
+    pub last_problem: Option<String>,
+}
+
+/// Whether the bridge runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeStatus {
+    NotSetUp,
+    Starting,
+    /// Running in this window: the ports.
+    Running {
+        port: u16,
+        tls_port: u16,
+    },
+    /// The port is taken: most likely the bridge runs as a service already.
+    PortInUse {
+        port: u16,
+    },
+    Failed(String),
+}
+
+/// What the devices work reports.
+#[derive(Debug)]
+pub enum DevicesEvent {
+    Read(Result<Vec<DeviceRow>, String>),
+    Added {
+        row: DeviceRow,
+        password: SecretString,
+    },
+    NotAdded(String),
+    Bridge(BridgeStatus),
+    TestSent(Result<String, String>),
+}
+
+fn read_rows(services: &Services) -> Result<Vec<DeviceRow>, String> {
+    let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge) else {
+        return Ok(Vec::new());
+    };
+    let devices = Devices::load(&devices_path(config_file.path())).map_err(|e| e.to_string())?;
+    let queued = Spool::open(&bridge.spool)
+        .and_then(|spool| spool.envelopes())
+        .unwrap_or_default();
+    Ok(devices
+        .devices
+        .iter()
+        .map(|device| {
+            let mine: Vec<_> = queued
+                .iter()
+                .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
+                .collect();
+            DeviceRow {
+                name: device.name.clone(),
+                user_name: device.user_name.clone(),
+                mailbox: device.mailbox.clone(),
+                plain_on_lan: device.plain_on_lan,
+                waiting: mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Waiting)
+                    .count(),
+                refused: mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Refused)
+                    .count(),
+                last_problem: mine.iter().rev().find_map(|e| e.last_error.clone()),
+            }
+        })
+        .collect())
+}
+
+impl EffectRunner {
+    /// Reads the devices and their queue.
+    pub fn read_devices(&self) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let rows = tokio::task::spawn_blocking(move || read_rows(&services))
+                .await
+                .unwrap_or_else(|error| Err(error.to_string()));
+            reporter.send(DevicesEvent::Read(rows));
+        });
+    }
+
+    /// Adds a device; its password comes back once.
+    pub fn add_device(&self, name: String, mailbox: String, plain_on_lan: bool) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let added = tokio::task::spawn_blocking(move || {
+                let config_file = services
+                    .config_file
+                    .as_ref()
+                    .ok_or_else(|| "the demo keeps no devices".to_owned())?;
+                let path = devices_path(config_file.path());
+                let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
+                let (device, password) = devices
+                    .add(&name, &mailbox, plain_on_lan)
+                    .map_err(|e| e.to_string())?;
+                devices.save(&path).map_err(|e| e.to_string())?;
+                Ok::<_, String>((device, password))
+            })
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()));
+            match added {
+                Ok((device, password)) => reporter.send(DevicesEvent::Added {
+                    row: DeviceRow {
+                        name: device.name,
+                        user_name: device.user_name,
+                        mailbox: device.mailbox,
+                        plain_on_lan: device.plain_on_lan,
+                        waiting: 0,
+                        refused: 0,
+                        last_problem: None,
+                    },
+                    password,
+                }),
+                Err(error) => reporter.send(DevicesEvent::NotAdded(error)),
+            }
+        });
+    }
+
+    /// Removes a device; it can no longer sign in.
+    pub fn remove_device(&self, user_name: String) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let services_for_read = services.clone();
+            let rows = tokio::task::spawn_blocking(move || {
+                if let Some(config_file) = &services.config_file {
+                    let path = devices_path(config_file.path());
+                    let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
+                    devices.remove(&user_name);
+                    devices.save(&path).map_err(|e| e.to_string())?;
+                }
+                read_rows(&services_for_read)
+            })
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()));
+            reporter.send(DevicesEvent::Read(rows));
+        });
+    }
+
+    /// Starts the bridge inside this window's session (once); a port already in use is reported as such. With
+    /// `only_with_devices`, nothing is opened while no device is set up.
+    pub fn start_bridge(&self, only_with_devices: bool) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        let slot = self.bridge.clone();
+        self.runtime.spawn(async move {
+            let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge)
+            else {
+                reporter.send(DevicesEvent::Bridge(BridgeStatus::NotSetUp));
+                return;
+            };
+            if only_with_devices
+                && Devices::load(&devices_path(config_file.path()))
+                    .map_or(true, |devices| devices.devices.is_empty())
+            {
+                return;
+            }
+            if let Some(running) = slot.lock().await.as_ref() {
+                let status = BridgeStatus::Running {
+                    port: running.listening[0].port(),
+                    tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
+                };
+                reporter.send(DevicesEvent::Bridge(status));
+                return;
+            }
+            let options = BridgeOptions {
+                listen: vec![std::net::SocketAddr::from(([127, 0, 0, 1], bridge.port))],
+                implicit_tls: vec![std::net::SocketAddr::from((
+                    [127, 0, 0, 1],
+                    bridge.tls_port,
+                ))],
+                allow: Vec::new(),
+                spool: bridge.spool.clone(),
+                config_file: config_file.clone(),
+                devices_file: devices_path(config_file.path()),
+                host_name: "localhost".to_owned(),
+                first_retry: std::time::Duration::from_secs(60),
+            };
+            let bridge_services = BridgeServices {
+                store: services.store.clone(),
+                trust: services.trust.clone(),
+                timeouts: services.timeouts,
+            };
+            let status = match crate::bridge::start(options, bridge_services).await {
+                Ok(running) => {
+                    let status = BridgeStatus::Running {
+                        port: running.listening[0].port(),
+                        tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
+                    };
+                    *slot.lock().await = Some(running);
+                    status
+                }
+                Err(error) if error.to_string().contains("Address already in use") => {
+                    BridgeStatus::PortInUse { port: bridge.port }
+                }
+                Err(error) => BridgeStatus::Failed(format!("{error:#}")),
+            };
+            reporter.send(DevicesEvent::Bridge(status));
+        });
+    }
+
+    /// Sends a test message through the bridge as the device (on this computer: no TLS needed), addressed to its
+    /// mailbox, then reads the queue again until it has gone (or a minute passed).
+    pub fn send_test_message(&self, row: DeviceRow, password: SecretString, port: u16) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let sent = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                test_message(port, &row, &password),
+            )
+            .await
+            .unwrap_or_else(|_| Err("the bridge did not answer in 30 seconds".to_owned()));
+            reporter.send(DevicesEvent::TestSent(sent));
+            for _ in 0..30 {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                let services = services.clone();
+                let rows = tokio::task::spawn_blocking(move || read_rows(&services))
+                    .await
+                    .unwrap_or_else(|error| Err(error.to_string()));
+                let done = rows
+                    .as_ref()
+                    .is_ok_and(|rows| rows.iter().all(|row| row.waiting == 0));
+                reporter.send(DevicesEvent::Read(rows));
+                if done {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// The SMTP conversation of a device on this computer: AUTH PLAIN, one message to its own mailbox.
+async fn test_message(
+    port: u16,
+    row: &DeviceRow,
+    password: &SecretString,
+) -> Result<String, String> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|error| format!("the bridge cannot be reached: {error}"))?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let reply =
+        async |read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| -> Result<String, String> {
+            let mut text = String::new();
+            loop {
+                let mut line = String::new();
+                let n = (&mut *read)
+                    .take(4096)
+                    .read_line(&mut line)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("the bridge closed the connection".to_owned());
+                }
+                text.push_str(&line);
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return Ok(text.trim_end().to_owned());
+                }
+            }
+        };
+    let expect = |text: String, code: &str| {
+        if text.starts_with(code) {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    };
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!(
+        "\0{}\0{}",
+        row.user_name,
+        password.expose_secret()
+    ));
+    expect(reply(&mut read).await?, "220")?;
+    let steps: [(String, &str); 5] = [
+        ("EHLO mailconnect-window\r\n".to_owned(), "250"),
+        (format!("AUTH PLAIN {plain}\r\n"), "235"),
+        (format!("MAIL FROM:<{}>\r\n", row.mailbox), "250"),
+        (format!("RCPT TO:<{}>\r\n", row.mailbox), "250"),
+        ("DATA\r\n".to_owned(), "354"),
+    ];
+    for (command, code) in steps {
+        write
+            .write_all(command.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        expect(reply(&mut read).await?, code)?;
+    }
+    let message = format!(
+        "From: {mailbox}\r\nTo: {mailbox}\r\nSubject: mailconnect test message from {name}\r\n\r\nThis message went \
+         through the mailconnect bridge as \"{name}\" would send it.\r\n.\r\n",
+        mailbox = row.mailbox,
+        name = row.name
+    );
+    write
+        .write_all(message.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let queued = expect(reply(&mut read).await?, "250")?;
+    let _ = write.write_all(b"QUIT\r\n").await;
+    Ok(queued)
+}
+
+/// The window's bridge, once started.
+pub type BridgeSlot = Arc<tokio::sync::Mutex<Option<RunningBridge>>>;
