@@ -31,6 +31,20 @@ pub struct DeviceRow {
     pub last_problem: Option<String>,
 }
 
+/// A queued message as the page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRow {
+    pub device: String,
+    pub received_at: u64,
+    pub recipients: usize,
+    pub size: u64,
+    pub refused: bool,
+    pub attempts: u32,
+    pub next_attempt_at: u64,
+    pub waiting_for_sign_in: bool,
+    pub last_problem: Option<String>,
+}
+
 /// Whether the bridge runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BridgeStatus {
@@ -51,7 +65,7 @@ pub enum BridgeStatus {
 /// What the devices work reports.
 #[derive(Debug)]
 pub enum DevicesEvent {
-    Read(Result<Vec<DeviceRow>, String>),
+    Read(Result<(Vec<DeviceRow>, Vec<QueuedRow>), String>),
     Added {
         row: DeviceRow,
         password: SecretString,
@@ -61,15 +75,37 @@ pub enum DevicesEvent {
     TestSent(Result<String, String>),
 }
 
-fn read_rows(services: &Services) -> Result<Vec<DeviceRow>, String> {
+fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), String> {
     let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let devices = Devices::load(&devices_path(config_file.path())).map_err(|e| e.to_string())?;
     let queued = Spool::open(&bridge.spool)
         .and_then(|spool| spool.envelopes())
         .unwrap_or_default();
-    Ok(devices
+    let names: std::collections::HashMap<String, String> = devices
+        .devices
+        .iter()
+        .map(|device| (device.user_name.to_ascii_lowercase(), device.name.clone()))
+        .collect();
+    let queue = queued
+        .iter()
+        .map(|envelope| QueuedRow {
+            device: names
+                .get(&envelope.device.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_else(|| envelope.device.clone()),
+            received_at: envelope.received_at,
+            recipients: envelope.recipients.len(),
+            size: envelope.size,
+            refused: envelope.state == MessageState::Refused,
+            attempts: envelope.attempts,
+            next_attempt_at: envelope.next_attempt_at,
+            waiting_for_sign_in: envelope.waiting_for_sign_in.is_some(),
+            last_problem: envelope.last_error.clone(),
+        })
+        .collect();
+    let rows = devices
         .devices
         .iter()
         .map(|device| {
@@ -93,7 +129,8 @@ fn read_rows(services: &Services) -> Result<Vec<DeviceRow>, String> {
                 last_problem: mine.iter().rev().find_map(|e| e.last_error.clone()),
             }
         })
-        .collect())
+        .collect();
+    Ok((rows, queue))
 }
 
 impl EffectRunner {
@@ -219,6 +256,12 @@ impl EffectRunner {
                         tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
                     };
                     *slot.lock().await = Some(running);
+                    // What waits or was refused shows at once (the home's notice, the page).
+                    let services = services.clone();
+                    let rows = tokio::task::spawn_blocking(move || read_rows(&services))
+                        .await
+                        .unwrap_or_else(|error| Err(error.to_string()));
+                    reporter.send(DevicesEvent::Read(rows));
                     status
                 }
                 Err(error) if error.to_string().contains("Address already in use") => {
@@ -251,7 +294,7 @@ impl EffectRunner {
                     .unwrap_or_else(|error| Err(error.to_string()));
                 let done = rows
                     .as_ref()
-                    .is_ok_and(|rows| rows.iter().all(|row| row.waiting == 0));
+                    .is_ok_and(|(rows, _)| rows.iter().all(|row| row.waiting == 0));
                 reporter.send(DevicesEvent::Read(rows));
                 if done {
                     break;

@@ -21,7 +21,7 @@ use crate::wizard::{Effect, Event};
 mod devices;
 mod home;
 
-pub use devices::{BridgeStatus, DeviceRow, DevicesEvent, WindowBridge};
+pub use devices::{BridgeStatus, DeviceRow, DevicesEvent, QueuedRow, WindowBridge};
 
 /// What background work reports to the window: the wizard's results, the accounts home's and the devices page's.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::theme::Palette;
-use crate::runner::{BridgeStatus, DeviceRow, DevicesEvent};
+use crate::runner::{BridgeStatus, DeviceRow, DevicesEvent, QueuedRow};
 
 /// A device just added: the only moment its password exists outside the device.
 pub struct JustAdded {
@@ -20,6 +20,7 @@ pub struct JustAdded {
 /// The page's state.
 pub struct DevicesPage {
     pub rows: Vec<DeviceRow>,
+    pub queue: Vec<QueuedRow>,
     pub status: BridgeStatus,
     pub name: String,
     pub mailbox: String,
@@ -34,6 +35,7 @@ impl Default for DevicesPage {
     fn default() -> DevicesPage {
         DevicesPage {
             rows: Vec::new(),
+            queue: Vec::new(),
             status: BridgeStatus::Starting,
             name: String::new(),
             mailbox: String::new(),
@@ -49,7 +51,10 @@ impl Default for DevicesPage {
 impl DevicesPage {
     pub fn apply(&mut self, event: DevicesEvent) {
         match event {
-            DevicesEvent::Read(Ok(rows)) => self.rows = rows,
+            DevicesEvent::Read(Ok((rows, queue))) => {
+                self.rows = rows;
+                self.queue = queue;
+            }
             DevicesEvent::Read(Err(problem)) => self.problem = Some(problem),
             DevicesEvent::Added { row, password } => {
                 self.adding = false;
@@ -161,6 +166,10 @@ pub fn devices_ui(
                     add_ui(ui, page, mailboxes, &mut action);
                     ui.separator();
                     list_ui(ui, page, &mut action);
+                    if !page.queue.is_empty() {
+                        ui.separator();
+                        queue_ui(ui, &page.queue);
+                    }
                 });
         });
     action
@@ -362,5 +371,50 @@ fn list_ui(ui: &mut Ui, page: &mut DevicesPage, action: &mut Option<DevicesActio
                 }
             }
         });
+    }
+}
+
+/// Every message in the queue, oldest first, with where it stands.
+fn queue_ui(ui: &mut Ui, queue: &[QueuedRow]) {
+    ui.heading("Waiting to be sent");
+    let palette = Palette::of(ui);
+    let now = crate::words::now_unix();
+    for message in queue {
+        let received = crate::words::unix_time(message.received_at)
+            .map(|at| {
+                chrono::DateTime::<chrono::Local>::from(at)
+                    .format("%-d %b %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let state = if message.refused {
+            "refused by the provider; it will not be sent".to_owned()
+        } else if message.waiting_for_sign_in {
+            "waits for the mailbox to be signed in again".to_owned()
+        } else if message.next_attempt_at > now {
+            format!(
+                "tried {} times; next try in {} s",
+                message.attempts,
+                message.next_attempt_at - now
+            )
+        } else {
+            "being sent".to_owned()
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("{received}, from {}", message.device)).strong());
+            ui.label(format!(
+                "{}, {} KB: {state}",
+                crate::words::count(message.recipients as u64, "recipient", "recipients"),
+                message.size.div_ceil(1024)
+            ));
+        });
+        if let Some(problem) = &message.last_problem {
+            let colour = if message.refused {
+                palette.fail
+            } else {
+                palette.text
+            };
+            ui.label(RichText::new(problem).color(colour));
+        }
     }
 }

@@ -378,7 +378,16 @@ impl eframe::App for WizardApp {
                         self.home.notice = Some(format!("The file could not be read: {error}"))
                     }
                 },
-                AppEvent::Devices(event) => self.devices.apply(event),
+                AppEvent::Devices(event) => {
+                    self.devices.apply(event);
+                    let refused = self.devices.queue.iter().filter(|m| m.refused).count();
+                    if refused > 0 {
+                        self.home.notice = Some(format!(
+                            "The provider refused {} from the practice's devices. Programs and devices shows why.",
+                            crate::words::count(refused as u64, "message", "messages")
+                        ));
+                    }
+                }
                 AppEvent::Home(event) => {
                     let imported = matches!(
                         &event,

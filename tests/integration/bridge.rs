@@ -40,6 +40,7 @@ fn add_device(setup: &Setup, name: &str) -> Device {
 struct Bridge {
     child: Child,
     port: u16,
+    tls_port: u16,
     log: Arc<Mutex<String>>,
 }
 
@@ -74,7 +75,12 @@ impl Bridge {
                 log.push('\n');
             }
         });
-        let bridge = Bridge { child, port, log };
+        let bridge = Bridge {
+            child,
+            port,
+            tls_port,
+            log,
+        };
         assert!(
             wait_until(Duration::from_secs(30), || bridge
                 .log()
@@ -105,15 +111,20 @@ impl Drop for Bridge {
 
 const PYTHON_DEVICE: &str = r#"
 import smtplib, ssl, sys
-mode, port, user, password, sender, subject, size = sys.argv[1:8]
+mode, port, user, password, sender, subject, size, host = sys.argv[1:9]
 context = ssl.create_default_context()
 context.check_hostname = False
 context.verify_mode = ssl.CERT_NONE
 try:
-    s = smtplib.SMTP("127.0.0.1", int(port), timeout=60)
-    s.ehlo()
-    s.starttls(context=context)
-    s.ehlo()
+    if mode == "ssl":
+        s = smtplib.SMTP_SSL(host, int(port), timeout=60, context=context)
+        s.ehlo()
+    else:
+        s = smtplib.SMTP(host, int(port), timeout=60)
+        s.ehlo()
+        if mode != "plain":
+            s.starttls(context=context)
+            s.ehlo()
     if mode != "no-auth":
         s.login(user, password)
     body = "Hello from smtplib.\r\n"
@@ -129,6 +140,9 @@ except smtplib.SMTPResponseException as error:
     sys.exit(1)
 except smtplib.SMTPRecipientsRefused as error:
     print("refused %s" % error.recipients)
+    sys.exit(1)
+except smtplib.SMTPNotSupportedError as error:
+    print("refused no sign-in offered: %s" % error)
     sys.exit(1)
 "#;
 
@@ -146,6 +160,23 @@ fn python_send(
         .arg(port.to_string())
         .args([&device.user, &device.password, sender, subject])
         .arg(size.to_string())
+        .arg("127.0.0.1")
+        .output()
+        .unwrap()
+}
+
+/// As [`python_send`], to `host` (an address of this computer on the network).
+fn python_send_to(
+    host: &str,
+    port: u16,
+    device: &Device,
+    mode: &str,
+    subject: &str,
+) -> std::process::Output {
+    Command::new(require_program("python3"))
+        .args(["-c", PYTHON_DEVICE, mode])
+        .arg(port.to_string())
+        .args([&device.user, &device.password, MAILBOX, subject, "0", host])
         .output()
         .unwrap()
 }
@@ -218,12 +249,12 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
     let msmtp = msmtp.wait_with_output().unwrap();
     assert!(msmtp.status.success(), "msmtp: {}", stderr(&msmtp));
 
-    // swaks on this computer without TLS: signing in is allowed on loopback.
+    // swaks on this computer without TLS (signing in is allowed on loopback), with AUTH LOGIN.
     let swaks = Command::new(require_program("swaks"))
         .args(["--server", "127.0.0.1", "--port", &bridge.port.to_string()])
         .args([
             "--auth",
-            "PLAIN",
+            "LOGIN",
             "--auth-user",
             &scanner.user,
             "--auth-password",
@@ -240,6 +271,17 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
         .unwrap();
     assert!(swaks.status.success(), "swaks: {}", stdout(&swaks));
 
+    // SMTP over TLS from the first byte, on the second port.
+    let over_tls = python_send(
+        bridge.tls_port,
+        &scanner,
+        "ssl",
+        MAILBOX,
+        "Over implicit TLS",
+        0,
+    );
+    assert_eq!(stdout(&over_tls).trim(), "sent", "{}", stderr(&over_tls));
+
     // A 25 MB message is streamed through.
     let big = python_send(
         bridge.port,
@@ -252,7 +294,7 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
     assert_eq!(stdout(&big).trim(), "sent", "{}", stderr(&big));
 
     assert!(
-        wait_until(Duration::from_secs(60), || arrived(&setup).len() == 4),
+        wait_until(Duration::from_secs(60), || arrived(&setup).len() == 5),
         "arrived: {:?}\n{}",
         arrived(&setup),
         bridge.log()
@@ -265,7 +307,13 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
         "{messages:?}"
     );
     let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
-    for subject in ["From smtplib", "From msmtp", "From swaks", "Big scan"] {
+    for subject in [
+        "From smtplib",
+        "From msmtp",
+        "From swaks",
+        "Over implicit TLS",
+        "Big scan",
+    ] {
         assert!(
             subjects.contains(&subject),
             "{subject} missing: {subjects:?}"
@@ -309,7 +357,7 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
         stdout(&refused)
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(arrived(&setup).len(), 4, "nothing refused was sent on");
+    assert_eq!(arrived(&setup).len(), 5, "nothing refused was sent on");
 
     // The passwords exist only on the devices: the devices file holds Argon2id hashes.
     let devices_file = std::fs::read_to_string(setup.home_path().join("devices.toml")).unwrap();
@@ -339,6 +387,30 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
             let mut greeting = String::new();
             BufReader::new(stream).read_line(&mut greeting).unwrap();
             assert!(greeting.starts_with("554 "), "{greeting}");
+            // Allowed, from the network: signing in only after STARTTLS.
+            let allowed = format!("{address}/32");
+            let lan_allowed = Bridge::start(&setup, &spool_of(&setup), &["--allow", &allowed]);
+            let host = address.to_string();
+            let plain = python_send_to(
+                &host,
+                lan_allowed.port,
+                &scanner,
+                "plain",
+                "Plain on the LAN",
+            );
+            assert!(
+                stdout(&plain).starts_with("refused no sign-in offered"),
+                "{}",
+                stdout(&plain)
+            );
+            let secured = python_send_to(
+                &host,
+                lan_allowed.port,
+                &scanner,
+                "send",
+                "STARTTLS on the LAN",
+            );
+            assert_eq!(stdout(&secured).trim(), "sent", "{}", stderr(&secured));
         }
         other => eprintln!("no network address to test the allow-list from ({other:?})"),
     }
@@ -567,4 +639,98 @@ fn an_ended_sign_in_keeps_mail_queued_until_the_mailbox_signs_in_again() {
         "{}",
         bridge.log()
     );
+}
+
+/// A permanent refusal from the provider (here Exchange's 5.7.60 at MAIL FROM, from the sandbox's responder) is kept
+/// in the queue as refused, with the provider's words, and not tried again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
+    use mailconnect::bridge::devices::Devices;
+    use mailconnect::bridge::spool::{MessageState, Spool};
+    use mailconnect::bridge::{BridgeOptions, BridgeServices};
+    use mailconnect::store::{StoreAccess, StoredTokens, TokenStore};
+    use secrecy::{ExposeSecret, SecretString};
+
+    let sandbox =
+        crate::support::quick_sandbox(mailconnect::sandbox::SandboxOptions::default()).await;
+    let (store, _items) = TokenStore::in_memory();
+    store
+        .save_sign_in(
+            MAILBOX,
+            &StoredTokens {
+                access_token: SecretString::from(sandbox.mint_access_token(MAILBOX)),
+                refresh_token: SecretString::from("not used here"),
+                access_token_expires_at: std::time::SystemTime::now() + Duration::from_secs(3600),
+                signed_in_as: Some(MAILBOX.to_owned()),
+                saved_at: std::time::SystemTime::now(),
+            },
+        )
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let config_file = ConfigFile::at(folder.path().join("config.toml"));
+    config_file
+        .save(&mailconnect::config::Config {
+            accounts: vec![sandbox.account(MAILBOX)],
+            timeouts: crate::support::test_timeouts(),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut devices = Devices::default();
+    let (device, password) = devices.add("Scanner", MAILBOX, false).unwrap();
+    devices.save(&folder.path().join("devices.toml")).unwrap();
+    let running = mailconnect::bridge::start(
+        BridgeOptions {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            implicit_tls: Vec::new(),
+            allow: Vec::new(),
+            spool: folder.path().join("spool"),
+            config_file,
+            devices_file: folder.path().join("devices.toml"),
+            host_name: "localhost".to_owned(),
+            first_retry: Duration::from_secs(1),
+        },
+        BridgeServices {
+            store: StoreAccess::Memory(store),
+            trust: mailconnect::tls::Trust::new(None).unwrap(),
+            timeouts: crate::support::test_timeouts(),
+        },
+    )
+    .await
+    .unwrap();
+    sandbox.inject(mailconnect::sandbox::Fault::SmtpMailFromReply(
+        "550 5.7.60 SMTP; Client does not have permissions to send as this sender".to_owned(),
+    ));
+    let sent = python_send(
+        running.listening[0].port(),
+        &Device {
+            user: device.user_name.clone(),
+            password: password.expose_secret().to_owned(),
+        },
+        "plain",
+        MAILBOX,
+        "Refused upstream",
+        0,
+    );
+    assert_eq!(stdout(&sent).trim(), "sent", "{}", stderr(&sent));
+    let spool = Spool::open(folder.path().join("spool")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || spool
+            .envelopes()
+            .unwrap()
+            .first()
+            .is_some_and(|envelope| envelope.state == MessageState::Refused)),
+        "{:?}",
+        spool.envelopes()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let envelope = spool.envelopes().unwrap().remove(0);
+    assert_eq!(envelope.attempts, 1, "a refusal is not tried again");
+    assert!(
+        envelope
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("5.7.60")),
+        "{envelope:?}"
+    );
+    assert_eq!(sandbox.stats().messages_received, 0);
 }
