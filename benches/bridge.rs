@@ -172,6 +172,7 @@ fn main() {
                 devices_file,
                 host_name: "localhost".to_owned(),
                 first_retry: Duration::from_secs(1),
+                bounce: true,
             },
             BridgeServices {
                 store: StoreAccess::Memory(store.clone()),

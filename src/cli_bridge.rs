@@ -35,6 +35,9 @@ pub struct BridgeArgs {
     /// doubles with each further failure, up to 30 minutes.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     first_retry: u64,
+    /// When the provider refuses a message for good, also tell the mailbox in a message of its own.
+    #[arg(long)]
+    bounce: bool,
     /// Run the bridge as a systemd user service with these settings, started now, at every boot (lingering),
     /// and again after a failure (Linux).
     #[arg(long, conflicts_with = "uninstall")]
@@ -83,6 +86,9 @@ fn unit_arguments(args: &BridgeArgs) -> Vec<String> {
     for allowed in &args.allow {
         arguments.push("--allow".to_owned());
         arguments.push(allowed.to_string());
+    }
+    if args.bounce {
+        arguments.push("--bounce".to_owned());
     }
     if let Some(spool) = &args.spool {
         arguments.push("--spool".to_owned());
@@ -231,6 +237,7 @@ pub fn run_bridge(
         devices_file: devices_path(config_file.path()),
         host_name: host_name(),
         first_retry: std::time::Duration::from_secs(args.first_retry.max(1)),
+        bounce: args.bounce,
     };
     let services = BridgeServices {
         store: crate::store::StoreAccess::Keyring {

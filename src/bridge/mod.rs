@@ -42,6 +42,8 @@ pub struct BridgeOptions {
     pub host_name: String,
     /// The wait after a message's first temporary failure; it doubles with each further one (up to 30 minutes).
     pub first_retry: std::time::Duration,
+    /// On a permanent refusal, also send the mailbox a message saying which message was refused and why.
+    pub bounce: bool,
 }
 
 impl BridgeOptions {

@@ -107,6 +107,7 @@ async fn round(
                     sent,
                     first_retry,
                     ignore_waits,
+                    bounce: options.bounce,
                 };
                 round.run(account, queue, &context).await
             }
@@ -117,6 +118,9 @@ async fn round(
     waits.into_iter().flatten().min()
 }
 
+/// The device name of the bridge's own bounce messages.
+const BOUNCE_DEVICE: &str = "mailconnect-bounce";
+
 /// One mailbox's part of a round.
 struct MailboxRound<'a> {
     spool: &'a Spool,
@@ -124,6 +128,7 @@ struct MailboxRound<'a> {
     sent: &'a SendTimes,
     first_retry: Duration,
     ignore_waits: bool,
+    bounce: bool,
 }
 
 impl MailboxRound<'_> {
@@ -140,6 +145,8 @@ impl MailboxRound<'_> {
             sent,
             ..
         } = *self;
+        // A bounce queued in this round goes in the next, a second later.
+        let mut bounced = false;
         let mut renew = Renew::IfLessThan(TOKEN_MARGIN);
         for mut envelope in queue {
             let now = unix_now();
@@ -209,6 +216,16 @@ impl MailboxRound<'_> {
                     if let Err(error) = spool.write_envelope(&envelope).await {
                         tracing::error!(%error, "the refusal could not be recorded");
                     }
+                    // A bounce is never bounced: a refusal of one stays a notice.
+                    if self.bounce && envelope.device != BOUNCE_DEVICE {
+                        let words = failure_words(&failure);
+                        match spool.enqueue_bounce(&envelope, &words, BOUNCE_DEVICE).await {
+                            Ok(_) => bounced = true,
+                            Err(error) => {
+                                tracing::error!(%error, "the bounce could not be queued")
+                            }
+                        }
+                    }
                 }
                 Err(Failure::Server(failure)) => {
                     return postpone(
@@ -227,7 +244,7 @@ impl MailboxRound<'_> {
                 }
             }
         }
-        None
+        bounced.then_some(Duration::from_secs(1))
     }
 }
 

@@ -168,6 +168,37 @@ impl Spool {
         Ok(envelope)
     }
 
+    /// Queues a message to `refused`'s mailbox saying the provider refused it and why (a bounce), as `device`.
+    pub async fn enqueue_bounce(
+        &self,
+        refused: &Envelope,
+        words: &str,
+        device: &str,
+    ) -> Result<Envelope, ReceiveError> {
+        let received = crate::words::unix_time(refused.received_at)
+            .map(|at| chrono::DateTime::<chrono::Utc>::from(at).to_rfc2822())
+            .unwrap_or_default();
+        let recipients = refused.recipients.join(", ");
+        // Lines of the reason are kept short and never start a line with a dot.
+        let reason: String = words.replace(['\r', '\n'], " ").chars().take(900).collect();
+        let text = format!(
+            "From: mailconnect bridge <{mailbox}>\r\nTo: {mailbox}\r\nSubject: Not delivered: a message from \
+             {device_name}\r\nAuto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe \
+             provider refused a message that {device_name} sent through mailconnect on {received}, to {recipients}.\r\n\
+             It will not be sent again by itself.\r\n\r\nThe provider said: {reason}\r\n.\r\n",
+            mailbox = refused.mailbox,
+            device_name = refused.device,
+        );
+        let mut reader = text.as_bytes();
+        self.receive(
+            &mut reader,
+            device,
+            &refused.mailbox,
+            std::slice::from_ref(&refused.mailbox),
+        )
+        .await
+    }
+
     /// Copies the DATA lines into `part`, undoing dot-stuffing, bounded in size; syncs it. Returns the size.
     async fn receive_into(
         &self,

@@ -243,6 +243,7 @@ impl EffectRunner {
                 devices_file: devices_path(config_file.path()),
                 host_name: "localhost".to_owned(),
                 first_retry: std::time::Duration::from_secs(60),
+                bounce: true,
             };
             let bridge_services = BridgeServices {
                 store: services.store.clone(),

@@ -688,6 +688,7 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
             devices_file: folder.path().join("devices.toml"),
             host_name: "localhost".to_owned(),
             first_retry: Duration::from_secs(1),
+            bounce: true,
         },
         BridgeServices {
             store: StoreAccess::Memory(store),
@@ -722,8 +723,15 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
         "{:?}",
         spool.envelopes()
     );
+    // The bounce waits for the next round, a second later: by then the provider takes mail again.
+    sandbox.clear_faults();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let envelope = spool.envelopes().unwrap().remove(0);
+    let envelope = spool
+        .envelopes()
+        .unwrap()
+        .into_iter()
+        .find(|envelope| envelope.device == device.user_name)
+        .unwrap();
     assert_eq!(envelope.attempts, 1, "a refusal is not tried again");
     assert!(
         envelope
@@ -732,5 +740,18 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
             .is_some_and(|error| error.contains("5.7.60")),
         "{envelope:?}"
     );
-    assert_eq!(sandbox.stats().messages_received, 0);
+    // The bounce tells the mailbox.
+    assert!(
+        wait_until(Duration::from_secs(20), || sandbox
+            .stats()
+            .messages_received
+            == 1),
+        "{:?}",
+        spool.envelopes()
+    );
+    assert_eq!(
+        spool.envelopes().unwrap().len(),
+        1,
+        "only the refused message stays, for the admin to see"
+    );
 }
