@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use mailconnect::health::Health;
 use mailconnect::sandbox::{Fault, Sandbox};
-use mailconnect::ui::{HomeAction, Screen, WizardApp};
+use mailconnect::ui::{DevicesAction, HomeAction, Screen, WizardApp};
 use mailconnect::verify::Protocol;
 use mailconnect::wizard::{
     CheckRow, Intent, Page, Saving, SignIn, SignInMethod, Step, StoredPassword,
@@ -144,7 +144,67 @@ fn stops() -> Vec<Stop> {
                         .iter()
                         .all(|row| row.health == Health::Connected && row.imap.is_some())
             },
-            next: |t, _| {
+            next: |t, ctx| {
+                t.app.apply_home_action(ctx, HomeAction::Devices);
+            },
+        },
+        Stop {
+            file: "6g-devices-empty.png",
+            ready: |a| {
+                a.screen() == Screen::Devices
+                    && matches!(
+                        a.devices().status,
+                        mailconnect::runner::BridgeStatus::Running { .. }
+                    )
+            },
+            next: |t, ctx| {
+                t.app.apply_devices_action(
+                    ctx,
+                    DevicesAction::Add {
+                        name: "Scanner in reception".to_owned(),
+                        mailbox: mailconnect::demo::DEMO_MAILBOX.to_owned(),
+                        plain_on_lan: false,
+                    },
+                );
+            },
+        },
+        Stop {
+            file: "6h-device-added.png",
+            ready: |a| a.devices().just_added.is_some(),
+            next: |t, ctx| {
+                let added = t.app.devices().just_added.as_ref().expect("just added");
+                let (row, password) = (added.row.clone(), added.password.clone());
+                let mailconnect::runner::BridgeStatus::Running { port, .. } =
+                    t.app.devices().status
+                else {
+                    unreachable!("the bridge runs")
+                };
+                t.app.apply_devices_action(
+                    ctx,
+                    DevicesAction::SendTest {
+                        row,
+                        password,
+                        port,
+                    },
+                );
+            },
+        },
+        Stop {
+            file: "6i-device-test-sent.png",
+            ready: |a| {
+                a.devices()
+                    .just_added
+                    .as_ref()
+                    .is_some_and(|added| matches!(added.test, Some(Ok(_))))
+                    && a.devices().queue.is_empty()
+                    && a.devices().rows.iter().all(|row| row.waiting == 0)
+            },
+            next: |t, ctx| {
+                // The tour leaves no device behind.
+                let user_name = t.app.devices().rows[0].user_name.clone();
+                t.app
+                    .apply_devices_action(ctx, DevicesAction::Remove(user_name));
+                t.app.apply_devices_action(ctx, DevicesAction::Back);
                 t.app.show_import_with(
                     "billing@smile-dental.example, dr.lee@smile-dental.example\nhygiene@smile-dental.example\n\
                      billing@smile-dental.example\nfront desk\nlocum@gmail.com",

@@ -18,11 +18,29 @@ pub const DEMO_KEYRING_SERVICE: &str = "mailconnect-demo";
 /// The made-up Basic Auth password the demo's reminder step shows.
 pub const DEMO_BASIC_PASSWORD: &str = "Winter2026!";
 
-/// Everything the demo window needs. Keep the sandbox alive as long as the window.
+/// Everything the demo window needs. Keep the sandbox (and the folder) alive as long as the window.
 pub struct Demo {
     pub sandbox: Sandbox,
     pub services: Services,
     pub wizard: Wizard,
+    /// The demo's settings, devices and queue: a temporary folder, removed when the demo ends.
+    pub folder: DemoFolder,
+}
+
+/// A folder removed when dropped.
+pub struct DemoFolder(pub std::path::PathBuf);
+
+impl Drop for DemoFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port free on this computer now (the demo's bridge must not take the real one's).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map_or(0, |address| address.port())
 }
 
 /// Starts the sandbox and prepares a wizard for the practice mailbox. The code is approved by itself after a few
@@ -37,23 +55,36 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
     .await
     .map_err(|error| DemoError::Sandbox(error.to_string()))?;
     let account = sandbox.account(DEMO_MAILBOX);
+    // Settings, devices and the bridge's queue live in a folder of the demo's own, never the real ones.
+    let folder = DemoFolder(std::env::temp_dir().join(format!(
+        "mailconnect-demo-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )));
+    std::fs::create_dir_all(&folder.0).map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    let config_file = crate::config::ConfigFile::at(folder.0.join("config.toml"));
     let services = Services {
         trust: Trust::new(None).map_err(DemoError::Trust)?,
         timeouts: Timeouts::default(),
         store: StoreAccess::Keyring {
             service: DEMO_KEYRING_SERVICE,
         },
-        config_file: None,
+        config_file: Some(config_file),
         state_file: None,
         open_browser: true,
         demo_password: Some(SecretString::from(DEMO_BASIC_PASSWORD)),
-        bridge: None,
+        bridge: Some(crate::runner::WindowBridge {
+            spool: folder.0.join("spool"),
+            port: free_port(),
+            tls_port: free_port(),
+        }),
     };
     let wizard = Wizard::new(vec![account.clone()], AccountForm::from_account(&account));
     Ok(Demo {
         sandbox,
         services,
         wizard,
+        folder,
     })
 }
 

@@ -143,7 +143,7 @@ pub fn devices_ui(
                     palette.text,
                 ),
                 BridgeStatus::NotSetUp => (
-                    "Not available here (the demo keeps no devices).".to_owned(),
+                    "Not available in this window.".to_owned(),
                     palette.text,
                 ),
                 BridgeStatus::Failed(problem) => (format!("Not running: {problem}"), palette.fail),
@@ -199,7 +199,10 @@ fn just_added_ui(
                     "this computer's name or address (127.0.0.1 for a program on it)".to_owned(),
                 ),
                 ("Port", port),
-                ("Sign-in", "on: user name and password".to_owned()),
+                (
+                    "Sign-in (SMTP AUTH)",
+                    "on, with the user name and password below".to_owned(),
+                ),
                 ("User name", added.row.user_name.clone()),
                 ("Password", added.password.expose_secret().to_owned()),
                 ("From address", added.row.mailbox.clone()),
@@ -248,11 +251,12 @@ fn just_added_ui(
         Some(Ok(reply)) => {
             ui.label(
                 RichText::new(format!(
-                    "The bridge took the test message ({reply}); it appears in {} shortly.",
+                    "The bridge took the test message; it arrives in {} shortly.",
                     added.row.mailbox
                 ))
                 .color(Palette::of(ui).pass),
-            );
+            )
+            .on_hover_text(reply.as_str());
         }
         Some(Err(problem)) => {
             ui.label(

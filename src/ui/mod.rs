@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use devices::{DevicesAction, DevicesPage};
 pub use home::HomeAction;
 
 use crate::config::Account;
@@ -154,6 +155,39 @@ impl WizardApp {
     }
 
     /// The home's state, to tick rows or type a filter as a person would (the screenshot tour).
+    /// The "Programs and devices" page's state.
+    pub fn devices(&self) -> &DevicesPage {
+        &self.devices
+    }
+
+    /// Does what a control of the "Programs and devices" page asks.
+    pub fn apply_devices_action(&mut self, ctx: &egui::Context, action: DevicesAction) {
+        match action {
+            DevicesAction::Back => {
+                // The new device's password is not kept once the page is left.
+                self.devices.just_added = None;
+                self.screen = Screen::Home;
+            }
+            DevicesAction::Add {
+                name,
+                mailbox,
+                plain_on_lan,
+            } => self.runner.add_device(name, mailbox, plain_on_lan),
+            DevicesAction::Remove(user_name) => {
+                self.devices.confirm_remove = None;
+                self.runner.remove_device(user_name);
+            }
+            DevicesAction::SendTest {
+                row,
+                password,
+                port,
+            } => self.runner.send_test_message(row, password, port),
+            DevicesAction::CopyPassword(password) => {
+                ctx.copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
+            }
+        }
+    }
+
     pub fn home_mut(&mut self) -> &mut Home {
         &mut self.home
     }
@@ -480,31 +514,8 @@ impl eframe::App for WizardApp {
                     .iter()
                     .map(|row| row.account.mailbox.clone())
                     .collect();
-                match devices::devices_ui(ui, &mut self.devices, &mailboxes) {
-                    Some(devices::DevicesAction::Back) => {
-                        // The new device's password is not kept once the page is left.
-                        self.devices.just_added = None;
-                        self.screen = Screen::Home;
-                    }
-                    Some(devices::DevicesAction::Add {
-                        name,
-                        mailbox,
-                        plain_on_lan,
-                    }) => self.runner.add_device(name, mailbox, plain_on_lan),
-                    Some(devices::DevicesAction::Remove(user_name)) => {
-                        self.devices.confirm_remove = None;
-                        self.runner.remove_device(user_name);
-                    }
-                    Some(devices::DevicesAction::SendTest {
-                        row,
-                        password,
-                        port,
-                    }) => self.runner.send_test_message(row, password, port),
-                    Some(devices::DevicesAction::CopyPassword(password)) => {
-                        ui.ctx()
-                            .copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
-                    }
-                    None => {}
+                if let Some(action) = devices::devices_ui(ui, &mut self.devices, &mailboxes) {
+                    self.apply_devices_action(ui.ctx(), action);
                 }
             }
             Screen::Explain => {
