@@ -328,7 +328,7 @@ pub fn run_device(
             }
         }
         DeviceCommand::List => {
-            let spool = Spool::open(default_spool()?).ok();
+            let spool = Some(Spool::view(default_spool()?));
             let queued = spool
                 .as_ref()
                 .and_then(|spool| spool.envelopes().ok())

@@ -84,14 +84,21 @@ pub async fn start(
     let spool = spool::Spool::open(&options.spool)?;
     let tls = tls::server_config(&services.store, &options.host_name).await?;
     let shared = Arc::new(server::Shared::new(options.clone(), spool.clone(), tls));
-    let mut tasks = Vec::new();
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut listening = Vec::new();
     let mut listening_tls = Vec::new();
     for (addresses, implicit) in [(&options.listen, false), (&options.implicit_tls, true)] {
         for address in addresses {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
+            let listener = match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    // Whatever already listens stops too: a half-started bridge is no bridge.
+                    for task in &tasks {
+                        task.abort();
+                    }
+                    return Err(anyhow::anyhow!("cannot listen on {address}: {error}"));
+                }
+            };
             let local = listener.local_addr()?;
             if implicit {
                 listening_tls.push(local);

@@ -38,6 +38,9 @@ fn unix_now() -> u64 {
 /// When each mailbox last handed a message on, for the per-minute limit.
 type SendTimes = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
 
+/// Messages the provider took whose queue entry could not be removed: never sent again by this run.
+type Delivered = Arc<Mutex<std::collections::HashSet<String>>>;
+
 /// Runs until stopped: a round over the queue whenever a message arrives, a wait ends, or every half minute.
 pub async fn run(
     spool: Spool,
@@ -46,10 +49,11 @@ pub async fn run(
     wakeup: Arc<tokio::sync::Notify>,
 ) {
     let sent: SendTimes = Arc::default();
+    let delivered: Delivered = Arc::default();
     // A start is a natural moment to try again: what waited before a restart goes at once.
     let mut first = true;
     loop {
-        let next = round(&spool, &options, &services, &sent, first).await;
+        let next = round(&spool, &options, &services, &sent, &delivered, first).await;
         first = false;
         let wait = next.unwrap_or(IDLE_LOOK).min(IDLE_LOOK);
         tokio::select! {
@@ -65,6 +69,7 @@ async fn round(
     options: &BridgeOptions,
     services: &BridgeServices,
     sent: &SendTimes,
+    delivered: &Delivered,
     ignore_waits: bool,
 ) -> Option<Duration> {
     let folder = spool.clone();
@@ -108,6 +113,7 @@ async fn round(
                     first_retry,
                     ignore_waits,
                     bounce: options.bounce,
+                    delivered,
                 };
                 round.run(account, queue, &context).await
             }
@@ -129,6 +135,7 @@ struct MailboxRound<'a> {
     first_retry: Duration,
     ignore_waits: bool,
     bounce: bool,
+    delivered: &'a Delivered,
 }
 
 impl MailboxRound<'_> {
@@ -147,8 +154,23 @@ impl MailboxRound<'_> {
         } = *self;
         // A bounce queued in this round goes in the next, a second later.
         let mut bounced = false;
-        let mut renew = Renew::IfLessThan(TOKEN_MARGIN);
+        let renew = Renew::IfLessThan(TOKEN_MARGIN);
         for mut envelope in queue {
+            let already_delivered = self
+                .delivered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&envelope.id);
+            if already_delivered {
+                // Taken by the provider before: only its queue entry is left to remove.
+                if spool.remove(&envelope.id).await.is_ok() {
+                    self.delivered
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&envelope.id);
+                }
+                continue;
+            }
             let now = unix_now();
             if envelope.next_attempt_at > now && !self.ignore_waits {
                 return Some(Duration::from_secs(envelope.next_attempt_at - now));
@@ -171,12 +193,9 @@ impl MailboxRound<'_> {
                 return postpone(spool, &mut envelope, error, self.first_retry).await;
             };
             let mut outcome = hand_on(spool, services, account, &envelope, context, renew).await;
-            if matches!(&outcome, Err(Failure::Server(failure)) if refused_sign_in(failure))
-                && renew != Renew::Now
-            {
+            if matches!(&outcome, Err(Failure::Server(failure)) if refused_sign_in(failure)) {
                 // A token Microsoft ended early: renewed once, and the same message again.
-                renew = Renew::Now;
-                outcome = hand_on(spool, services, account, &envelope, context, renew).await;
+                outcome = hand_on(spool, services, account, &envelope, context, Renew::Now).await;
             }
             match outcome {
                 Ok(reply) => {
@@ -184,6 +203,10 @@ impl MailboxRound<'_> {
                     tracing::info!(id = %envelope.id, device = %envelope.device, %reply, "a message was handed on");
                     if let Err(error) = spool.remove(&envelope.id).await {
                         tracing::error!(%error, id = %envelope.id, "a delivered message could not be removed from the queue");
+                        self.delivered
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(envelope.id.clone());
                         return Some(IDLE_LOOK);
                     }
                 }

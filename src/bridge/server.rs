@@ -31,6 +31,19 @@ const MAX_RECIPIENTS: usize = 500;
 /// Failed sign-ins from one address within [`FAILURE_WINDOW`] before it must wait.
 const MAX_FAILURES: usize = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// Addresses whose failures are remembered at most (more: the oldest are forgotten).
+const MAX_REMEMBERED_ADDRESSES: usize = 4096;
+/// Connections at once, in all and from one network address (this computer: only the total): a flood cannot use
+/// up the computer's file handles.
+const MAX_CONNECTIONS: usize = 64;
+const MAX_CONNECTIONS_PER_ADDRESS: usize = 8;
+/// How long a TLS handshake, and writing one reply, may take.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
+const WRITE_LIMIT: Duration = Duration::from_secs(60);
+/// Password hashes checked at once: each Argon2id check takes about 19 MiB.
+const HASHES_AT_ONCE: usize = 2;
+/// Free space the queue's disk must keep before a message is taken.
+const MIN_FREE_BYTES: u64 = 200 * 1024 * 1024;
 
 /// What every connection shares.
 pub struct Shared {
@@ -41,6 +54,11 @@ pub struct Shared {
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
     /// Woken whenever a message is queued.
     queued: Arc<tokio::sync::Notify>,
+    connections: Arc<tokio::sync::Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    hashing: tokio::sync::Semaphore,
+    /// A hash checked when the user name is unknown, so the answer takes as long as for a known one.
+    decoy: Device,
 }
 
 impl Shared {
@@ -51,6 +69,18 @@ impl Shared {
             tls,
             failures: Mutex::new(HashMap::new()),
             queued: Arc::new(tokio::sync::Notify::new()),
+            connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+            per_address: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(HASHES_AT_ONCE),
+            decoy: Device {
+                name: String::new(),
+                user_name: String::new(),
+                mailbox: String::new(),
+                password_hash: super::devices::hash_password(&SecretString::from(
+                    rand::random::<u64>().to_string(),
+                )),
+                plain_on_lan: false,
+            },
         }
     }
 
@@ -61,16 +91,70 @@ impl Shared {
 
     fn recent_failures(&self, address: IpAddr) -> usize {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let list = failures.entry(address).or_default();
+        let Some(list) = failures.get_mut(&address) else {
+            return 0;
+        };
         list.retain(|at| at.elapsed() < FAILURE_WINDOW);
-        list.len()
+        let count = list.len();
+        if count == 0 {
+            failures.remove(&address);
+        }
+        count
     }
 
+    /// Counts a failed sign-in. Parallel guesses are bounded by the connections an address may hold and by the
+    /// hashes checked at once.
     fn record_failure(&self, address: IpAddr) -> usize {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= MAX_REMEMBERED_ADDRESSES && !failures.contains_key(&address) {
+            failures.retain(|_, list| list.iter().any(|at| at.elapsed() < FAILURE_WINDOW));
+            if failures.len() >= MAX_REMEMBERED_ADDRESSES {
+                failures.clear();
+            }
+        }
         let list = failures.entry(address).or_default();
         list.push(Instant::now());
         list.len()
+    }
+
+    /// A place among the connections, or `None` when the bridge (or this address) has as many as it takes.
+    fn admit(self: &Arc<Self>, address: IpAddr) -> Option<Admitted> {
+        let permit = self.connections.clone().try_acquire_owned().ok()?;
+        let mut per_address = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        let count = per_address.entry(address).or_default();
+        // Programs on this computer (practice software may open several at once) share only the total.
+        if *count >= MAX_CONNECTIONS_PER_ADDRESS && !address.is_loopback() {
+            return None;
+        }
+        *count += 1;
+        Some(Admitted {
+            shared: self.clone(),
+            address,
+            _permit: permit,
+        })
+    }
+}
+
+/// A connection's place, given back when it ends.
+struct Admitted {
+    shared: Arc<Shared>,
+    address: IpAddr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut per_address = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_address.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_address.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -81,11 +165,23 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, implicit_tls: boo
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        let Some(admitted) = shared.admit(peer.ip()) else {
+            tokio::spawn(async move {
+                let mut tcp = tcp;
+                let _ = tokio::time::timeout(
+                    WRITE_LIMIT,
+                    tcp.write_all(b"421 4.7.0 Too many connections; try again in a minute\r\n"),
+                )
+                .await;
+            });
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             if let Err(error) = connection(tcp, peer, shared, implicit_tls).await {
                 tracing::debug!(%peer, %error, "device connection ended");
             }
+            drop(admitted);
         });
     }
 }
@@ -161,7 +257,7 @@ async fn connection(
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.clone());
     let mut stream = if implicit_tls {
-        let tls = tokio::time::timeout(IDLE_LIMIT, acceptor.accept(tcp))
+        let tls = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(tcp))
             .await
             .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
         BufReader::new(Stream::Tls(Box::new(tls)))
@@ -186,8 +282,10 @@ async fn connection(
         let line = line.trim_end_matches(['\r', '\n']);
         let (verb, argument) = line.split_once(' ').unwrap_or((line, ""));
         let verb = verb.to_ascii_uppercase();
-        // Signing in needs TLS except on this computer, or for a device allowed plain sign-in on the network.
-        let auth_offered = tls_active || loopback || any_plain_device(&shared);
+        // Signing in needs TLS except on this computer, or for a device allowed plain sign-in on the network (read
+        // from the devices file only when it matters).
+        let secure = tls_active || loopback;
+        let auth_offered = |shared: &Shared| secure || any_plain_device(shared);
         match verb.as_str() {
             "EHLO" => {
                 let mut lines = vec![format!("250-{host} Hello")];
@@ -197,8 +295,10 @@ async fn connection(
                 if !tls_active {
                     lines.push("250-STARTTLS".to_owned());
                 }
-                if auth_offered {
+                if auth_offered(&shared) {
                     lines.push("250-AUTH PLAIN LOGIN".to_owned());
+                    // The old form some Outlook versions and scanner firmware look for.
+                    lines.push("250-AUTH=PLAIN LOGIN".to_owned());
                 }
                 lines.push("250 HELP".to_owned());
                 reply(&mut stream, &lines.join("\r\n")).await?;
@@ -213,7 +313,7 @@ async fn connection(
                 let Stream::Plain(tcp) = stream.into_inner() else {
                     unreachable!("checked above")
                 };
-                let tls = tokio::time::timeout(IDLE_LIMIT, acceptor.accept(tcp))
+                let tls = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(tcp))
                     .await
                     .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
                 stream = BufReader::new(Stream::Tls(Box::new(tls)));
@@ -222,7 +322,7 @@ async fn connection(
             "AUTH" if conversation.device.is_some() => {
                 reply(&mut stream, "503 5.5.1 Already signed in").await?;
             }
-            "AUTH" if !auth_offered => {
+            "AUTH" if !auth_offered(&shared) => {
                 reply(&mut stream, "538 5.7.11 Use STARTTLS before signing in").await?;
             }
             "AUTH" => {
@@ -234,18 +334,24 @@ async fn connection(
                     .await?;
                     return Ok(());
                 }
-                match authenticate(&mut stream, argument).await? {
-                    None => reply(&mut stream, "501 5.5.4 Use AUTH PLAIN or AUTH LOGIN").await?,
-                    Some((user, password)) => {
+                // Without TLS from the network only a device allowed plain sign-in may go on, and that is decided
+                // from the user name before any password is asked for or checked.
+                let plain_allowed = |user: &str| secure || plain_device(&shared, user);
+                match authenticate(&mut stream, argument, &plain_allowed).await? {
+                    Attempt::Malformed => {
+                        reply(&mut stream, "501 5.5.4 Use AUTH PLAIN or AUTH LOGIN").await?
+                    }
+                    Attempt::Cancelled => reply(&mut stream, "501 5.7.0 Sign-in cancelled").await?,
+                    Attempt::NeedsTls => {
+                        reply(
+                            &mut stream,
+                            "538 5.7.11 This device must use STARTTLS before signing in",
+                        )
+                        .await?;
+                    }
+                    Attempt::Credentials(user, password) => {
                         let device = check_device(&shared, &user, password).await;
                         match device {
-                            Some(device) if !tls_active && !loopback && !device.plain_on_lan => {
-                                reply(
-                                    &mut stream,
-                                    "538 5.7.11 This device must use STARTTLS before signing in",
-                                )
-                                .await?;
-                            }
                             Some(device) => {
                                 tracing::info!(device = %device.user_name, %peer, "a device signed in");
                                 conversation.device = Some(device);
@@ -319,6 +425,14 @@ async fn connection(
                     reply(&mut stream, "503 5.5.1 RCPT TO first").await?;
                     continue;
                 }
+                if !enough_space(shared.spool.folder()) {
+                    reply(
+                        &mut stream,
+                        "452 4.3.1 The queue's disk is nearly full; try again later",
+                    )
+                    .await?;
+                    continue;
+                }
                 reply(
                     &mut stream,
                     "354 Send the message; end with a line holding only a dot",
@@ -365,6 +479,11 @@ async fn connection(
                 reply(&mut stream, "250 2.0.0 OK").await?;
             }
             "NOOP" => reply(&mut stream, "250 2.0.0 OK").await?,
+            "HELP" => reply(
+                &mut stream,
+                "214 2.0.0 EHLO, STARTTLS, AUTH PLAIN or LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT",
+            )
+            .await?,
             "QUIT" => {
                 reply(&mut stream, "221 2.0.0 Goodbye").await?;
                 let _ = stream.get_mut().shutdown().await;
@@ -402,9 +521,46 @@ async fn read_command(stream: &mut BufReader<Stream>) -> std::io::Result<Option<
 
 async fn reply(stream: &mut BufReader<Stream>, text: &str) -> std::io::Result<()> {
     let writer = stream.get_mut();
-    writer.write_all(text.as_bytes()).await?;
-    writer.write_all(b"\r\n").await?;
-    writer.flush().await
+    // A device that stops reading must not hold its connection for ever.
+    tokio::time::timeout(WRITE_LIMIT, async {
+        writer.write_all(text.as_bytes()).await?;
+        writer.write_all(b"\r\n").await?;
+        writer.flush().await
+    })
+    .await
+    .map_err(|_| std::io::Error::other("the device stopped reading"))?
+}
+
+/// Whether the queue's disk has room for another message (always true where it cannot be asked).
+fn enough_space(folder: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(path) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+            return true;
+        };
+        // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+            return true;
+        }
+        let free = stats.f_bavail as u64 * stats.f_frsize as u64;
+        free >= MIN_FREE_BYTES + MAX_MESSAGE_BYTES
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = folder;
+        true
+    }
+}
+
+/// What an AUTH command amounted to.
+enum Attempt {
+    Credentials(String, SecretString),
+    Malformed,
+    Cancelled,
+    /// The user name belongs to a device that must use TLS here.
+    NeedsTls,
 }
 
 /// The user name and password of AUTH PLAIN (initial response or after 334) or AUTH LOGIN; `None` for another
@@ -412,11 +568,17 @@ async fn reply(stream: &mut BufReader<Stream>, text: &str) -> std::io::Result<()
 async fn authenticate(
     stream: &mut BufReader<Stream>,
     argument: &str,
-) -> std::io::Result<Option<(String, SecretString)>> {
+    plain_allowed: &(dyn Fn(&str) -> bool + Sync),
+) -> std::io::Result<Attempt> {
     let mut words = argument.split_whitespace();
     let mechanism = words.next().unwrap_or_default().to_ascii_uppercase();
     let initial = words.next().map(str::to_owned);
     let decode = |text: &str| STANDARD.decode(text.trim()).ok();
+    let finish = |user: &[u8], password: &[u8]| match text_pair(user, password) {
+        None => Attempt::Malformed,
+        Some((user, _)) if !plain_allowed(&user) => Attempt::NeedsTls,
+        Some((user, password)) => Attempt::Credentials(user, password),
+    };
     match mechanism.as_str() {
         "PLAIN" => {
             let encoded = match initial {
@@ -426,17 +588,20 @@ async fn authenticate(
                     ask(stream).await?
                 }
             };
+            if encoded == "*" {
+                return Ok(Attempt::Cancelled);
+            }
             let Some(decoded) = decode(&encoded) else {
-                return Ok(None);
+                return Ok(Attempt::Malformed);
             };
             // authzid NUL authcid NUL password
             let mut parts = decoded.split(|byte| *byte == 0);
             let (Some(_), Some(user), Some(password), None) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
             else {
-                return Ok(None);
+                return Ok(Attempt::Malformed);
             };
-            Ok(text_pair(user, password))
+            Ok(finish(user, password))
         }
         "LOGIN" => {
             let user = match initial {
@@ -446,14 +611,27 @@ async fn authenticate(
                     ask(stream).await?
                 }
             };
+            if user == "*" {
+                return Ok(Attempt::Cancelled);
+            }
+            let Some(user) = decode(&user) else {
+                return Ok(Attempt::Malformed);
+            };
+            // Asked before the password is: a device that must use TLS never sends it in the clear.
+            if !plain_allowed(&String::from_utf8_lossy(&user)) {
+                return Ok(Attempt::NeedsTls);
+            }
             reply(stream, "334 UGFzc3dvcmQ6").await?;
             let password = ask(stream).await?;
-            match (decode(&user), decode(&password)) {
-                (Some(user), Some(password)) => Ok(text_pair(&user, &password)),
-                _ => Ok(None),
+            if password == "*" {
+                return Ok(Attempt::Cancelled);
+            }
+            match decode(&password) {
+                Some(password) => Ok(finish(&user, &password)),
+                None => Ok(Attempt::Malformed),
             }
         }
-        _ => Ok(None),
+        _ => Ok(Attempt::Malformed),
     }
 }
 
@@ -474,11 +652,26 @@ async fn check_device(shared: &Shared, user: &str, password: SecretString) -> Op
     let devices = Devices::load(&shared.options.devices_file)
         .map_err(|error| tracing::warn!(%error, "the devices file cannot be read"))
         .ok()?;
-    let device = devices.by_user_name(user)?.clone();
+    // An unknown user name is checked against a decoy hash: the answer takes as long as for a known one.
+    let (device, known) = match devices.by_user_name(user) {
+        Some(device) => (device.clone(), true),
+        None => (shared.decoy.clone(), false),
+    };
+    let _turn = shared.hashing.acquire().await.ok()?;
     tokio::task::spawn_blocking(move || password_matches(&device, &password).then_some(device))
         .await
         .ok()
         .flatten()
+        .filter(|_| known)
+}
+
+/// Whether the device with this user name may sign in without TLS from the network.
+fn plain_device(shared: &Shared, user: &str) -> bool {
+    Devices::load(&shared.options.devices_file).is_ok_and(|devices| {
+        devices
+            .by_user_name(user)
+            .is_some_and(|device| device.plain_on_lan)
+    })
 }
 
 fn any_plain_device(shared: &Shared) -> bool {

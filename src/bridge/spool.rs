@@ -19,6 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 pub const MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
 /// The longest line inside a message: far above RFC 5321's 1,000, low enough to bound memory.
 const MAX_LINE_BYTES: u64 = 1024 * 1024;
+/// How long a device may pause in the middle of a message.
+const DATA_READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// Where a queued message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,10 +70,13 @@ pub enum ReceiveError {
     Disk(#[from] std::io::Error),
 }
 
-/// The spool folder.
+/// The spool folder. The bridge that owns it ([`Spool::open`]) holds a lock on it; readers ([`Spool::view`]) do not
+/// touch anything.
 #[derive(Debug, Clone)]
 pub struct Spool {
     folder: PathBuf,
+    /// The owner's exclusive lock (`spool/lock`), held for as long as any clone lives.
+    _owner: Option<std::sync::Arc<std::fs::File>>,
 }
 
 fn unix_now() -> u64 {
@@ -99,8 +104,9 @@ fn sync_folder(folder: &Path) -> std::io::Result<()> {
 }
 
 impl Spool {
-    /// Opens (and creates) the spool folder, removing messages that never finished arriving and message files
-    /// whose envelope was removed (delivered just before a crash).
+    /// Opens (and creates) the spool folder as its one owner, removing messages that never finished arriving and
+    /// message files whose envelope was removed (delivered just before a crash). Fails when another bridge (the
+    /// window's or a service) owns it: two relays of one queue would send messages twice.
     pub fn open(folder: impl Into<PathBuf>) -> std::io::Result<Spool> {
         let folder = folder.into();
         std::fs::create_dir_all(folder.join("incoming"))?;
@@ -108,6 +114,22 @@ impl Spool {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(folder.join("lock"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock on a file descriptor this function owns; no memory is involved.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another mailconnect bridge already runs with this queue",
+                ));
+            }
         }
         for entry in std::fs::read_dir(folder.join("incoming"))? {
             let _ = std::fs::remove_file(entry?.path());
@@ -120,7 +142,18 @@ impl Spool {
                 let _ = std::fs::remove_file(&path);
             }
         }
-        Ok(Spool { folder })
+        Ok(Spool {
+            folder,
+            _owner: Some(std::sync::Arc::new(lock)),
+        })
+    }
+
+    /// The queue for reading only (`device list`, the window's page): nothing is removed or locked.
+    pub fn view(folder: impl Into<PathBuf>) -> Spool {
+        Spool {
+            folder: folder.into(),
+            _owner: None,
+        }
     }
 
     pub fn folder(&self) -> &Path {
@@ -214,12 +247,19 @@ impl Spool {
         let mut line = Vec::with_capacity(1024);
         let mut size: u64 = 0;
         let mut too_big = false;
+        // A failed write still reads the message to its end, so the device gets a clear 451, not its body taken
+        // for commands.
+        let mut disk_error = None;
         loop {
             line.clear();
-            let read = tokio::io::AsyncReadExt::take(&mut *reader, MAX_LINE_BYTES + 1)
-                .read_until(b'\n', &mut line)
-                .await
-                .map_err(|_| ReceiveError::Cut)?;
+            let read = tokio::time::timeout(
+                DATA_READ_LIMIT,
+                tokio::io::AsyncReadExt::take(&mut *reader, MAX_LINE_BYTES + 1)
+                    .read_until(b'\n', &mut line),
+            )
+            .await
+            .map_err(|_| ReceiveError::Cut)?
+            .map_err(|_| ReceiveError::Cut)?;
             if read == 0 {
                 return Err(ReceiveError::Cut);
             }
@@ -229,27 +269,43 @@ impl Spool {
                 }
                 return Err(ReceiveError::Cut);
             }
-            if line == b".\r\n" || line == b".\n" {
+            // Only CRLF "." CRLF ends the message (RFC 5321): a bare-LF "." is content, never the end.
+            if line == b".\r\n" {
                 break;
             }
             // Past the limit the rest is read and dropped, so the device gets a clear 552 at the end.
-            if too_big {
+            if too_big || disk_error.is_some() {
                 continue;
             }
-            let content = if line.first() == Some(&b'.') {
+            let unstuffed = if line.first() == Some(&b'.') {
                 &line[1..]
             } else {
                 &line[..]
             };
-            size += content.len() as u64;
+            // Every line is kept with CRLF, as the provider expects, whatever the device ended it with.
+            let content = unstuffed
+                .strip_suffix(b"\r\n")
+                .or_else(|| unstuffed.strip_suffix(b"\n"))
+                .unwrap_or(unstuffed);
+            size += content.len() as u64 + 2;
             if size > MAX_MESSAGE_BYTES {
                 too_big = true;
                 continue;
             }
-            writer.write_all(content).await?;
+            if let Err(error) = async {
+                writer.write_all(content).await?;
+                writer.write_all(b"\r\n").await
+            }
+            .await
+            {
+                disk_error = Some(error);
+            }
         }
         if too_big {
             return Err(ReceiveError::TooBig);
+        }
+        if let Some(error) = disk_error {
+            return Err(ReceiveError::Disk(error));
         }
         writer.flush().await?;
         writer.get_ref().sync_all().await?;
@@ -315,7 +371,7 @@ mod tests {
     async fn a_message_is_queued_with_dots_undone_and_a_cut_one_leaves_nothing() {
         let folder = tempfile::tempdir().unwrap();
         let spool = Spool::open(folder.path().join("spool")).unwrap();
-        let mut data: &[u8] = b"Subject: hi\r\n\r\n..dotted\r\nplain\r\n.\r\nQUIT\r\n";
+        let mut data: &[u8] = b"Subject: hi\r\n\r\n..dotted\r\nbare LF\n.\nplain\r\n.\r\nQUIT\r\n";
         let envelope = spool
             .receive(
                 &mut data,
@@ -327,7 +383,14 @@ mod tests {
             .unwrap();
         assert_eq!(data, b"QUIT\r\n", "reading stops at the lone dot");
         let stored = std::fs::read(spool.message_path(&envelope.id)).unwrap();
-        assert_eq!(stored, b"Subject: hi\r\n\r\n.dotted\r\nplain\r\n");
+        assert_eq!(
+            stored, b"Subject: hi\r\n\r\n.dotted\r\nbare LF\r\n\r\nplain\r\n",
+            "a bare-LF dot line is content, not the end; every line ends in CRLF"
+        );
+        assert!(
+            Spool::open(folder.path().join("spool")).is_err(),
+            "one owner at a time"
+        );
         assert_eq!(spool.envelopes().unwrap(), vec![envelope.clone()]);
 
         let mut cut: &[u8] = b"Subject: cut\r\nno end";

@@ -26,24 +26,23 @@ pub async fn server_config(
     store: &StoreAccess,
     host_name: &str,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let stored = match store.open() {
-        Ok(store) => store
-            .run(|store| store.named_secret(ITEM))
-            .await
-            .ok()
-            .flatten()
-            .map(|secret| (store, secret)),
-        Err(_) => None,
+    // Made anew only when the keyring answers that there is none: a keyring that cannot be read now (locked, no
+    // session) gets a certificate for this run, and the stored one is left as it is.
+    let opened = store.open();
+    let stored = match &opened {
+        Ok(store) => store.run(|store| store.named_secret(ITEM)).await,
+        Err(error) => Err(error.clone()),
     };
-    let (key, certificate) = match stored
-        .as_ref()
-        .and_then(|(_, secret)| serde_json::from_str::<Identity>(secret.expose_secret()).ok())
-    {
+    let identity = match &stored {
+        Ok(Some(secret)) => serde_json::from_str::<Identity>(secret.expose_secret()).ok(),
+        _ => None,
+    };
+    let (key, certificate) = match identity {
         Some(identity) => decode(&identity)?,
         None => {
             let (identity, key, certificate) = make(host_name)?;
-            match store.open() {
-                Ok(store) => {
+            match (&opened, &stored) {
+                (Ok(store), Ok(_)) => {
                     let json = SecretString::from(serde_json::to_string(&identity)?);
                     let saved = store
                         .run(move |store| {
@@ -61,7 +60,11 @@ pub async fn server_config(
                         );
                     }
                 }
-                Err(error) => tracing::warn!(
+                (_, Err(error)) => tracing::warn!(
+                    code = error.code(),
+                    "the bridge's certificate is for this run only (the keyring cannot be read now)"
+                ),
+                (Err(error), _) => tracing::warn!(
                     code = error.code(),
                     "the bridge's certificate is for this run only (no keyring)"
                 ),

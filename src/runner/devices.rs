@@ -80,9 +80,7 @@ fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), St
         return Ok((Vec::new(), Vec::new()));
     };
     let devices = Devices::load(&devices_path(config_file.path())).map_err(|e| e.to_string())?;
-    let queued = Spool::open(&bridge.spool)
-        .and_then(|spool| spool.envelopes())
-        .unwrap_or_default();
+    let queued = Spool::view(&bridge.spool).envelopes().unwrap_or_default();
     let names: std::collections::HashMap<String, String> = devices
         .devices
         .iter()
@@ -265,7 +263,10 @@ impl EffectRunner {
                     reporter.send(DevicesEvent::Read(rows));
                     status
                 }
-                Err(error) if error.to_string().contains("Address already in use") => {
+                Err(error)
+                    if error.to_string().contains("Address already in use")
+                        || error.to_string().contains("already runs with this queue") =>
+                {
                     BridgeStatus::PortInUse { port: bridge.port }
                 }
                 Err(error) => BridgeStatus::Failed(format!("{error:#}")),

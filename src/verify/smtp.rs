@@ -455,6 +455,8 @@ pub async fn submit(
     )
     .await?;
     let mut line = Vec::new();
+    // Whether what was sent so far ends a line: the final dot must start one.
+    let mut at_line_start = true;
     loop {
         line.clear();
         let read = message
@@ -484,8 +486,9 @@ pub async fn submit(
             connection.write(&line, Stage::Message),
         )
         .await?;
+        at_line_start = line.ends_with(b"\n");
     }
-    if !line.is_empty() && !line.ends_with(b"\n") {
+    if !at_line_start {
         within(
             Stage::Message,
             reply_limit,

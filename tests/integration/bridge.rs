@@ -389,7 +389,18 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
             assert!(greeting.starts_with("554 "), "{greeting}");
             // Allowed, from the network: signing in only after STARTTLS.
             let allowed = format!("{address}/32");
-            let lan_allowed = Bridge::start(&setup, &spool_of(&setup), &["--allow", &allowed]);
+            // A second bridge needs a queue of its own: one queue has one owner.
+            let other_spool = setup.home_path().join("lan-spool");
+            let lan_allowed = Bridge::start(
+                &setup,
+                &other_spool,
+                &[
+                    "--allow",
+                    &allowed,
+                    "--spool",
+                    other_spool.to_str().unwrap(),
+                ],
+            );
             let host = address.to_string();
             let plain = python_send_to(
                 &host,
@@ -411,6 +422,69 @@ fn real_clients_send_through_the_bridge_and_it_refuses_what_it_must() {
                 "STARTTLS on the LAN",
             );
             assert_eq!(stdout(&secured).trim(), "sent", "{}", stderr(&secured));
+            // An old device allowed plain sign-in on the network: sign-in is offered without TLS now, to it only; a
+            // device that must use TLS is turned away without its password being checked.
+            let old_fax = {
+                let added = setup.run(&[
+                    "device",
+                    "add",
+                    "Old fax",
+                    "--mailbox",
+                    MAILBOX,
+                    "--plain-on-lan",
+                ]);
+                assert!(stdout(&added).contains("Warning"), "{}", stdout(&added));
+                let text = stdout(&added);
+                let field = |label: &str| {
+                    text.lines()
+                        .find_map(|line| {
+                            line.trim().strip_prefix(label).map(|v| v.trim().to_owned())
+                        })
+                        .unwrap()
+                };
+                Device {
+                    user: field("User name:"),
+                    password: field("Password:"),
+                }
+            };
+            let refused = python_send_to(
+                &host,
+                lan_allowed.port,
+                &scanner,
+                "plain",
+                "Scanner in the clear",
+            );
+            assert!(
+                stdout(&refused).starts_with("refused 538"),
+                "{}",
+                stdout(&refused)
+            );
+            let old = python_send_to(
+                &host,
+                lan_allowed.port,
+                &old_fax,
+                "plain",
+                "Old fax in the clear",
+            );
+            assert_eq!(stdout(&old).trim(), "sent", "{}", stderr(&old));
+            // At most 8 connections from one address at once; the ninth is told to come back.
+            let held: Vec<std::net::TcpStream> = (0..8)
+                .map(|_| {
+                    let stream = std::net::TcpStream::connect((address, lan_allowed.port)).unwrap();
+                    let mut greeting = String::new();
+                    BufReader::new(stream.try_clone().unwrap())
+                        .read_line(&mut greeting)
+                        .unwrap();
+                    assert!(greeting.starts_with("220"), "{greeting}");
+                    stream
+                })
+                .collect();
+            let ninth = std::net::TcpStream::connect((address, lan_allowed.port)).unwrap();
+            let mut answer = String::new();
+            BufReader::new(ninth).read_line(&mut answer).unwrap();
+            assert!(answer.starts_with("421"), "{answer}");
+            drop(held);
+            std::thread::sleep(Duration::from_millis(200));
         }
         other => eprintln!("no network address to test the allow-list from ({other:?})"),
     }
@@ -713,7 +787,7 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
         0,
     );
     assert_eq!(stdout(&sent).trim(), "sent", "{}", stderr(&sent));
-    let spool = Spool::open(folder.path().join("spool")).unwrap();
+    let spool = Spool::view(folder.path().join("spool"));
     assert!(
         wait_until(Duration::from_secs(20), || spool
             .envelopes()
