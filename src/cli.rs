@@ -256,7 +256,7 @@ pub fn run(
                     .into_iter()
                     .cloned()
                     .collect();
-            crate::cli_bulk::powershell(&accounts, &context.config.apps)
+            crate::cli_powershell::powershell(&accounts, &context.config.apps)
         }
         Command::DisconnectBasic {
             mailboxes,

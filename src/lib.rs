@@ -14,6 +14,7 @@ pub mod cli_bridge;
 pub mod cli_bulk;
 pub mod cli_explain;
 pub mod cli_output;
+pub mod cli_powershell;
 mod cli_timer;
 pub mod config;
 pub mod consent;

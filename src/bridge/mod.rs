@@ -12,6 +12,7 @@ mod relay;
 mod server;
 pub mod spool;
 mod tls;
+mod wire;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

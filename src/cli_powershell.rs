@@ -1,0 +1,248 @@
+//! `mailconnect powershell`: the Exchange Online PowerShell an admin runs so that a service account, or the
+//! organisation's own app, may open its mailboxes and send as them, filled with the real ids, and the checks.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::app_only::AppRegistration;
+use crate::cli::UsageError;
+use crate::config::Account;
+
+/// `text` as a PowerShell single-quoted string. PowerShell takes the typographic single quotes (U+2018 to U+201B)
+/// as quotes too, so every one of them is doubled, like the plain one.
+fn powershell_quoted(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('\'');
+    for c in text.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            quoted.push(c);
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
+/// `powershell`: the commands an Exchange admin runs so that each mailbox's service account (or the organisation's
+/// app) may open it and send as it, and the check that they took.
+pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Result<ExitCode> {
+    let delegated: Vec<&Account> = accounts
+        .iter()
+        .filter(|account| account.service_account.is_some())
+        .collect();
+    let app_only: Vec<&Account> = accounts.iter().filter(|account| account.app_only).collect();
+    if delegated.is_empty() && app_only.is_empty() {
+        return Err(UsageError(
+            "none of these mailboxes is reached through a service account or the organisation's app (import them \
+             with --via or --app)"
+                .to_owned(),
+        )
+        .into());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "# Run in Exchange Online PowerShell as an Exchange administrator."
+    )?;
+    writeln!(
+        out,
+        "# Changes can take up to two hours to apply; until then the check says \"not connected\"."
+    )?;
+    writeln!(
+        out,
+        "Install-Module ExchangeOnlineManagement -Scope CurrentUser"
+    )?;
+    // Interactive: the admin signs in as themselves (-Organization is for certificate sign-in).
+    writeln!(out, "Connect-ExchangeOnline")?;
+    if !delegated.is_empty() {
+        write_delegated(&mut out, &delegated)?;
+    }
+    let mut client_ids: Vec<String> = app_only
+        .iter()
+        .map(|account| account.client_id.to_ascii_lowercase())
+        .collect();
+    client_ids.sort();
+    client_ids.dedup();
+    for client_id in client_ids {
+        let mailboxes: Vec<&str> = app_only
+            .iter()
+            .filter(|account| account.client_id.eq_ignore_ascii_case(&client_id))
+            .map(|account| account.mailbox.as_str())
+            .collect();
+        let registration = apps
+            .iter()
+            .find(|app| app.client_id.eq_ignore_ascii_case(&client_id));
+        write_app_only(&mut out, &client_id, registration, &mailboxes)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_delegated(out: &mut impl Write, delegated: &[&Account]) -> std::io::Result<()> {
+    let quote = powershell_quoted;
+    for account in delegated {
+        let service = account.service_account.as_deref().unwrap_or_default();
+        let mailbox = &account.mailbox;
+        // Addresses come from the settings; quoted for PowerShell (a ' doubles).
+        writeln!(out, "\n# {mailbox}")?;
+        writeln!(
+            out,
+            "Add-MailboxPermission -Identity {} -User {} -AccessRights FullAccess -InheritanceType All -AutoMapping $false",
+            quote(mailbox),
+            quote(service)
+        )?;
+        writeln!(
+            out,
+            "Add-RecipientPermission -Identity {} -Trustee {} -AccessRights SendAs -Confirm:$false",
+            quote(mailbox),
+            quote(service)
+        )?;
+    }
+    writeln!(out, "\n# Check:")?;
+    for account in delegated {
+        let service = account.service_account.as_deref().unwrap_or_default();
+        writeln!(
+            out,
+            "Get-MailboxPermission -Identity {} -User {}; Get-RecipientPermission -Identity {} -Trustee {}",
+            quote(&account.mailbox),
+            quote(service),
+            quote(&account.mailbox),
+            quote(service)
+        )?;
+    }
+    Ok(())
+}
+
+/// The app-only path: Exchange's service principal for the app (with the Enterprise application's object id),
+/// Full Access for receiving and sending, the RBAC for Applications alternative for sending, and the checks.
+fn write_app_only(
+    out: &mut impl Write,
+    client_id: &str,
+    registration: Option<&AppRegistration>,
+    mailboxes: &[&str],
+) -> std::io::Result<()> {
+    let quote = powershell_quoted;
+    let object_id = registration
+        .and_then(|app| app.enterprise_object_id.clone())
+        .map(|id| quote(&id));
+    writeln!(out, "\n# The organisation's app {client_id}")?;
+    writeln!(
+        out,
+        "# First, in the Entra admin center: App registrations > the app > API permissions > Add a permission > \
+         APIs my organization uses > Office 365 Exchange Online > Application permissions: IMAP.AccessAsApp and \
+         SMTP.SendAsApp; then Grant admin consent."
+    )?;
+    writeln!(
+        out,
+        "# The object id is the one on Enterprise applications > the app, NOT the one on App registrations: the \
+         wrong one makes every sign-in fail with \"AUTHENTICATE failed\"."
+    )?;
+    writeln!(out, "$appId = {}", quote(client_id))?;
+    match &object_id {
+        Some(id) => writeln!(out, "$objectId = {id}")?,
+        None => writeln!(
+            out,
+            "$objectId = '<Object ID from Enterprise applications > the app>'  # or: mailconnect app certificate … --enterprise-object-id <id>"
+        )?,
+    }
+    writeln!(
+        out,
+        "New-ServicePrincipal -AppId $appId -ObjectId $objectId -DisplayName 'mailconnect'"
+    )?;
+    writeln!(
+        out,
+        "Get-ServicePrincipal -Identity $objectId | Format-List"
+    )?;
+    writeln!(
+        out,
+        "\n# Receiving and sending (IMAP and SMTP): Full Access on each mailbox."
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "Add-MailboxPermission -Identity {} -User $objectId -AccessRights FullAccess -InheritanceType All -AutoMapping $false",
+            quote(mailbox)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n# Only when the app sends as an address other than the mailbox it signs in as (Send As):"
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Add-RecipientPermission -Identity {} -Trustee $objectId -AccessRights SendAs -Confirm:$false",
+            quote(mailbox)
+        )?;
+    }
+    writeln!(out, "\n# Check (each should list FullAccess):")?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "Get-MailboxPermission -Identity {} -User $objectId",
+            quote(mailbox)
+        )?;
+    }
+    // Named after the app, and only made when missing: printing this again after more mailboxes were imported
+    // adds them to the same scope.
+    let short = client_id.get(..8).unwrap_or(client_id);
+    let group = quote(&format!("mailconnect {short}"));
+    let assignment = quote(&format!("mailconnect SMTP {short}"));
+    writeln!(
+        out,
+        "\n# Or, for sending only: RBAC for Applications (no SMTP.SendAsApp permission in Entra; receiving still needs \
+         the Full Access above). Remove the # to use it; it is safe to run again."
+    )?;
+    writeln!(
+        out,
+        "# $group = Get-DistributionGroup -Identity {group} -ErrorAction SilentlyContinue"
+    )?;
+    writeln!(
+        out,
+        "# if (-not $group) {{ $group = New-DistributionGroup -Name {group} -Type Security }}"
+    )?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Add-DistributionGroupMember -Identity $group.Identity -Member {} -ErrorAction SilentlyContinue",
+            quote(mailbox)
+        )?;
+    }
+    writeln!(
+        out,
+        "# if (-not (Get-ManagementScope -Identity {group} -ErrorAction SilentlyContinue)) {{ New-ManagementScope -Name {group} -RecipientRestrictionFilter \"MemberOfGroup -eq '$($group.DistinguishedName)'\" }}"
+    )?;
+    writeln!(
+        out,
+        "# if (-not (Get-ManagementRoleAssignment -Identity {assignment} -ErrorAction SilentlyContinue)) {{ New-ManagementRoleAssignment -Name {assignment} -Role 'Application SMTP.SendAsApp' -App $appId -CustomResourceScope {group} }}"
+    )?;
+    writeln!(out, "# Check the RBAC path (InScope should say True):")?;
+    for mailbox in mailboxes {
+        writeln!(
+            out,
+            "# Test-ServicePrincipalAuthorization -Identity $objectId -Resource {}",
+            quote(mailbox)
+        )?;
+    }
+    if object_id.is_none() {
+        eprintln!(
+            "The Enterprise application's object id is not known yet: replace the placeholder, or give it with \
+             `mailconnect app certificate … --enterprise-object-id <id>` and print this again."
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_kind_of_single_quote_is_doubled_for_powershell() {
+        assert_eq!(
+            super::powershell_quoted("o'brien@x.com"),
+            "'o''brien@x.com'"
+        );
+        assert_eq!(
+            super::powershell_quoted("x\u{2019}+$(evil)+\u{2018}@x.com"),
+            "'x\u{2019}\u{2019}+$(evil)+\u{2018}\u{2018}@x.com'"
+        );
+    }
+}
