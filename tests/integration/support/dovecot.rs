@@ -115,11 +115,16 @@ service imap-login {{
     port = {imaps_port}
     ssl = yes
   }}
+  # Many logins at once (the bulk benchmark): a few long-lived login processes instead of one per connection.
+  service_count = 0
+  process_min_avail = 2
 {chroot}}}
 service submission-login {{
   inet_listener submission {{
     port = {submission_port}
   }}
+  service_count = 0
+  process_min_avail = 2
 {chroot}}}
 service anvil {{
   unix_listener anvil-auth-penalty {{
