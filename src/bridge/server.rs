@@ -40,13 +40,54 @@ const WRITE_LIMIT: Duration = Duration::from_secs(60);
 /// Password hashes checked at once: each Argon2id check takes about 19 MiB.
 const HASHES_AT_ONCE: usize = 2;
 
+/// Failed sign-ins by client address, for the delay and the limit; bounded in the addresses it remembers.
+#[derive(Default)]
+struct FailureLog {
+    by_address: HashMap<IpAddr, Vec<Instant>>,
+}
+
+impl FailureLog {
+    /// Failures from `address` within the window before `now`.
+    fn recent(&mut self, address: IpAddr, now: Instant) -> usize {
+        let Some(list) = self.by_address.get_mut(&address) else {
+            return 0;
+        };
+        list.retain(|at| now.duration_since(*at) < FAILURE_WINDOW);
+        let count = list.len();
+        if count == 0 {
+            self.by_address.remove(&address);
+        }
+        count
+    }
+
+    /// Counts a failed sign-in; returns how many `address` has in the window. Parallel guesses are bounded by the
+    /// connections an address may hold and by the hashes checked at once.
+    fn record(&mut self, address: IpAddr, now: Instant) -> usize {
+        if self.by_address.len() >= MAX_REMEMBERED_ADDRESSES
+            && !self.by_address.contains_key(&address)
+        {
+            self.by_address.retain(|_, list| {
+                list.iter()
+                    .any(|at| now.duration_since(*at) < FAILURE_WINDOW)
+            });
+            if self.by_address.len() >= MAX_REMEMBERED_ADDRESSES {
+                self.by_address.clear();
+            }
+        }
+        let list = self.by_address.entry(address).or_default();
+        list.retain(|at| now.duration_since(*at) < FAILURE_WINDOW);
+        list.push(now);
+        list.len()
+    }
+}
+
 /// What every connection shares.
 pub struct Shared {
     options: BridgeOptions,
     spool: Spool,
     tls: Arc<rustls::ServerConfig>,
     /// Failed sign-ins by client address, for the delay and the limit.
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    failures: Mutex<FailureLog>,
     /// Woken whenever a message is queued.
     queued: Arc<tokio::sync::Notify>,
     connections: Arc<tokio::sync::Semaphore>,
@@ -62,7 +103,7 @@ impl Shared {
             options,
             spool,
             tls,
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(FailureLog::default()),
             queued: Arc::new(tokio::sync::Notify::new()),
             connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
             per_address: Mutex::new(HashMap::new()),
@@ -85,31 +126,17 @@ impl Shared {
     }
 
     fn recent_failures(&self, address: IpAddr) -> usize {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = failures.get_mut(&address) else {
-            return 0;
-        };
-        list.retain(|at| at.elapsed() < FAILURE_WINDOW);
-        let count = list.len();
-        if count == 0 {
-            failures.remove(&address);
-        }
-        count
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recent(address, Instant::now())
     }
 
-    /// Counts a failed sign-in. Parallel guesses are bounded by the connections an address may hold and by the
-    /// hashes checked at once.
     fn record_failure(&self, address: IpAddr) -> usize {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() >= MAX_REMEMBERED_ADDRESSES && !failures.contains_key(&address) {
-            failures.retain(|_, list| list.iter().any(|at| at.elapsed() < FAILURE_WINDOW));
-            if failures.len() >= MAX_REMEMBERED_ADDRESSES {
-                failures.clear();
-            }
-        }
-        let list = failures.entry(address).or_default();
-        list.push(Instant::now());
-        list.len()
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(address, Instant::now())
     }
 
     /// A place among the connections, or `None` when the bridge (or this address) has as many as it takes.
@@ -603,4 +630,45 @@ fn plain_device(shared: &Shared, user: &str) -> bool {
 fn any_plain_device(shared: &Shared) -> bool {
     Devices::load(&shared.options.devices_file)
         .is_ok_and(|devices| devices.devices.iter().any(|device| device.plain_on_lan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_failures_in_ten_minutes_stop_an_address_and_the_log_stays_bounded() {
+        let mut log = FailureLog::default();
+        let start = Instant::now();
+        let guesser: IpAddr = "192.168.1.50".parse().unwrap();
+        for n in 1..=MAX_FAILURES {
+            assert_eq!(
+                log.record(guesser, start + Duration::from_secs(n as u64)),
+                n
+            );
+        }
+        assert_eq!(
+            log.recent(guesser, start + Duration::from_secs(60)),
+            MAX_FAILURES
+        );
+        assert_eq!(
+            log.recent("192.168.1.51".parse().unwrap(), start),
+            0,
+            "others are not held back"
+        );
+        // Ten minutes on, the address may try again, and is forgotten.
+        assert_eq!(
+            log.recent(guesser, start + FAILURE_WINDOW + Duration::from_secs(11)),
+            0
+        );
+        assert!(log.by_address.is_empty());
+        // A flood of addresses does not grow the log without end.
+        for n in 0..(MAX_REMEMBERED_ADDRESSES as u32 + 10) {
+            log.record(
+                IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n)),
+                start,
+            );
+        }
+        assert!(log.by_address.len() <= MAX_REMEMBERED_ADDRESSES);
+    }
 }

@@ -829,3 +829,101 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
         "only the refused message stays, for the admin to see"
     );
 }
+
+/// The bridge renews a sign-in with less than 10 minutes left before handing a message on (some Microsoft services
+/// refuse a token about to end), and stores the rotated refresh token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_with_under_ten_minutes_left_is_renewed_before_the_message_goes() {
+    use mailconnect::bridge::devices::Devices;
+    use mailconnect::bridge::{BridgeOptions, BridgeServices};
+    use mailconnect::store::{StoreAccess, StoredTokens, TokenStore};
+    use secrecy::ExposeSecret;
+
+    let sandbox = crate::support::quick_sandbox(mailconnect::sandbox::SandboxOptions {
+        default_user: MAILBOX.to_owned(),
+        ..Default::default()
+    })
+    .await;
+    let account = sandbox.account(MAILBOX);
+    let tokens = crate::support::device_sign_in(&sandbox, &account, MAILBOX).await;
+    let (store, _items) = TokenStore::in_memory();
+    store
+        .save_sign_in(
+            MAILBOX,
+            &StoredTokens {
+                access_token: tokens.access_token.clone(),
+                refresh_token: tokens.refresh_token.clone().unwrap(),
+                // Eight minutes left: still valid, but inside the bridge's ten-minute margin.
+                access_token_expires_at: std::time::SystemTime::now() + Duration::from_secs(8 * 60),
+                signed_in_as: Some(MAILBOX.to_owned()),
+                saved_at: std::time::SystemTime::now(),
+            },
+        )
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let config_file = ConfigFile::at(folder.path().join("config.toml"));
+    config_file
+        .save(&mailconnect::config::Config {
+            accounts: vec![account],
+            timeouts: crate::support::test_timeouts(),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut devices = Devices::default();
+    let (device, password) = devices.add("Scanner", MAILBOX, false).unwrap();
+    devices.save(&folder.path().join("devices.toml")).unwrap();
+    let refreshes = sandbox.stats().refreshes();
+    let running = mailconnect::bridge::start(
+        BridgeOptions {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            implicit_tls: Vec::new(),
+            allow: Vec::new(),
+            spool: folder.path().join("spool"),
+            config_file,
+            devices_file: folder.path().join("devices.toml"),
+            host_name: "localhost".to_owned(),
+            first_retry: Duration::from_secs(1),
+            bounce: false,
+        },
+        BridgeServices {
+            store: StoreAccess::Memory(store.clone()),
+            trust: mailconnect::tls::Trust::new(None).unwrap(),
+            timeouts: crate::support::test_timeouts(),
+        },
+    )
+    .await
+    .unwrap();
+    let sent = python_send(
+        running.listening[0].port(),
+        &Device {
+            user: device.user_name.clone(),
+            password: password.expose_secret().to_owned(),
+        },
+        "plain",
+        MAILBOX,
+        "After a renewal",
+        0,
+    );
+    assert_eq!(stdout(&sent).trim(), "sent", "{}", stderr(&sent));
+    assert!(
+        wait_until(Duration::from_secs(20), || sandbox
+            .stats()
+            .messages_received
+            == 1),
+        "not delivered"
+    );
+    assert_eq!(
+        sandbox.stats().refreshes(),
+        refreshes + 1,
+        "renewed once, first"
+    );
+    let stored = store.load_tokens(MAILBOX).unwrap().unwrap();
+    assert!(
+        stored
+            .access_token_expires_at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap()
+            > Duration::from_secs(30 * 60),
+        "the renewed token is the one stored"
+    );
+}
