@@ -663,16 +663,26 @@ impl Context {
     fn report(&self, mailbox: &str) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
         let store = TokenStore::open();
-        let manifest = match &store {
-            Ok(store) => store
-                .manifest(account.token_owner())
-                .map_err(|error| error.code().to_owned()),
-            Err(error) => Err(error.code().to_owned()),
+        let stored = match (&store, account.app_only) {
+            (Ok(store), false) => crate::report::StoredSignIn::Own(
+                store
+                    .manifest(account.token_owner())
+                    .map_err(|error| error.code().to_owned()),
+            ),
+            (Ok(store), true) => crate::report::StoredSignIn::App(
+                store
+                    .app_credential_info(
+                        &account.client_id,
+                        crate::store::AppCredentialSlot::Current,
+                    )
+                    .map_err(|error| error.code().to_owned()),
+            ),
+            (Err(error), _) => crate::report::StoredSignIn::Own(Err(error.code().to_owned())),
         };
         let state = State::load();
         print!(
             "{}",
-            crate::report::account_report(&account, manifest, &state)
+            crate::report::account_report(&account, stored, &state)
         );
         Ok(ExitCode::SUCCESS)
     }

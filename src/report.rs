@@ -121,33 +121,36 @@ fn tokens_section(report: &mut String, tokens: &TokenSet) {
 /// keyring error code) and the last verification.
 pub fn account_report(
     account: &Account,
-    manifest: Result<Option<crate::store::Manifest>, String>,
+    stored: StoredSignIn,
     state: &crate::state::State,
 ) -> String {
     let last = state.last_verification(&account.mailbox);
     let mut report = header();
     account_section(&mut report, account);
     report.push_str("\nSaved sign-in\n");
-    match manifest {
-        Ok(Some(manifest)) => {
-            let at = utc_time;
-            let _ = writeln!(
-                report,
-                "  signed in as: {}",
-                manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
-            );
-            let _ = writeln!(
-                report,
-                "  access token expires: {}",
-                at(manifest.access_token_expires_at)
-            );
-            let _ = writeln!(report, "  last refresh: {}", at(manifest.saved_at));
-            let _ = writeln!(report, "  keyring generation: {}", manifest.generation);
-        }
-        Ok(None) => report.push_str("  none\n"),
-        Err(code) => {
-            let _ = writeln!(report, "  the keyring could not be read ({code})");
-        }
+    match stored {
+        StoredSignIn::App(credential) => app_credential_section(&mut report, credential),
+        StoredSignIn::Own(manifest) => match manifest {
+            Ok(Some(manifest)) => {
+                let at = utc_time;
+                let _ = writeln!(
+                    report,
+                    "  signed in as: {}",
+                    manifest.signed_in_as.as_deref().unwrap_or("(unknown)")
+                );
+                let _ = writeln!(
+                    report,
+                    "  access token expires: {}",
+                    at(manifest.access_token_expires_at)
+                );
+                let _ = writeln!(report, "  last refresh: {}", at(manifest.saved_at));
+                let _ = writeln!(report, "  keyring generation: {}", manifest.generation);
+            }
+            Ok(None) => report.push_str("  none\n"),
+            Err(code) => {
+                let _ = writeln!(report, "  the keyring could not be read ({code})");
+            }
+        },
     }
     report.push_str("\nLast verification\n");
     match last {
@@ -213,10 +216,54 @@ fn header() -> String {
     header
 }
 
+/// What a mailbox signs in with, as stored: its own (or its service account's) sign-in, or the organisation's
+/// app's credential.
+pub enum StoredSignIn {
+    Own(Result<Option<crate::store::Manifest>, String>),
+    App(Result<Option<crate::app_only::CredentialInfo>, String>),
+}
+
+fn app_credential_section(
+    report: &mut String,
+    credential: Result<Option<crate::app_only::CredentialInfo>, String>,
+) {
+    match credential {
+        Ok(Some(info)) => {
+            let _ = writeln!(
+                report,
+                "  none: reached by the organisation's app, with its {} (works until {})",
+                info.kind.label(),
+                info.expires
+            );
+            if let Some(thumbprint) = &info.thumbprint_sha1_hex {
+                let _ = writeln!(report, "  certificate thumbprint: {thumbprint}");
+            }
+        }
+        Ok(None) => report.push_str(
+            "  none: reached by the organisation's app, whose certificate or secret is not on this computer\n",
+        ),
+        Err(code) => {
+            let _ = writeln!(report, "  the keyring could not be read ({code})");
+        }
+    }
+}
+
 fn account_section(report: &mut String, account: &Account) {
     let _ = writeln!(report, "Mailbox:         {}", account.mailbox);
     if let Some(delegate) = &account.sign_in_account {
         let _ = writeln!(report, "Signs in as:     {delegate}");
+    }
+    if let Some(service) = &account.service_account {
+        let _ = writeln!(report, "Reached through: the service account {service}");
+    }
+    if account.app_only {
+        let _ = writeln!(
+            report,
+            "Reached by:      the organisation's app (client credentials; no one signs in)"
+        );
+    }
+    if let Some(group) = &account.group {
+        let _ = writeln!(report, "Group:           {group}");
     }
     let _ = writeln!(
         report,

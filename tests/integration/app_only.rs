@@ -103,6 +103,16 @@ fn an_app_with_a_certificate_reaches_its_mailboxes_and_the_powershell_names_the_
         "{}",
         stderr(&made)
     );
+    // The thumbprint as the admin center lists it: SHA-1, 40 hex digits.
+    let thumbprint = stderr(&made)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("Thumbprint (shown there after the upload): ")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    assert_eq!(thumbprint.len(), 40, "{thumbprint}");
+    assert!(thumbprint.chars().all(|c| c.is_ascii_hexdigit()));
     let pem = std::fs::read_to_string(&certificate_file).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     setup.sandbox.upload_app_certificate(APP, &pem).unwrap();
@@ -179,6 +189,7 @@ fn an_app_with_a_certificate_reaches_its_mailboxes_and_the_powershell_names_the_
         shown_text.contains("certificate, works until"),
         "{shown_text}"
     );
+    assert!(shown_text.contains(&thumbprint), "{shown_text}");
     assert!(
         shown_text.contains("mailboxes:  3 mailboxes"),
         "{shown_text}"
@@ -188,6 +199,15 @@ fn an_app_with_a_certificate_reaches_its_mailboxes_and_the_powershell_names_the_
         stdout(&status).contains("\"app_only\": true"),
         "{}",
         stdout(&status)
+    );
+    let report = stdout(&setup.run(&["report", ON_APP[0]]));
+    assert!(
+        report.contains("Reached by:      the organisation's app"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("certificate thumbprint: {thumbprint}")),
+        "{report}"
     );
     let login = setup.run(&["login", ON_APP[0]]);
     assert_eq!(
@@ -228,6 +248,7 @@ fn an_app_with_a_certificate_reaches_its_mailboxes_and_the_powershell_names_the_
         ("show", shown_text),
         ("status", stdout(&status)),
         ("token stderr", stderr(&token)),
+        ("report", report.clone()),
     ] {
         assert!(
             !text.contains(needle),
