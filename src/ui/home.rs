@@ -440,7 +440,12 @@ fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std:
             _ => palette.text,
         };
         ui.vertical(|ui| {
-            ui.label(RichText::new(row.health.short_words()).color(colour))
+            // A mailbox on the organisation's app has no sign-in to renew: say whose access it is.
+            let words = match (&row.health, row.account.app_only) {
+                (Health::Connected, true) => "connected through the organisation's app",
+                _ => row.health.short_words(),
+            };
+            ui.label(RichText::new(words).color(colour))
                 .on_hover_text(row.health.words());
             if let Some(moved) = row.moved_at {
                 ui.label(
