@@ -367,6 +367,19 @@ pub fn run_device(
                 if let Some(error) = mine.iter().rev().find_map(|e| e.last_error.as_ref()) {
                     writeln!(out, "  last problem: {error}")?;
                 }
+                let now = crate::words::now_unix();
+                if let Some(next) = mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Waiting && e.next_attempt_at > now)
+                    .map(|e| e.next_attempt_at)
+                    .min()
+                {
+                    writeln!(
+                        out,
+                        "  next try: in {} (or at once when the bridge restarts)",
+                        crate::words::duration(std::time::Duration::from_secs(next - now))
+                    )?;
+                }
             }
         }
         DeviceCommand::Remove { name } => {

@@ -212,7 +212,9 @@ impl MailboxRound<'_> {
                 }
                 Err(Failure::Token(error)) => {
                     let advice = crate::advice::for_token(&error);
-                    let words = format!("{} ({error})", advice.cause);
+                    // The cause in words and a code to read out; the raw error stays in the log.
+                    tracing::debug!(%error, "the sign-in for a queued message failed");
+                    let words = format!("{} ({})", advice.cause, token_error_code(&error));
                     let needs_sign_in = matches!(
                         crate::keepalive::classify(&error),
                         crate::state::RenewalOutcome::NeedsSignIn { .. }
@@ -282,6 +284,18 @@ async fn sign_in_generation(services: &BridgeServices, account: &Account) -> Opt
         .ok()
         .flatten()
         .map(|manifest| manifest.generation)
+}
+
+/// A short code for a sign-in problem, for the queue's "last problem" (the words come from the advice).
+fn token_error_code(error: &TokenError) -> String {
+    match error {
+        TokenError::NotSignedIn { .. } => "not-signed-in".to_owned(),
+        TokenError::NoAppCredential { .. } => "app-credential-missing".to_owned(),
+        TokenError::Store(error) => error.code().to_owned(),
+        TokenError::Refresh(error) => error.code(),
+        TokenError::AccountChanged { .. } => "account-changed".to_owned(),
+        TokenError::Setup(_) => "settings".to_owned(),
+    }
 }
 
 enum Failure {

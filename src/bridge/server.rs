@@ -25,6 +25,8 @@ const MAX_COMMAND_LINE: u64 = 2048;
 const IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// Recipients a message may have.
 const MAX_RECIPIENTS: usize = 500;
+/// Commands the bridge does not understand before it lets the client go.
+const MAX_NOT_UNDERSTOOD: usize = 20;
 /// Failed sign-ins from one address within [`FAILURE_WINDOW`] before it must wait.
 const MAX_FAILURES: usize = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -40,31 +42,41 @@ const WRITE_LIMIT: Duration = Duration::from_secs(60);
 /// Password hashes checked at once: each Argon2id check takes about 19 MiB.
 const HASHES_AT_ONCE: usize = 2;
 
+/// What failed sign-ins are counted by: the address on the network; on this computer, the user name (programs on
+/// it share one address).
+fn failure_key(address: IpAddr, user: &str) -> String {
+    if address.is_loopback() {
+        format!("this computer, {}", user.to_ascii_lowercase())
+    } else {
+        address.to_string()
+    }
+}
+
 /// Failed sign-ins by client address, for the delay and the limit; bounded in the addresses it remembers.
 #[derive(Default)]
 struct FailureLog {
-    by_address: HashMap<IpAddr, Vec<Instant>>,
+    by_address: HashMap<String, Vec<Instant>>,
 }
 
 impl FailureLog {
     /// Failures from `address` within the window before `now`.
-    fn recent(&mut self, address: IpAddr, now: Instant) -> usize {
-        let Some(list) = self.by_address.get_mut(&address) else {
+    fn recent(&mut self, address: &str, now: Instant) -> usize {
+        let Some(list) = self.by_address.get_mut(address) else {
             return 0;
         };
         list.retain(|at| now.duration_since(*at) < FAILURE_WINDOW);
         let count = list.len();
         if count == 0 {
-            self.by_address.remove(&address);
+            self.by_address.remove(address);
         }
         count
     }
 
     /// Counts a failed sign-in; returns how many `address` has in the window. Parallel guesses are bounded by the
     /// connections an address may hold and by the hashes checked at once.
-    fn record(&mut self, address: IpAddr, now: Instant) -> usize {
+    fn record(&mut self, address: &str, now: Instant) -> usize {
         if self.by_address.len() >= MAX_REMEMBERED_ADDRESSES
-            && !self.by_address.contains_key(&address)
+            && !self.by_address.contains_key(address)
         {
             self.by_address.retain(|_, list| {
                 list.iter()
@@ -74,7 +86,7 @@ impl FailureLog {
                 self.by_address.clear();
             }
         }
-        let list = self.by_address.entry(address).or_default();
+        let list = self.by_address.entry(address.to_owned()).or_default();
         list.retain(|at| now.duration_since(*at) < FAILURE_WINDOW);
         list.push(now);
         list.len()
@@ -86,7 +98,7 @@ pub struct Shared {
     options: BridgeOptions,
     spool: Spool,
     tls: Arc<rustls::ServerConfig>,
-    /// Failed sign-ins by client address, for the delay and the limit.
+    /// Failed sign-ins, for the delay and the limit.
     failures: Mutex<FailureLog>,
     /// Woken whenever a message is queued.
     queued: Arc<tokio::sync::Notify>,
@@ -125,14 +137,14 @@ impl Shared {
         self.queued.clone()
     }
 
-    fn recent_failures(&self, address: IpAddr) -> usize {
+    fn recent_failures(&self, address: &str) -> usize {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .recent(address, Instant::now())
     }
 
-    fn record_failure(&self, address: IpAddr) -> usize {
+    fn record_failure(&self, address: &str) -> usize {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -246,6 +258,9 @@ async fn connection(
         .write_all(format!("220 {host} mailconnect bridge ready\r\n").as_bytes())
         .await?;
     let mut conversation = Conversation::default();
+    // EHLO or HELO comes first (RFC 5321); a client that only sends what the bridge does not understand is let go.
+    let mut greeted = false;
+    let mut not_understood = 0;
     loop {
         let tls_active = matches!(stream.get_ref(), Stream::Tls(_));
         let Some(line) = read_command(&mut stream).await? else {
@@ -262,8 +277,18 @@ async fn connection(
         // from the devices file only when it matters).
         let secure = tls_active || loopback;
         let auth_offered = |shared: &Shared| secure || any_plain_device(shared);
+        if !greeted
+            && matches!(
+                verb.as_str(),
+                "AUTH" | "MAIL" | "RCPT" | "DATA" | "STARTTLS"
+            )
+        {
+            reply(&mut stream, "503 5.5.1 Say EHLO first").await?;
+            continue;
+        }
         match verb.as_str() {
             "EHLO" => {
+                greeted = true;
                 let mut lines = vec![format!("250-{host} Hello")];
                 lines.push(format!("250-SIZE {MAX_MESSAGE_BYTES}"));
                 lines.push("250-8BITMIME".to_owned());
@@ -279,7 +304,10 @@ async fn connection(
                 lines.push("250 HELP".to_owned());
                 reply(&mut stream, &lines.join("\r\n")).await?;
             }
-            "HELO" => reply(&mut stream, &format!("250 {host}")).await?,
+            "HELO" => {
+                greeted = true;
+                reply(&mut stream, &format!("250 {host}")).await?
+            }
             "STARTTLS" if tls_active => {
                 reply(&mut stream, "503 5.5.1 TLS is already on").await?;
             }
@@ -302,20 +330,20 @@ async fn connection(
                 reply(&mut stream, "538 5.7.11 Use STARTTLS before signing in").await?;
             }
             "AUTH" => {
-                if shared.recent_failures(peer.ip()) >= MAX_FAILURES {
-                    reply(
-                        &mut stream,
-                        "454 4.7.0 Too many failed sign-ins from this address; wait 10 minutes",
-                    )
-                    .await?;
-                    return Ok(());
-                }
                 // Without TLS from the network only a device allowed plain sign-in may go on, and that is decided
                 // from the user name before any password is asked for or checked.
                 let plain_allowed = |user: &str| secure || plain_device(&shared, user);
                 match authenticate(&mut stream, argument, &plain_allowed).await? {
+                    Attempt::Gone => return Ok(()),
+                    Attempt::UnknownMechanism => {
+                        reply(&mut stream, "504 5.5.4 Use AUTH PLAIN or AUTH LOGIN").await?
+                    }
                     Attempt::Malformed => {
-                        reply(&mut stream, "501 5.5.4 Use AUTH PLAIN or AUTH LOGIN").await?
+                        reply(
+                            &mut stream,
+                            "501 5.5.2 The sign-in could not be read (base64 was expected)",
+                        )
+                        .await?
                     }
                     Attempt::Cancelled => reply(&mut stream, "501 5.7.0 Sign-in cancelled").await?,
                     Attempt::NeedsTls => {
@@ -326,6 +354,17 @@ async fn connection(
                         .await?;
                     }
                     Attempt::Credentials(user, password) => {
+                        // Held back per address on the network; on this computer per user name, so one program
+                        // with a wrong password does not lock out every device on it.
+                        let key = failure_key(peer.ip(), &user);
+                        if shared.recent_failures(&key) >= MAX_FAILURES {
+                            reply(
+                                &mut stream,
+                                "454 4.7.0 Too many failed sign-ins; wait 10 minutes",
+                            )
+                            .await?;
+                            return Ok(());
+                        }
                         let device = check_device(&shared, &user, password).await;
                         match device {
                             Some(device) => {
@@ -334,8 +373,8 @@ async fn connection(
                                 reply(&mut stream, "235 2.7.0 Signed in").await?;
                             }
                             None => {
-                                let count = shared.record_failure(peer.ip());
-                                tracing::warn!(%peer, failures = count, "a device's sign-in was refused");
+                                let count = shared.record_failure(&key);
+                                tracing::warn!(%peer, user = %user, failures = count, "a device's sign-in was refused");
                                 // Slower with every failure: a guesser gets a handful of tries a minute.
                                 tokio::time::sleep(Duration::from_secs(count.min(5) as u64)).await;
                                 reply(&mut stream, "535 5.7.8 The user name or password is wrong")
@@ -389,7 +428,14 @@ async fn connection(
                     reply(&mut stream, "452 4.5.3 Too many recipients").await?;
                     continue;
                 }
-                conversation.recipients.push(address);
+                // Named twice, sent once.
+                if !conversation
+                    .recipients
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(&address))
+                {
+                    conversation.recipients.push(address);
+                }
                 reply(&mut stream, "250 2.1.5 Recipient OK").await?;
             }
             "DATA" => {
@@ -465,7 +511,18 @@ async fn connection(
                 let _ = stream.get_mut().shutdown().await;
                 return Ok(());
             }
-            _ => reply(&mut stream, "502 5.5.2 Command not understood").await?,
+            _ => {
+                not_understood += 1;
+                if not_understood > MAX_NOT_UNDERSTOOD {
+                    reply(
+                        &mut stream,
+                        "421 4.7.0 Too many commands not understood; closing",
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                reply(&mut stream, "502 5.5.2 Command not understood").await?
+            }
         }
     }
 }
@@ -511,7 +568,10 @@ async fn reply(stream: &mut BufReader<Stream>, text: &str) -> std::io::Result<()
 enum Attempt {
     Credentials(String, SecretString),
     Malformed,
+    UnknownMechanism,
     Cancelled,
+    /// The client went away, or kept silent, in the middle.
+    Gone,
     /// The user name belongs to a device that must use TLS here.
     NeedsTls,
 }
@@ -538,7 +598,10 @@ async fn authenticate(
                 Some(initial) => initial,
                 None => {
                     reply(stream, "334 ").await?;
-                    ask(stream).await?
+                    match ask(stream).await? {
+                        Some(answer) => answer,
+                        None => return Ok(Attempt::Gone),
+                    }
                 }
             };
             if encoded == "*" {
@@ -549,11 +612,15 @@ async fn authenticate(
             };
             // authzid NUL authcid NUL password
             let mut parts = decoded.split(|byte| *byte == 0);
-            let (Some(_), Some(user), Some(password), None) =
+            let (Some(authorize_as), Some(user), Some(password), None) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
             else {
                 return Ok(Attempt::Malformed);
             };
+            // Signing in as one device to act as another is not a thing devices do: refused outright.
+            if !authorize_as.is_empty() && !authorize_as.eq_ignore_ascii_case(user) {
+                return Ok(Attempt::Malformed);
+            }
             Ok(finish(user, password))
         }
         "LOGIN" => {
@@ -561,7 +628,10 @@ async fn authenticate(
                 Some(initial) => initial,
                 None => {
                     reply(stream, "334 VXNlcm5hbWU6").await?;
-                    ask(stream).await?
+                    match ask(stream).await? {
+                        Some(answer) => answer,
+                        None => return Ok(Attempt::Gone),
+                    }
                 }
             };
             if user == "*" {
@@ -575,7 +645,9 @@ async fn authenticate(
                 return Ok(Attempt::NeedsTls);
             }
             reply(stream, "334 UGFzc3dvcmQ6").await?;
-            let password = ask(stream).await?;
+            let Some(password) = ask(stream).await? else {
+                return Ok(Attempt::Gone);
+            };
             if password == "*" {
                 return Ok(Attempt::Cancelled);
             }
@@ -584,13 +656,15 @@ async fn authenticate(
                 None => Ok(Attempt::Malformed),
             }
         }
-        _ => Ok(Attempt::Malformed),
+        _ => Ok(Attempt::UnknownMechanism),
     }
 }
 
-async fn ask(stream: &mut BufReader<Stream>) -> std::io::Result<String> {
-    let line = read_command(stream).await?.unwrap_or_default();
-    Ok(String::from_utf8_lossy(&line).trim().to_owned())
+/// The client's answer to a 334 prompt; `None` when it went away or stayed silent (the 421 is already sent).
+async fn ask(stream: &mut BufReader<Stream>) -> std::io::Result<Option<String>> {
+    Ok(read_command(stream)
+        .await?
+        .map(|line| String::from_utf8_lossy(&line).trim().to_owned()))
 }
 
 fn text_pair(user: &[u8], password: &[u8]) -> Option<(String, SecretString)> {
@@ -637,35 +711,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ten_failures_in_ten_minutes_stop_an_address_and_the_log_stays_bounded() {
+    fn ten_failures_in_ten_minutes_hold_back_an_address_or_a_local_name_and_the_log_stays_bounded()
+    {
         let mut log = FailureLog::default();
         let start = Instant::now();
-        let guesser: IpAddr = "192.168.1.50".parse().unwrap();
+        let network = |user| failure_key("192.168.1.50".parse().unwrap(), user);
         for n in 1..=MAX_FAILURES {
             assert_eq!(
-                log.record(guesser, start + Duration::from_secs(n as u64)),
+                log.record(&network("scanner"), start + Duration::from_secs(n as u64)),
                 n
             );
         }
         assert_eq!(
-            log.recent(guesser, start + Duration::from_secs(60)),
+            log.recent(&network("scanner"), start + Duration::from_secs(60)),
             MAX_FAILURES
         );
         assert_eq!(
-            log.recent("192.168.1.51".parse().unwrap(), start),
-            0,
-            "others are not held back"
+            log.recent(&network("fax"), start),
+            MAX_FAILURES,
+            "on the network the address is held back, whatever the name"
         );
-        // Ten minutes on, the address may try again, and is forgotten.
         assert_eq!(
-            log.recent(guesser, start + FAILURE_WINDOW + Duration::from_secs(11)),
+            log.recent(
+                &failure_key("192.168.1.51".parse().unwrap(), "scanner"),
+                start
+            ),
             0
         );
-        assert!(log.by_address.is_empty());
+        // On this computer one program's wrong password does not hold back the others.
+        let local = |user| failure_key("127.0.0.1".parse().unwrap(), user);
+        log.record(&local("old-software"), start);
+        assert_eq!(log.recent(&local("scanner"), start), 0);
+        assert_eq!(log.recent(&local("old-software"), start), 1);
+        // Ten minutes on, the address may try again, and is forgotten.
+        let later = start + FAILURE_WINDOW + Duration::from_secs(11);
+        assert_eq!(log.recent(&network("scanner"), later), 0);
+        assert!(!log.by_address.contains_key(&network("scanner")));
         // A flood of addresses does not grow the log without end.
         for n in 0..(MAX_REMEMBERED_ADDRESSES as u32 + 10) {
             log.record(
-                IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n)),
+                &IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n)).to_string(),
                 start,
             );
         }

@@ -238,11 +238,12 @@ impl Spool {
         part: &Path,
         reader: &mut (impl tokio::io::AsyncBufRead + Unpin),
     ) -> Result<u64, ReceiveError> {
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(part)
-            .await?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Readable by this user only, like the folder.
+        #[cfg(unix)]
+        options.mode(0o600);
+        let file = options.open(part).await?;
         let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, file);
         let mut line = Vec::with_capacity(1024);
         let mut size: u64 = 0;
@@ -250,6 +251,8 @@ impl Spool {
         // A failed write still reads the message to its end, so the device gets a clear 451, not its body taken
         // for commands.
         let mut disk_error = None;
+        // How the line before ended (the start of DATA counts as after CRLF: the DATA command's own line end).
+        let mut previous_crlf = true;
         loop {
             line.clear();
             let read = tokio::time::timeout(
@@ -269,10 +272,14 @@ impl Spool {
                 }
                 return Err(ReceiveError::Cut);
             }
-            // Only CRLF "." CRLF ends the message (RFC 5321): a bare-LF "." is content, never the end.
-            if line == b".\r\n" {
+            // "." ends the message only when its line ends the way the line before it did: CRLF "." CRLF (RFC 5321), or
+            // LF "." LF from a program that uses bare line feeds throughout. A mixed "\n.\r\n" is content, so no
+            // message can be cut short, or a second one slipped in, by mixing line ends.
+            let crlf = line.ends_with(b"\r\n");
+            if line.len() == 2 + usize::from(crlf) && line[0] == b'.' && crlf == previous_crlf {
                 break;
             }
+            previous_crlf = crlf;
             // Past the limit the rest is read and dropped, so the device gets a clear 552 at the end.
             if too_big || disk_error.is_some() {
                 continue;
@@ -371,7 +378,8 @@ mod tests {
     async fn a_message_is_queued_with_dots_undone_and_a_cut_one_leaves_nothing() {
         let folder = tempfile::tempdir().unwrap();
         let spool = Spool::open(folder.path().join("spool")).unwrap();
-        let mut data: &[u8] = b"Subject: hi\r\n\r\n..dotted\r\nbare LF\n.\nplain\r\n.\r\nQUIT\r\n";
+        let mut data: &[u8] =
+            b"Subject: hi\r\n\r\n..dotted\r\nbare LF\n.\r\nmixed\r\n.\nplain\r\n.\r\nQUIT\r\n";
         let envelope = spool
             .receive(
                 &mut data,
@@ -384,8 +392,8 @@ mod tests {
         assert_eq!(data, b"QUIT\r\n", "reading stops at the lone dot");
         let stored = std::fs::read(spool.message_path(&envelope.id)).unwrap();
         assert_eq!(
-            stored, b"Subject: hi\r\n\r\n.dotted\r\nbare LF\r\n\r\nplain\r\n",
-            "a bare-LF dot line is content, not the end; every line ends in CRLF"
+            stored, b"Subject: hi\r\n\r\n.dotted\r\nbare LF\r\n\r\nmixed\r\n\r\nplain\r\n",
+            "a dot after a different line end is content, not the end; every line is stored with CRLF"
         );
         assert!(
             Spool::open(folder.path().join("spool")).is_err(),
@@ -393,6 +401,22 @@ mod tests {
         );
         assert_eq!(spool.envelopes().unwrap(), vec![envelope.clone()]);
 
+        // A program that uses bare line feeds throughout ends with LF "." LF.
+        let mut bare: &[u8] = b"Subject: bare\n\nbody\n.\nQUIT\n";
+        let bare = spool
+            .receive(
+                &mut bare,
+                "scanner",
+                "a@b.example",
+                &["c@d.example".to_owned()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(spool.message_path(&bare.id)).unwrap(),
+            b"Subject: bare\r\n\r\nbody\r\n"
+        );
+        spool.remove(&bare.id).await.unwrap();
         let mut cut: &[u8] = b"Subject: cut\r\nno end";
         assert!(matches!(
             spool.receive(&mut cut, "scanner", "a@b.example", &[]).await,

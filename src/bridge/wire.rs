@@ -88,8 +88,16 @@ pub(super) fn path_argument(argument: &str, keyword: &str) -> Option<String> {
         .filter(|head| head.eq_ignore_ascii_case(keyword))
         .map(|_| argument[keyword.len()..].trim_start())?;
     let inner = rest.strip_prefix('<')?;
-    let (address, _) = inner.split_once('>')?;
-    (!address.is_empty() && !address.contains(['\r', '\n', ' '])).then(|| address.to_owned())
+    let (address, parameters) = inner.split_once('>')?;
+    // After the address only ESMTP parameters (KEY=VALUE, space-separated): "<a>, <b>" is a syntax error, not a
+    // second recipient dropped without a word.
+    let parameters_ok = parameters.is_empty()
+        || (parameters.starts_with(' ')
+            && parameters.split_whitespace().all(|word| {
+                !word.contains(['<', '>', ',']) && word.chars().all(|c| c.is_ascii_graphic())
+            }));
+    (parameters_ok && !address.is_empty() && !address.contains(['\r', '\n', ' ', '<']))
+        .then(|| address.to_owned())
 }
 
 /// `SIZE=<n>` among MAIL's parameters.
@@ -118,6 +126,14 @@ mod tests {
         assert_eq!(path_argument("FROM:a@b.example", "FROM:"), None);
         assert_eq!(path_argument("TO:<>", "TO:"), None);
         assert_eq!(path_argument("TO:<a b@c>", "TO:"), None);
+        assert_eq!(
+            path_argument("TO:<a@example.org>, <b@example.org>", "TO:"),
+            None
+        );
+        assert_eq!(
+            path_argument("TO:<a@example.org> NOTIFY=NEVER", "TO:").as_deref(),
+            Some("a@example.org")
+        );
         assert_eq!(size_parameter("FROM:<a@b> SIZE=36700161"), Some(36_700_161));
         assert_eq!(size_parameter("FROM:<a@b>"), None);
     }
