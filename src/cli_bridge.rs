@@ -10,7 +10,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 
 use crate::bridge::devices::{Devices, devices_path};
-use crate::bridge::spool::{MessageState, Spool};
+use crate::bridge::spool::Spool;
 use crate::bridge::{BridgeOptions, BridgeServices};
 use crate::cli::UsageError;
 use crate::config::{Config, ConfigFile};
@@ -328,10 +328,8 @@ pub fn run_device(
             }
         }
         DeviceCommand::List => {
-            let spool = Some(Spool::view(default_spool()?));
-            let queued = spool
-                .as_ref()
-                .and_then(|spool| spool.envelopes().ok())
+            let queued = Spool::view(default_spool()?)
+                .envelopes()
                 .unwrap_or_default();
             if devices.devices.is_empty() {
                 writeln!(
@@ -339,19 +337,8 @@ pub fn run_device(
                     "No devices yet: `mailconnect device add \"Scanner\" --mailbox <mailbox>`."
                 )?;
             }
-            for device in &devices.devices {
-                let mine: Vec<_> = queued
-                    .iter()
-                    .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
-                    .collect();
-                let waiting = mine
-                    .iter()
-                    .filter(|e| e.state == MessageState::Waiting)
-                    .count();
-                let refused = mine
-                    .iter()
-                    .filter(|e| e.state == MessageState::Refused)
-                    .count();
+            let now = crate::words::now_unix();
+            for device in crate::bridge::device_summaries(&devices, &queued, now) {
                 writeln!(
                     out,
                     "{} (user name {}), sends as {}",
@@ -363,17 +350,15 @@ pub fn run_device(
                         "  warning: may sign in without encryption on the local network"
                     )?;
                 }
-                writeln!(out, "  queue: {waiting} waiting, {refused} refused")?;
-                if let Some(error) = mine.iter().rev().find_map(|e| e.last_error.as_ref()) {
-                    writeln!(out, "  last problem: {error}")?;
+                writeln!(
+                    out,
+                    "  queue: {} waiting, {} refused",
+                    device.waiting, device.refused
+                )?;
+                if let Some(problem) = &device.last_problem {
+                    writeln!(out, "  last problem: {problem}")?;
                 }
-                let now = crate::words::now_unix();
-                if let Some(next) = mine
-                    .iter()
-                    .filter(|e| e.state == MessageState::Waiting && e.next_attempt_at > now)
-                    .map(|e| e.next_attempt_at)
-                    .min()
-                {
+                if let Some(next) = device.next_attempt_at {
                     writeln!(
                         out,
                         "  next try: in {} (or at once when the bridge restarts)",

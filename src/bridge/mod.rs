@@ -24,6 +24,60 @@ use crate::tls::Trust;
 
 pub use relay::MESSAGES_PER_MINUTE;
 
+/// A device with what the queue holds for it: the one summary `device list` and the window's page both show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSummary {
+    pub name: String,
+    pub user_name: String,
+    pub mailbox: String,
+    pub plain_on_lan: bool,
+    pub waiting: usize,
+    pub refused: usize,
+    /// The newest problem among its queued messages.
+    pub last_problem: Option<String>,
+    /// The soonest retry of a waiting message that failed (Unix seconds), when one is later than `now`.
+    pub next_attempt_at: Option<u64>,
+}
+
+/// Each device's queue, from the devices file and the queue's envelopes.
+pub fn device_summaries(
+    devices: &devices::Devices,
+    queued: &[spool::Envelope],
+    now: u64,
+) -> Vec<DeviceSummary> {
+    use spool::MessageState;
+    devices
+        .devices
+        .iter()
+        .map(|device| {
+            let mine: Vec<_> = queued
+                .iter()
+                .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
+                .collect();
+            DeviceSummary {
+                name: device.name.clone(),
+                user_name: device.user_name.clone(),
+                mailbox: device.mailbox.clone(),
+                plain_on_lan: device.plain_on_lan,
+                waiting: mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Waiting)
+                    .count(),
+                refused: mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Refused)
+                    .count(),
+                last_problem: mine.iter().rev().find_map(|e| e.last_error.clone()),
+                next_attempt_at: mine
+                    .iter()
+                    .filter(|e| e.state == MessageState::Waiting && e.next_attempt_at > now)
+                    .map(|e| e.next_attempt_at)
+                    .min(),
+            }
+        })
+        .collect()
+}
+
 /// How the bridge listens, and where it keeps things.
 #[derive(Debug, Clone)]
 pub struct BridgeOptions {

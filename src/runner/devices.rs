@@ -19,17 +19,8 @@ pub struct WindowBridge {
     pub tls_port: u16,
 }
 
-/// A device as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRow {
-    pub name: String,
-    pub user_name: String,
-    pub mailbox: String,
-    pub plain_on_lan: bool,
-    pub waiting: usize,
-    pub refused: usize,
-    pub last_problem: Option<String>,
-}
+/// A device as the page shows it: the bridge's own summary.
+pub type DeviceRow = crate::bridge::DeviceSummary;
 
 /// A queued message as the page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,31 +94,7 @@ fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), St
             last_problem: envelope.last_error.clone(),
         })
         .collect();
-    let rows = devices
-        .devices
-        .iter()
-        .map(|device| {
-            let mine: Vec<_> = queued
-                .iter()
-                .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
-                .collect();
-            DeviceRow {
-                name: device.name.clone(),
-                user_name: device.user_name.clone(),
-                mailbox: device.mailbox.clone(),
-                plain_on_lan: device.plain_on_lan,
-                waiting: mine
-                    .iter()
-                    .filter(|e| e.state == MessageState::Waiting)
-                    .count(),
-                refused: mine
-                    .iter()
-                    .filter(|e| e.state == MessageState::Refused)
-                    .count(),
-                last_problem: mine.iter().rev().find_map(|e| e.last_error.clone()),
-            }
-        })
-        .collect();
+    let rows = crate::bridge::device_summaries(&devices, &queued, crate::words::now_unix());
     Ok((rows, queue))
 }
 
@@ -174,6 +141,7 @@ impl EffectRunner {
                         waiting: 0,
                         refused: 0,
                         last_problem: None,
+                        next_attempt_at: None,
                     },
                     password,
                 }),
