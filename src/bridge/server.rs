@@ -273,10 +273,8 @@ async fn connection(
         let line = line.trim_end_matches(['\r', '\n']);
         let (verb, argument) = line.split_once(' ').unwrap_or((line, ""));
         let verb = verb.to_ascii_uppercase();
-        // Signing in needs TLS except on this computer, or for a device allowed plain sign-in on the network (read
-        // from the devices file only when it matters).
+        // Signing in needs TLS except on this computer, or for a device allowed plain sign-in on the network.
         let secure = tls_active || loopback;
-        let auth_offered = |shared: &Shared| secure || any_plain_device(shared);
         if !greeted
             && matches!(
                 verb.as_str(),
@@ -296,7 +294,7 @@ async fn connection(
                 if !tls_active {
                     lines.push("250-STARTTLS".to_owned());
                 }
-                if auth_offered(&shared) {
+                if secure || any_plain_device(&shared) {
                     lines.push("250-AUTH PLAIN LOGIN".to_owned());
                     // The old form some Outlook versions and scanner firmware look for.
                     lines.push("250-AUTH=PLAIN LOGIN".to_owned());
@@ -326,13 +324,22 @@ async fn connection(
             "AUTH" if conversation.device.is_some() => {
                 reply(&mut stream, "503 5.5.1 Already signed in").await?;
             }
-            "AUTH" if !auth_offered(&shared) => {
-                reply(&mut stream, "538 5.7.11 Use STARTTLS before signing in").await?;
-            }
             "AUTH" => {
+                // The devices file is read once for this sign-in: whether it is offered here, whether the name
+                // may sign in without TLS, and its hash.
+                let devices = read_devices(&shared);
+                if !secure && !devices.devices.iter().any(|device| device.plain_on_lan) {
+                    reply(&mut stream, "538 5.7.11 Use STARTTLS before signing in").await?;
+                    continue;
+                }
                 // Without TLS from the network only a device allowed plain sign-in may go on, and that is decided
                 // from the user name before any password is asked for or checked.
-                let plain_allowed = |user: &str| secure || plain_device(&shared, user);
+                let plain_allowed = |user: &str| {
+                    secure
+                        || devices
+                            .by_user_name(user)
+                            .is_some_and(|device| device.plain_on_lan)
+                };
                 match authenticate(&mut stream, argument, &plain_allowed).await? {
                     Attempt::Gone => return Ok(()),
                     Attempt::UnknownMechanism => {
@@ -365,7 +372,7 @@ async fn connection(
                             .await?;
                             return Ok(());
                         }
-                        let device = check_device(&shared, &user, password).await;
+                        let device = check_device(&shared, &devices, &user, password).await;
                         match device {
                             Some(device) => {
                                 tracing::info!(device = %device.user_name, %peer, "a device signed in");
@@ -675,10 +682,12 @@ fn text_pair(user: &[u8], password: &[u8]) -> Option<(String, SecretString)> {
 }
 
 /// The device whose user name and password these are (the hash checked off the async threads).
-async fn check_device(shared: &Shared, user: &str, password: SecretString) -> Option<Device> {
-    let devices = Devices::load(&shared.options.devices_file)
-        .map_err(|error| tracing::warn!(%error, "the devices file cannot be read"))
-        .ok()?;
+async fn check_device(
+    shared: &Shared,
+    devices: &Devices,
+    user: &str,
+    password: SecretString,
+) -> Option<Device> {
     // An unknown user name is checked against a decoy hash: the answer takes as long as for a known one.
     let (device, known) = match devices.by_user_name(user) {
         Some(device) => (device.clone(), true),
@@ -692,18 +701,20 @@ async fn check_device(shared: &Shared, user: &str, password: SecretString) -> Op
         .filter(|_| known)
 }
 
-/// Whether the device with this user name may sign in without TLS from the network.
-fn plain_device(shared: &Shared, user: &str) -> bool {
-    Devices::load(&shared.options.devices_file).is_ok_and(|devices| {
-        devices
-            .by_user_name(user)
-            .is_some_and(|device| device.plain_on_lan)
+/// The devices as the file says now (a device added while the bridge runs signs in at once); none when it cannot
+/// be read, which is logged.
+fn read_devices(shared: &Shared) -> Devices {
+    Devices::load(&shared.options.devices_file).unwrap_or_else(|error| {
+        tracing::warn!(%error, "the devices file cannot be read");
+        Devices::default()
     })
 }
 
 fn any_plain_device(shared: &Shared) -> bool {
-    Devices::load(&shared.options.devices_file)
-        .is_ok_and(|devices| devices.devices.iter().any(|device| device.plain_on_lan))
+    read_devices(shared)
+        .devices
+        .iter()
+        .any(|device| device.plain_on_lan)
 }
 
 #[cfg(test)]
