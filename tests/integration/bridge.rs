@@ -719,11 +719,9 @@ fn an_ended_sign_in_keeps_mail_queued_until_the_mailbox_signs_in_again() {
 /// in the queue as refused, with the provider's words, and not tried again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
-    use mailconnect::bridge::devices::Devices;
     use mailconnect::bridge::spool::{MessageState, Spool};
-    use mailconnect::bridge::{BridgeOptions, BridgeServices};
-    use mailconnect::store::{StoreAccess, StoredTokens, TokenStore};
-    use secrecy::{ExposeSecret, SecretString};
+    use mailconnect::store::{StoredTokens, TokenStore};
+    use secrecy::SecretString;
 
     let sandbox =
         crate::support::quick_sandbox(mailconnect::sandbox::SandboxOptions::default()).await;
@@ -740,54 +738,20 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
             },
         )
         .unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let config_file = ConfigFile::at(folder.path().join("config.toml"));
-    config_file
-        .save(&mailconnect::config::Config {
-            accounts: vec![sandbox.account(MAILBOX)],
-            timeouts: crate::support::test_timeouts(),
-            ..Default::default()
-        })
-        .unwrap();
-    let mut devices = Devices::default();
-    let (device, password) = devices.add("Scanner", MAILBOX, false).unwrap();
-    devices.save(&folder.path().join("devices.toml")).unwrap();
-    let running = mailconnect::bridge::start(
-        BridgeOptions {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            implicit_tls: Vec::new(),
-            allow: Vec::new(),
-            spool: folder.path().join("spool"),
-            config_file,
-            devices_file: folder.path().join("devices.toml"),
-            host_name: "localhost".to_owned(),
-            first_retry: Duration::from_secs(1),
-            bounce: true,
-        },
-        BridgeServices {
-            store: StoreAccess::Memory(store),
-            trust: mailconnect::tls::Trust::new(None).unwrap(),
-            timeouts: crate::support::test_timeouts(),
-        },
-    )
-    .await
-    .unwrap();
+    let bridge = InProcess::start(sandbox.account(MAILBOX), store, true).await;
     sandbox.inject(mailconnect::sandbox::Fault::SmtpMailFromReply(
         "550 5.7.60 SMTP; Client does not have permissions to send as this sender".to_owned(),
     ));
     let sent = python_send(
-        running.listening[0].port(),
-        &Device {
-            user: device.user_name.clone(),
-            password: password.expose_secret().to_owned(),
-        },
+        bridge.port(),
+        &bridge.device,
         "plain",
         MAILBOX,
         "Refused upstream",
         0,
     );
     assert_eq!(stdout(&sent).trim(), "sent", "{}", stderr(&sent));
-    let spool = Spool::view(folder.path().join("spool"));
+    let spool = Spool::view(bridge.folder.path().join("spool"));
     assert!(
         wait_until(Duration::from_secs(20), || spool
             .envelopes()
@@ -804,7 +768,7 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
         .envelopes()
         .unwrap()
         .into_iter()
-        .find(|envelope| envelope.device == device.user_name)
+        .find(|envelope| envelope.device == bridge.device.user)
         .unwrap();
     assert_eq!(envelope.attempts, 1, "a refusal is not tried again");
     assert!(
@@ -834,10 +798,7 @@ async fn a_permanent_refusal_stays_refused_with_the_providers_words() {
 /// refuse a token about to end), and stores the rotated refresh token.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_with_under_ten_minutes_left_is_renewed_before_the_message_goes() {
-    use mailconnect::bridge::devices::Devices;
-    use mailconnect::bridge::{BridgeOptions, BridgeServices};
-    use mailconnect::store::{StoreAccess, StoredTokens, TokenStore};
-    use secrecy::ExposeSecret;
+    use mailconnect::store::{StoredTokens, TokenStore};
 
     let sandbox = crate::support::quick_sandbox(mailconnect::sandbox::SandboxOptions {
         default_user: MAILBOX.to_owned(),
@@ -860,45 +821,11 @@ async fn a_token_with_under_ten_minutes_left_is_renewed_before_the_message_goes(
             },
         )
         .unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let config_file = ConfigFile::at(folder.path().join("config.toml"));
-    config_file
-        .save(&mailconnect::config::Config {
-            accounts: vec![account],
-            timeouts: crate::support::test_timeouts(),
-            ..Default::default()
-        })
-        .unwrap();
-    let mut devices = Devices::default();
-    let (device, password) = devices.add("Scanner", MAILBOX, false).unwrap();
-    devices.save(&folder.path().join("devices.toml")).unwrap();
     let refreshes = sandbox.stats().refreshes();
-    let running = mailconnect::bridge::start(
-        BridgeOptions {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            implicit_tls: Vec::new(),
-            allow: Vec::new(),
-            spool: folder.path().join("spool"),
-            config_file,
-            devices_file: folder.path().join("devices.toml"),
-            host_name: "localhost".to_owned(),
-            first_retry: Duration::from_secs(1),
-            bounce: false,
-        },
-        BridgeServices {
-            store: StoreAccess::Memory(store.clone()),
-            trust: mailconnect::tls::Trust::new(None).unwrap(),
-            timeouts: crate::support::test_timeouts(),
-        },
-    )
-    .await
-    .unwrap();
+    let bridge = InProcess::start(account, store.clone(), false).await;
     let sent = python_send(
-        running.listening[0].port(),
-        &Device {
-            user: device.user_name.clone(),
-            password: password.expose_secret().to_owned(),
-        },
+        bridge.port(),
+        &bridge.device,
         "plain",
         MAILBOX,
         "After a renewal",
@@ -926,4 +853,69 @@ async fn a_token_with_under_ten_minutes_left_is_renewed_before_the_message_goes(
             > Duration::from_secs(30 * 60),
         "the renewed token is the one stored"
     );
+}
+
+/// A bridge running in this test process for `account`, with one device ("Scanner") on its mailbox; settings,
+/// devices and queue in a folder of its own.
+struct InProcess {
+    folder: tempfile::TempDir,
+    running: mailconnect::bridge::RunningBridge,
+    device: Device,
+}
+
+impl InProcess {
+    async fn start(
+        account: mailconnect::config::Account,
+        store: mailconnect::store::TokenStore,
+        bounce: bool,
+    ) -> InProcess {
+        use mailconnect::bridge::devices::Devices;
+        use mailconnect::bridge::{BridgeOptions, BridgeServices};
+        use secrecy::ExposeSecret;
+
+        let folder = tempfile::tempdir().unwrap();
+        let config_file = ConfigFile::at(folder.path().join("config.toml"));
+        config_file
+            .save(&mailconnect::config::Config {
+                accounts: vec![account.clone()],
+                timeouts: crate::support::test_timeouts(),
+                ..Default::default()
+            })
+            .unwrap();
+        let mut devices = Devices::default();
+        let (device, password) = devices.add("Scanner", &account.mailbox, false).unwrap();
+        devices.save(&folder.path().join("devices.toml")).unwrap();
+        let running = mailconnect::bridge::start(
+            BridgeOptions {
+                listen: vec!["127.0.0.1:0".parse().unwrap()],
+                implicit_tls: Vec::new(),
+                allow: Vec::new(),
+                spool: folder.path().join("spool"),
+                config_file,
+                devices_file: folder.path().join("devices.toml"),
+                host_name: "localhost".to_owned(),
+                first_retry: Duration::from_secs(1),
+                bounce,
+            },
+            BridgeServices {
+                store: mailconnect::store::StoreAccess::Memory(store),
+                trust: mailconnect::tls::Trust::new(None).unwrap(),
+                timeouts: crate::support::test_timeouts(),
+            },
+        )
+        .await
+        .unwrap();
+        InProcess {
+            folder,
+            running,
+            device: Device {
+                user: device.user_name,
+                password: password.expose_secret().to_owned(),
+            },
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.running.listening[0].port()
+    }
 }
