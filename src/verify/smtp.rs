@@ -323,13 +323,7 @@ async fn check_sender(
 ) -> Result<(), CheckFailure> {
     let stage = Stage::Sender;
     // Parsed as an address first: nothing the settings hold can add a line to the conversation.
-    let address: lettre::Address = mailbox.parse().map_err(|_| {
-        failure(
-            stage,
-            FailureKind::Protocol,
-            format!("{mailbox} is not a valid sender address"),
-        )
-    })?;
+    let address = parse_address(mailbox, "sender address", stage)?;
     let mail = Mail::new(Some(address), Vec::new()).to_string();
     let sender_reply = if pipelining {
         connection
@@ -355,13 +349,7 @@ async fn check_sender(
 
 async fn send_test_message(connection: &mut Connection, mailbox: &str) -> Result<(), CheckFailure> {
     let stage = Stage::TestMessage;
-    let address: lettre::Address = mailbox.parse().map_err(|_| {
-        failure(
-            stage,
-            FailureKind::Protocol,
-            format!("{mailbox} is not a valid sender address"),
-        )
-    })?;
+    let address = parse_address(mailbox, "sender address", stage)?;
     let message = lettre::Message::builder()
         .from(lettre::message::Mailbox::new(Some("mailconnect".to_owned()), address.clone()))
         .to(lettre::message::Mailbox::new(None, address.clone()))
@@ -405,6 +393,18 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
 }
 
 /// A refusal by the server, classified as temporary (4xx) or permanent, with the advice its words point to.
+/// `text` as an address for a command line, or the failure naming it (`what`: "sender address", "address"):
+/// nothing from the settings or a queued envelope can add a line to the conversation.
+fn parse_address(text: &str, what: &str, stage: Stage) -> Result<lettre::Address, CheckFailure> {
+    text.parse().map_err(|_| {
+        failure(
+            stage,
+            FailureKind::Protocol,
+            format!("{text} is not a valid {what}"),
+        )
+    })
+}
+
 fn refused(stage: Stage, reply: String) -> CheckFailure {
     let temporary = reply.starts_with('4');
     server_refusal(stage, reply, temporary)
@@ -423,16 +423,7 @@ pub async fn submit(
 ) -> Result<String, CheckFailure> {
     let reply_limit = context.timeouts.reply;
     let SignedIn { mut connection, .. } = sign_in(server, credentials, context).await?;
-    let address = |text: &str, stage| -> Result<lettre::Address, CheckFailure> {
-        text.parse().map_err(|_| {
-            failure(
-                stage,
-                FailureKind::Protocol,
-                format!("{text} is not a valid address"),
-            )
-        })
-    };
-    let sender = address(&credentials.mailbox, Stage::Sender)?;
+    let sender = parse_address(&credentials.mailbox, "address", Stage::Sender)?;
     within(
         Stage::Sender,
         reply_limit,
@@ -440,7 +431,7 @@ pub async fn submit(
     )
     .await?;
     for recipient in recipients {
-        let recipient = address(recipient, Stage::Recipients)?;
+        let recipient = parse_address(recipient, "address", Stage::Recipients)?;
         within(
             Stage::Recipients,
             reply_limit,
