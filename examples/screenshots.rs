@@ -238,7 +238,12 @@ fn stops() -> Vec<Stop> {
         },
         Stop {
             file: "6c-accounts-remove.png",
-            ready: |a| a.home().confirm_removal.is_some(),
+            ready: |a| {
+                matches!(
+                    a.home().dialog,
+                    Some(mailconnect::home::Dialog::ConfirmRemoval(_))
+                )
+            },
             next: |t, ctx| {
                 t.app.apply_home_action(ctx, HomeAction::ConfirmRemove);
             },

@@ -571,23 +571,7 @@ impl Context {
 
     fn report(&self, mailbox: &str) -> anyhow::Result<ExitCode> {
         let account = self.account(mailbox)?;
-        let store = TokenStore::open();
-        let stored = match (&store, account.app_only) {
-            (Ok(store), false) => crate::report::StoredSignIn::Own(
-                store
-                    .manifest(account.token_owner())
-                    .map_err(|error| error.code().to_owned()),
-            ),
-            (Ok(store), true) => crate::report::StoredSignIn::App(
-                store
-                    .app_credential_info(
-                        &account.client_id,
-                        crate::store::AppCredentialSlot::Current,
-                    )
-                    .map_err(|error| error.code().to_owned()),
-            ),
-            (Err(error), _) => crate::report::StoredSignIn::Own(Err(error.code().to_owned())),
-        };
+        let stored = crate::report::StoredSignIn::read(&TokenStore::open(), &account);
         let state = State::load();
         print!(
             "{}",

@@ -79,50 +79,9 @@ fn explanation_json(explanation: &Explanation) -> serde_json::Value {
 }
 
 fn write_explanation(out: &mut impl Write, explanation: &Explanation) -> std::io::Result<()> {
-    if explanation.truncated {
-        writeln!(
-            out,
-            "(A long text: only its last {} KiB were read, where the newest errors are.)\n",
-            crate::advice::explain::MAX_TEXT / 1024
-        )?;
-    }
-    if explanation.findings.is_empty() {
-        writeln!(
-            out,
-            "No sign-in code, server reply or error name that mailconnect knows was found in this text."
-        )?;
-    }
-    for finding in &explanation.findings {
-        writeln!(out, "{}", crate::words::excerpt(&finding.code, 200))?;
-        writeln!(out, "  {}", finding.advice.cause)?;
-        let lasting = if finding.advice.is_transient() {
-            "  Temporary: trying again later can work without changing anything."
-        } else if finding.advice.entry.sign_in_helps {
-            "  Signing in again can fix it."
-        } else {
-            "  Signing in again does not fix it: follow the steps."
-        };
-        writeln!(out, "{lasting}")?;
-        for (number, step) in finding
-            .advice
-            .steps_for(Surface::Elsewhere, None)
-            .iter()
-            .enumerate()
-        {
-            writeln!(out, "  {}. {step}", number + 1)?;
-        }
-        writeln!(out)?;
-    }
-    for (label, values) in [
-        ("Trace id", &explanation.trace_ids),
-        ("Correlation id", &explanation.correlation_ids),
-        ("Time", &explanation.timestamps),
-    ] {
-        for value in values {
-            writeln!(out, "{label}: {value}")?;
-        }
-    }
-    Ok(())
+    out.write_all(
+        crate::advice::explain::explanation_text(explanation, Surface::Elsewhere).as_bytes(),
+    )
 }
 
 /// Prints the approval link and the e-mail for the IT admin.

@@ -26,6 +26,14 @@ fn powershell_quoted(text: &str) -> String {
 /// `powershell`: the commands an Exchange admin runs so that each mailbox's service account (or the organisation's
 /// app) may open it and send as it, and the check that they took.
 pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Result<ExitCode> {
+    let text = powershell_text(accounts, apps)?;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The same PowerShell as text, for the window's "Copy PowerShell for these" (one text for both, so the two can
+/// never differ).
+pub fn powershell_text(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Result<String> {
     let delegated: Vec<&Account> = accounts
         .iter()
         .filter(|account| account.service_account.is_some())
@@ -39,7 +47,7 @@ pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Res
         )
         .into());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = Vec::new();
     writeln!(
         out,
         "# Run in Exchange Online PowerShell as an Exchange administrator."
@@ -74,7 +82,7 @@ pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Res
             .find(|app| app.client_id.eq_ignore_ascii_case(&client_id));
         write_app_only(&mut out, &client_id, registration, &mailboxes)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(String::from_utf8(out)?)
 }
 
 fn write_delegated(out: &mut impl Write, delegated: &[&Account]) -> std::io::Result<()> {

@@ -175,20 +175,10 @@ impl Health {
                 crate::words::count(*days_left, "day", "days")
             ),
             Health::NeedsSignIn { code } => {
-                let cause = [
-                    ("700082", "unused for 90 days"),
-                    ("50173", "password changed or sessions revoked"),
-                    ("70008", "unused too long"),
-                    ("70043", "ended by a sign-in policy"),
-                    ("50076", "needs the second sign-in step"),
-                    ("invalid_grant", "sign-in revoked or expired"),
-                    ("account-changed", "another account answered"),
-                    ("keyring-damaged", "saved sign-in is damaged"),
-                ]
-                .iter()
-                .find(|(key, _)| code.contains(key))
-                .map_or("sign in again", |(_, cause)| cause);
-                format!("{cause} ({code})")
+                format!(
+                    "{} ({code})",
+                    crate::advice::for_code(code).entry.short_cause()
+                )
             }
             Health::RetryingLater { code } => format!("renewal failed; retrying ({code})"),
             Health::Unreadable { code } => format!("keyring cannot be read ({code})"),

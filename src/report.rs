@@ -223,6 +223,32 @@ pub enum StoredSignIn {
     App(Result<Option<crate::app_only::CredentialInfo>, String>),
 }
 
+impl StoredSignIn {
+    /// What the keyring holds for `account` (its own or its service account's sign-in, or its app's credential),
+    /// or the code of why it cannot be read. Blocks on the keyring.
+    pub fn read(
+        store: &Result<crate::store::TokenStore, crate::store::StoreError>,
+        account: &Account,
+    ) -> StoredSignIn {
+        match (store, account.app_only) {
+            (Ok(store), false) => StoredSignIn::Own(
+                store
+                    .manifest(account.token_owner())
+                    .map_err(|error| error.code().to_owned()),
+            ),
+            (Ok(store), true) => StoredSignIn::App(
+                store
+                    .app_credential_info(
+                        &account.client_id,
+                        crate::store::AppCredentialSlot::Current,
+                    )
+                    .map_err(|error| error.code().to_owned()),
+            ),
+            (Err(error), _) => StoredSignIn::Own(Err(error.code().to_owned())),
+        }
+    }
+}
+
 fn app_credential_section(
     report: &mut String,
     credential: Result<Option<crate::app_only::CredentialInfo>, String>,

@@ -16,20 +16,41 @@ pub struct LastCheck {
     /// `passed`, or the failure code (`SMTP-authentication-rejected`).
     pub code: String,
     pub server_reply: Option<String>,
+    /// The catalogue entry of a failure (`smtp-send-as-denied`), so the window can say its cause and fix later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 impl LastCheck {
+    /// A check that could not start: no token (not signed in, the keyring, a refused renewal), with the code and
+    /// the catalogue entry of that reason.
+    pub fn not_started(code: String, cause: &str) -> LastCheck {
+        LastCheck {
+            passed: false,
+            code,
+            server_reply: None,
+            cause: Some(cause.to_owned()),
+        }
+    }
+
     pub fn from_report(report: &CheckReport) -> LastCheck {
         match &report.verdict {
             Verdict::Passed { server_reply } => LastCheck {
                 passed: true,
                 code: "passed".to_owned(),
                 server_reply: Some(server_reply.clone()),
+                cause: None,
             },
             Verdict::Failed(failure) => LastCheck {
                 passed: false,
                 code: failure.code(report.protocol),
                 server_reply: failure.server_reply.clone(),
+                cause: Some(
+                    crate::advice::for_check(failure, report.protocol)
+                        .entry
+                        .id
+                        .clone(),
+                ),
             },
         }
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::{Advice, Evidence, entries, find};
+use super::{Advice, Evidence, Surface, entries, find};
 
 /// One thing found in the text, and what it means.
 #[derive(Debug, Clone)]
@@ -278,4 +278,50 @@ pub fn explain(text: &str) -> Explanation {
         timestamps: timestamps(text),
         truncated,
     }
+}
+
+/// The explanation as text, as `mailconnect explain` prints it and the window's Copy copies it, with the steps as
+/// `surface` says them.
+pub fn explanation_text(explanation: &Explanation, surface: Surface) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if explanation.truncated {
+        let _ = writeln!(
+            &mut out,
+            "(A long text: only its last {} KiB were read, where the newest errors are.)\n",
+            crate::advice::explain::MAX_TEXT / 1024
+        );
+    }
+    if explanation.findings.is_empty() {
+        let _ = writeln!(
+            &mut out,
+            "No sign-in code, server reply or error name that mailconnect knows was found in this text."
+        );
+    }
+    for finding in &explanation.findings {
+        let _ = writeln!(&mut out, "{}", crate::words::excerpt(&finding.code, 200));
+        let _ = writeln!(&mut out, "  {}", finding.advice.cause);
+        let lasting = if finding.advice.is_transient() {
+            "  Temporary: trying again later can work without changing anything."
+        } else if finding.advice.entry.sign_in_helps {
+            "  Signing in again can fix it."
+        } else {
+            "  Signing in again does not fix it: follow the steps."
+        };
+        let _ = writeln!(&mut out, "{lasting}");
+        for (number, step) in finding.advice.steps_for(surface, None).iter().enumerate() {
+            let _ = writeln!(&mut out, "  {}. {step}", number + 1);
+        }
+        let _ = writeln!(out);
+    }
+    for (label, values) in [
+        ("Trace id", &explanation.trace_ids),
+        ("Correlation id", &explanation.correlation_ids),
+        ("Time", &explanation.timestamps),
+    ] {
+        for value in values {
+            let _ = writeln!(&mut out, "{label}: {value}");
+        }
+    }
+    out
 }

@@ -39,6 +39,9 @@ pub enum Method {
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub id: String,
+    /// The cause in a few words, for a table column.
+    #[serde(default)]
+    short: Option<String>,
     #[serde(default)]
     pub aadsts: Vec<u32>,
     #[serde(default)]
@@ -61,6 +64,9 @@ pub struct Entry {
     pub suggest: Option<Method>,
     #[serde(default)]
     pub after_code: Option<Method>,
+    /// A device or program that only knows a password is the likely sender: mailconnect's bridge helps.
+    #[serde(default)]
+    pub devices: bool,
     pub cause: String,
     pub steps: Vec<String>,
 }
@@ -69,6 +75,25 @@ pub struct Entry {
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
     entry: Vec<Entry>,
+}
+
+impl Entry {
+    /// The cause in a few words ("no right to send as the mailbox"): the entry's own, or the cause's first clause.
+    pub fn short_cause(&self) -> &str {
+        self.short.as_deref().unwrap_or_else(|| {
+            let end = self
+                .cause
+                .find(['.', ':', ';', '('])
+                .unwrap_or(self.cause.len());
+            self.cause[..end].trim()
+        })
+    }
+}
+
+/// The catalogue entry with this id, when there is one (an id read back from the state file may be from another
+/// version).
+pub fn entry(id: &str) -> Option<&'static Entry> {
+    entries().iter().find(|entry| entry.id == id)
 }
 
 /// The catalogue, read once from the text built into the program.
@@ -100,7 +125,7 @@ impl PartialEq for Advice {
 impl Eq for Advice {}
 
 impl Advice {
-    fn of(entry: &'static Entry) -> Advice {
+    pub(crate) fn of(entry: &'static Entry) -> Advice {
         Advice {
             entry,
             cause: &entry.cause,
@@ -127,6 +152,19 @@ impl Advice {
 
 /// The entry with this id. Every id the program asks for is checked by a test; an unknown one reads as the
 /// generic sign-in refusal rather than failing.
+/// The advice for a code kept from an earlier refusal: a catalogue id (`keyring-damaged`), an AADSTS code or an
+/// OAuth error name (`invalid_grant`); the generic entry when none is known.
+pub fn for_code(code: &str) -> Advice {
+    match entry(code) {
+        Some(entry) => Advice::of(entry),
+        None => find(&Evidence {
+            name: Some(code),
+            ..Evidence::from_text(code)
+        })
+        .unwrap_or_else(|| by_id("aad-unknown")),
+    }
+}
+
 pub fn by_id(id: &str) -> Advice {
     let entries = entries();
     let entry = entries

@@ -92,7 +92,7 @@ fn every_entry_is_reachable_and_every_refinement_narrows_a_real_entry() {
 fn steps_name_only_controls_that_exist_and_only_through_markers() {
     let markers: Vec<&str> = crate::controls::CONTROLS
         .iter()
-        .map(|(marker, _, _, _)| *marker)
+        .map(|(marker, ..)| *marker)
         .collect();
     for entry in entries() {
         for step in &entry.steps {
@@ -445,4 +445,20 @@ fn the_review_s_wrong_way_answers_are_right_now() {
         .map(|n| format!("AADSTS{} 5.{}.{} ", 1_000_000 + n, n % 9, n % 999))
         .collect();
     assert!(explain(&flood).findings.len() <= 2 * 64);
+}
+
+#[test]
+fn every_cause_has_a_few_words_that_fit_a_table_column() {
+    for entry in entries() {
+        let short = entry.short_cause();
+        assert!(
+            !short.is_empty() && short.chars().count() <= 48,
+            "{}: \"{short}\" does not fit the Alert column",
+            entry.id
+        );
+    }
+    assert_eq!(
+        entry("smtp-send-as-denied").map(Entry::short_cause),
+        Some("no right to send as the mailbox")
+    );
 }

@@ -1,4 +1,5 @@
-//! A run of checks over several mailboxes: progress, an estimate of the time left, and the summary by cause.
+//! A run of checks over several mailboxes: progress, an estimate of the time left, and the summary grouped by
+//! cause, each group with what to do about it (and, for missing rights, the PowerShell that grants them).
 
 use super::Row;
 
@@ -7,11 +8,44 @@ use super::Row;
 pub struct Batch {
     pub mailboxes: Vec<String>,
     pub done: usize,
-    /// The mailboxes whose checks did not both pass, with the cause in a few words.
-    pub failed: Vec<(String, String)>,
+    /// The mailboxes whose checks did not both pass, with their cause.
+    pub failed: Vec<(String, BatchCause)>,
     pub started: std::time::Instant,
     /// Stopped with Cancel before every mailbox was checked.
     pub cancelled: bool,
+}
+
+/// Why a mailbox of the run did not pass, as the summary groups it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchCause {
+    /// Its sign-in (or its service account's) needs a person.
+    NeedsSignIn,
+    /// No sign-in is saved for it.
+    NoSignIn,
+    /// The sign-in works but may not open it or send as it: the rights are granted by the IT admin.
+    NoAccess(Through),
+    /// Any other cause: its catalogue entry's id.
+    Other(&'static str),
+}
+
+/// Whose rights a mailbox lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Through {
+    ServiceAccount(String),
+    App,
+    OwnSignIn,
+}
+
+/// The mailboxes of a run that failed for one cause, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CauseGroup {
+    pub mailboxes: Vec<String>,
+    /// "2 need Full Access and Send As for it@practice.com"
+    pub words: String,
+    /// What to do, in the home's words.
+    pub what_to_do: String,
+    /// The IT admin's PowerShell grants what is missing ("Copy PowerShell for these 2").
+    pub powershell: bool,
 }
 
 impl Batch {
@@ -31,30 +65,12 @@ impl Batch {
         Some(per_mailbox * (self.total() - self.done.min(self.total())) as u32)
     }
 
-    /// "18 of 20 passed; 2 did not: 1 cannot send as the mailbox, 1 has no sign-in."
+    /// "18 of 20 passed; 2 did not." (and where a cancelled run stopped); the groups say why.
     pub fn summary(&self) -> String {
         let passed = self.done - self.failed.len();
         let mut text = format!("{passed} of {} passed", self.total());
         if !self.failed.is_empty() {
-            let mut causes: Vec<(String, usize)> = Vec::new();
-            for (_, cause) in &self.failed {
-                match causes.iter_mut().find(|(seen, _)| seen == cause) {
-                    Some((_, count)) => *count += 1,
-                    None => causes.push((cause.clone(), 1)),
-                }
-            }
-            let causes: Vec<String> = causes
-                .iter()
-                .map(|(cause, count)| match (*count, singular(cause)) {
-                    (1, Some(one)) => format!("1 {one}"),
-                    _ => format!("{count} {cause}"),
-                })
-                .collect();
-            text.push_str(&format!(
-                "; {} did not: {}",
-                self.failed.len(),
-                causes.join(", ")
-            ));
+            text.push_str(&format!("; {} did not", self.failed.len()));
         }
         if self.cancelled {
             text.push_str(&format!(
@@ -66,34 +82,150 @@ impl Batch {
         text.push('.');
         text
     }
-}
 
-/// A failed mailbox's cause in a few words for the batch summary, from the catalogue entry of its first failure.
-/// A cause said of one mailbox ("needs" rather than "need").
-fn singular(plural: &str) -> Option<&'static str> {
-    match plural {
-        "need a new sign-in" => Some("needs a new sign-in"),
-        "have no sign-in" => Some("has no sign-in"),
-        _ => None,
+    /// The failed mailboxes grouped by cause, in the order the causes first appeared.
+    pub fn groups(&self) -> Vec<CauseGroup> {
+        let mut groups: Vec<(&BatchCause, Vec<String>)> = Vec::new();
+        for (mailbox, cause) in &self.failed {
+            match groups.iter_mut().find(|(seen, _)| *seen == cause) {
+                Some((_, mailboxes)) => mailboxes.push(mailbox.clone()),
+                None => groups.push((cause, vec![mailbox.clone()])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(cause, mailboxes)| cause.group(mailboxes))
+            .collect()
     }
 }
 
-pub(super) fn batch_cause(row: &Row) -> String {
+impl BatchCause {
+    fn group(&self, mailboxes: Vec<String>) -> CauseGroup {
+        let count = mailboxes.len();
+        let one = count == 1;
+        let verb = |singular: &str, plural: &str| if one { singular } else { plural }.to_owned();
+        let (words, what_to_do, powershell) = match self {
+            BatchCause::NeedsSignIn => (
+                verb("needs a new sign-in", "need a new sign-in"),
+                "Tick each and choose \"Re-authenticate now\".".to_owned(),
+                false,
+            ),
+            BatchCause::NoSignIn => (
+                verb("has no sign-in", "have no sign-in"),
+                "Tick each and choose \"Re-authenticate now\" to sign it in.".to_owned(),
+                false,
+            ),
+            BatchCause::NoAccess(Through::ServiceAccount(service)) => (
+                format!("{} Full Access and Send As for {service}", verb("needs", "need")),
+                "The IT admin grants them in Exchange Online; they take up to 2 hours. Then choose \
+                 \"Retry failed\"."
+                    .to_owned(),
+                true,
+            ),
+            BatchCause::NoAccess(Through::App) => (
+                format!(
+                    "{} Full Access (and the right to send) for the organisation's app",
+                    verb("needs", "need")
+                ),
+                "The IT admin grants them in Exchange Online; they take up to 2 hours. Then choose \
+                 \"Retry failed\"."
+                    .to_owned(),
+                true,
+            ),
+            BatchCause::NoAccess(Through::OwnSignIn) => (
+                verb(
+                    "cannot be opened with its own sign-in",
+                    "cannot be opened with their own sign-in",
+                ),
+                "Check that the right account signed in: tick it and choose \"Re-authenticate now\"."
+                    .to_owned(),
+                false,
+            ),
+            BatchCause::Other(id) => (
+                format!("failed: {}", crate::advice::by_id(id).entry.short_cause()),
+                crate::advice::by_id(id)
+                    .steps_for(crate::advice::Surface::Home, None)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+                false,
+            ),
+        };
+        CauseGroup {
+            words: format!("{count} {words}"),
+            mailboxes,
+            what_to_do,
+            powershell,
+        }
+    }
+}
+
+/// Why `row` did not pass, from its health and its first failed check's catalogue entry.
+pub(super) fn batch_cause(row: &Row) -> BatchCause {
     if row.health.needs_person() {
-        return "need a new sign-in".to_owned();
+        return BatchCause::NeedsSignIn;
     }
-    let code = [&row.imap, &row.smtp]
-        .into_iter()
-        .flatten()
-        .find(|check| !check.passed)
-        .map(|check| check.code.as_str())
-        .unwrap_or_default();
-    match code {
-        "not-signed-in" => "have no sign-in".to_owned(),
-        _ if code.contains("sender") => "cannot send as the mailbox".to_owned(),
-        _ if code.contains("mailbox") => "cannot open the mailbox".to_owned(),
-        _ if code.starts_with("IMAP") => "failed at receiving".to_owned(),
-        _ if code.starts_with("SMTP") => "failed at sending".to_owned(),
-        _ => "need a new sign-in".to_owned(),
+    let Some(entry) = row.failed_cause() else {
+        return BatchCause::NeedsSignIn;
+    };
+    if entry.id == "not-signed-in" {
+        return BatchCause::NoSignIn;
+    }
+    if row.lacks_access() {
+        return BatchCause::NoAccess(match (&row.account.service_account, row.account.app_only) {
+            (Some(service), _) => Through::ServiceAccount(service.clone()),
+            (None, true) => Through::App,
+            (None, false) => Through::OwnSignIn,
+        });
+    }
+    BatchCause::Other(entry.id.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_grouped_by_cause_with_what_to_do() {
+        let batch = Batch {
+            mailboxes: (0..20).map(|n| format!("m{n}@practice.com")).collect(),
+            done: 20,
+            failed: vec![
+                (
+                    "a@practice.com".into(),
+                    BatchCause::NoAccess(Through::ServiceAccount("it@practice.com".into())),
+                ),
+                ("b@practice.com".into(), BatchCause::NeedsSignIn),
+                (
+                    "c@practice.com".into(),
+                    BatchCause::NoAccess(Through::ServiceAccount("it@practice.com".into())),
+                ),
+            ],
+            started: std::time::Instant::now(),
+            cancelled: false,
+        };
+        assert_eq!(batch.summary(), "17 of 20 passed; 3 did not.");
+        let groups = batch.groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0].words,
+            "2 need Full Access and Send As for it@practice.com"
+        );
+        assert!(groups[0].what_to_do.contains("up to 2 hours"));
+        assert!(groups[0].powershell);
+        assert_eq!(groups[0].mailboxes, ["a@practice.com", "c@practice.com"]);
+        assert_eq!(groups[1].words, "1 needs a new sign-in");
+    }
+
+    #[test]
+    fn other_causes_say_the_catalogues_words_and_a_step_for_the_home() {
+        let group = BatchCause::Other("smtp-auth-disabled").group(vec!["a@practice.com".into()]);
+        assert_eq!(group.words, "1 failed: Authenticated SMTP is switched off");
+        assert!(!group.what_to_do.is_empty());
+        assert!(
+            !group.what_to_do.contains("Try again"),
+            "{}",
+            group.what_to_do
+        );
     }
 }

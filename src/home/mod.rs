@@ -9,8 +9,10 @@ use crate::health::Health;
 use crate::state::{LastCheck, LastVerification};
 
 mod batch;
-pub use batch::Batch;
+mod standing;
 use batch::batch_cause;
+pub use batch::{Batch, BatchCause, CauseGroup, Through};
+pub use standing::{Cell, CheckColumn, Tone};
 
 /// How often the open window checks every sign-in's health (and once when it opens).
 pub const HEALTH_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
@@ -47,6 +49,11 @@ pub enum HomeEvent {
     },
     /// The text of a file chosen on "Add many mailboxes".
     ImportFileRead(Result<String, String>),
+    /// Text made for the clipboard ("The support report"), or why it could not be made.
+    CopyText {
+        what: String,
+        text: Result<secrecy::SecretString, String>,
+    },
     /// Mailboxes put in a group (`None`: taken out of their group), or why not.
     GroupSet {
         mailboxes: Vec<String>,
@@ -116,20 +123,6 @@ impl Row {
             self.checking = false;
         }
     }
-
-    /// The alert column: the cause in a few words, or nothing when all is well.
-    pub fn alert(&self) -> Option<String> {
-        if let Some(alert) = self.health.alert() {
-            return Some(alert);
-        }
-        let failed = |check: &Option<LastCheck>| check.as_ref().is_some_and(|check| !check.passed);
-        match (failed(&self.imap), failed(&self.smtp)) {
-            (true, true) => Some("receiving and sending failed".to_owned()),
-            (true, false) => Some("receiving failed".to_owned()),
-            (false, true) => Some("sending failed".to_owned()),
-            (false, false) => None,
-        }
-    }
 }
 
 /// The columns a person can sort by.
@@ -150,17 +143,14 @@ pub struct Home {
     pub filter: String,
     pub sort: Column,
     pub ascending: bool,
-    /// The mailboxes a "Remove" asks about, while its confirmation is open.
-    pub confirm_removal: Option<Vec<String>>,
-    /// The group name being typed for the ticked mailboxes, while "Group…" is open.
-    pub group_editor: Option<String>,
-    /// "Disconnect Basic", while its confirmation is open: the mailboxes moved to OAuth (their old passwords go)
-    /// and those not yet (left as they are).
-    pub confirm_disconnect: Option<(Vec<String>, Vec<String>)>,
+    /// The dialog open over the table, if any (one at a time).
+    pub dialog: Option<Dialog>,
     /// A short message about the last action ("2 mailboxes were removed."), until the next one.
     pub notice: Option<String>,
     /// The mailboxes removed since the last confirmation, for the notice.
     removed: Vec<String>,
+    /// The mailboxes whose old password was removed since the last "Disconnect Basic", for the notice.
+    disconnected: Vec<String>,
     /// The latest "Check now" over several mailboxes: its progress, then its summary.
     pub batch: Option<Batch>,
 }
@@ -172,11 +162,10 @@ impl Home {
             filter: String::new(),
             sort: Column::Mailbox,
             ascending: true,
-            confirm_removal: None,
-            confirm_disconnect: None,
-            group_editor: None,
+            dialog: None,
             notice: None,
             removed: Vec::new(),
+            disconnected: Vec::new(),
             batch: None,
         }
     }
@@ -199,9 +188,15 @@ impl Home {
     }
 
     /// Adds a mailbox (just saved by the wizard), or replaces the settings of the row with the same address.
-    pub fn upsert_account(&mut self, account: Account) {
+    pub fn upsert_account(&mut self, mut account: Account) {
         match self.row_mut(&account.mailbox) {
-            Some(row) => row.account = account,
+            Some(row) => {
+                // As the settings file does: a new sign-in keeps the mailbox in its group.
+                if account.group.is_none() {
+                    account.group = row.account.group.take();
+                }
+                row.account = account
+            }
             None => self.rows.push(Row::unread(account)),
         }
     }
@@ -251,8 +246,8 @@ impl Home {
                     self.notice = Some(format!("The mailboxes could not be added: {error}"))
                 }
             },
-            // The window takes the file's text onto its import page.
-            HomeEvent::ImportFileRead(_) => {}
+            // The window takes the file's text onto its import page, and copied text to the clipboard.
+            HomeEvent::ImportFileRead(_) | HomeEvent::CopyText { .. } => {}
             HomeEvent::GroupSet {
                 mailboxes,
                 group,
@@ -282,9 +277,16 @@ impl Home {
                     if let Some(row) = self.row_mut(&mailbox) {
                         row.basic_password = Some(false);
                     }
-                    self.notice = Some(format!(
-                        "The old Basic Auth password of {mailbox} was removed."
-                    ));
+                    self.disconnected.push(mailbox);
+                    self.notice = Some(match self.disconnected.as_slice() {
+                        [only] => format!(
+                            "The old Basic Auth password kept on this computer for {only} was removed."
+                        ),
+                        all => format!(
+                            "The old Basic Auth passwords kept on this computer for {} mailboxes were removed.",
+                            all.len()
+                        ),
+                    });
                 }
                 Err(error) => {
                     self.notice = Some(format!(
@@ -312,18 +314,23 @@ impl Home {
     /// The confirmed removal starts: the mailboxes it removes.
     pub fn confirm_removal(&mut self) -> Vec<String> {
         self.removed.clear();
-        self.confirm_removal.take().unwrap_or_default()
+        match self.dialog.take() {
+            Some(Dialog::ConfirmRemoval(plan)) => plan.remove,
+            _ => Vec::new(),
+        }
     }
 
     /// Marks the selected rows as being checked, starts a batch over them, and returns their accounts.
     pub fn start_checks(&mut self) -> Vec<Account> {
-        let accounts: Vec<Account> = self
-            .rows
-            .iter_mut()
-            .filter(|row| row.selected && !row.checking)
-            .map(|row| {
-                row.checking = true;
-                row.account.clone()
+        let shown = self.visible();
+        let accounts: Vec<Account> = shown
+            .into_iter()
+            .filter_map(|index| {
+                let row = &mut self.rows[index];
+                (row.selected && !row.checking).then(|| {
+                    row.checking = true;
+                    row.account.clone()
+                })
             })
             .collect();
         if !accounts.is_empty() {
@@ -338,14 +345,23 @@ impl Home {
         accounts
     }
 
+    /// "Disconnect Basic" was confirmed: the mailboxes whose old passwords go.
+    pub fn confirm_disconnect(&mut self) -> Vec<String> {
+        self.disconnected.clear();
+        match self.dialog.take() {
+            Some(Dialog::ConfirmDisconnect { moved, .. }) => moved,
+            _ => Vec::new(),
+        }
+    }
+
     /// The ticked mailboxes split for "Disconnect Basic": moved to OAuth, and not yet.
     pub fn disconnect_candidates(&self) -> (Vec<String>, Vec<String>) {
-        let (moved, not_yet): (Vec<&Row>, Vec<&Row>) = self
-            .rows
-            .iter()
-            .filter(|row| row.selected)
-            .partition(|row| row.moved_at.is_some());
-        let names = |rows: Vec<&Row>| rows.iter().map(|row| row.account.mailbox.clone()).collect();
+        let (moved, not_yet): (Vec<&Account>, Vec<&Account>) =
+            self.selected().into_iter().partition(|account| {
+                self.row(&account.mailbox)
+                    .is_some_and(|row| row.moved_at.is_some())
+            });
+        let names = |accounts: Vec<&Account>| accounts.iter().map(|a| a.mailbox.clone()).collect();
         (names(moved), names(not_yet))
     }
 
@@ -414,7 +430,7 @@ impl Home {
                 let row = &self.rows[index];
                 needle.is_empty()
                     || row.account.mailbox.to_lowercase().contains(&needle)
-                    || row.health.short_words().contains(&needle)
+                    || row.oauth_cell().words.to_lowercase().contains(&needle)
                     || row
                         .account
                         .group
@@ -427,10 +443,8 @@ impl Home {
             .collect();
         shown.sort_by(|&a, &b| {
             let order = compare(&self.rows[a], &self.rows[b], self.sort).then_with(|| {
-                self.rows[a]
-                    .account
-                    .mailbox
-                    .cmp(&self.rows[b].account.mailbox)
+                address_order(&self.rows[a].account.mailbox)
+                    .cmp(&address_order(&self.rows[b].account.mailbox))
             });
             if self.ascending {
                 order
@@ -475,12 +489,52 @@ impl Home {
         !shown.is_empty() && shown.iter().all(|&index| self.rows[index].selected)
     }
 
+    /// The ticked mailboxes that are shown: what every action acts on. A row hidden by the filter keeps its tick
+    /// for when the filter is cleared, but no action reaches it while it is hidden.
     pub fn selected(&self) -> Vec<&Account> {
-        self.rows
-            .iter()
+        self.visible()
+            .into_iter()
+            .map(|index| &self.rows[index])
             .filter(|row| row.selected)
             .map(|row| &row.account)
             .collect()
+    }
+
+    /// How many ticked rows the filter hides (left out of every action; the window says so).
+    pub fn ticked_but_hidden(&self) -> usize {
+        self.rows.iter().filter(|row| row.selected).count() - self.selected().len()
+    }
+
+    /// What removing the ticked, shown mailboxes would do: those it removes, and those it keeps because other
+    /// mailboxes go through their sign-in (a service account) and are not being removed with it.
+    pub fn removal_plan(&self) -> RemovalPlan {
+        let ticked: Vec<String> = self
+            .selected()
+            .into_iter()
+            .map(|account| account.mailbox.clone())
+            .collect();
+        let is_ticked = |mailbox: &str| ticked.iter().any(|m| m.eq_ignore_ascii_case(mailbox));
+        let mut plan = RemovalPlan::default();
+        for mailbox in &ticked {
+            let dependants: Vec<String> = self
+                .rows
+                .iter()
+                .filter(|row| {
+                    row.account
+                        .service_account
+                        .as_deref()
+                        .is_some_and(|service| service.eq_ignore_ascii_case(mailbox))
+                        && !is_ticked(&row.account.mailbox)
+                })
+                .map(|row| row.account.mailbox.clone())
+                .collect();
+            if dependants.is_empty() {
+                plan.remove.push(mailbox.clone());
+            } else {
+                plan.kept.push((mailbox.clone(), dependants));
+            }
+        }
+        plan
     }
 
     /// The banner at the top while any sign-in needs a person: the words, and the mailbox its "Re-authenticate
@@ -524,6 +578,39 @@ pub struct Banner {
     pub mailbox: String,
 }
 
+/// A dialog over the accounts table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialog {
+    /// "Remove": what it would do.
+    ConfirmRemoval(RemovalPlan),
+    /// "Group…": the name being typed for the ticked mailboxes.
+    Group(String),
+    /// "Disconnect Basic": the mailboxes moved to OAuth (their old passwords go) and those not yet (left as they
+    /// are).
+    ConfirmDisconnect {
+        moved: Vec<String>,
+        not_yet: Vec<String>,
+    },
+    /// A row's details: its checks' codes and the server's words, for support.
+    Details(String),
+}
+
+/// What "Remove" does with the ticked mailboxes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovalPlan {
+    /// Removed on "Yes, remove".
+    pub remove: Vec<String>,
+    /// Kept: service accounts, each with the mailboxes that go through its sign-in and are not being removed.
+    pub kept: Vec<(String, Vec<String>)>,
+}
+
+/// An address in the order a person reads a list: by the name before the @ (so "hygiene" comes before
+/// "hygiene2"), then the domain, ignoring case.
+fn address_order(address: &str) -> (String, String) {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    (local.to_lowercase(), domain.to_lowercase())
+}
+
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
     let check = |check: &Option<LastCheck>| match check {
         None => 0,
@@ -531,11 +618,9 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
         Some(_) => 1,
     };
     match column {
-        Column::Mailbox => a
-            .account
-            .mailbox
-            .to_lowercase()
-            .cmp(&b.account.mailbox.to_lowercase()),
+        Column::Mailbox => {
+            address_order(&a.account.mailbox).cmp(&address_order(&b.account.mailbox))
+        }
         Column::BasicAuth => a.basic_password.cmp(&b.basic_password),
         Column::OAuth => a.health.code().cmp(b.health.code()),
         Column::Receiving => check(&a.imap).cmp(&check(&b.imap)),

@@ -19,6 +19,7 @@ fn row(mailbox: &str, health: Health, smtp_passed: Option<bool>) -> Row {
             }
             .to_owned(),
             server_reply: None,
+            cause: None,
         }),
         selected: false,
         checking: false,
@@ -122,5 +123,8 @@ fn the_banner_names_who_needs_a_sign_in_until_it_is_fixed() {
         row.health = Health::Connected;
     }
     assert_eq!(home.banner(), None);
-    assert_eq!(home.rows[2].alert().as_deref(), Some("sending failed"));
+    assert_eq!(
+        home.rows[2].alert().as_deref(),
+        Some("sending failed (SMTP-authentication-rejected)")
+    );
 }

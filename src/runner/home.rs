@@ -94,6 +94,60 @@ impl EffectRunner {
         }
     }
 
+    /// "Copy support report" on a row's details: the same report as `mailconnect report`, built off the window's
+    /// thread (it reads the keyring and the state file).
+    pub fn copy_report(&self, account: Account) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let text = tokio::task::spawn_blocking(move || {
+                let store = services.store.open();
+                let stored = crate::report::StoredSignIn::read(&store, &account);
+                let state = services
+                    .state_file
+                    .as_ref()
+                    .map(|file| file.load())
+                    .unwrap_or_default();
+                crate::report::account_report(&account, stored, &state)
+            })
+            .await
+            .map(secrecy::SecretString::from)
+            .map_err(|_| "the report could not be made".to_owned());
+            reporter.send(HomeEvent::CopyText {
+                what: "The support report".to_owned(),
+                text,
+            });
+        });
+    }
+
+    /// "Copy PowerShell for these": the same text `mailconnect powershell` prints for these mailboxes, with the
+    /// organisation's app registrations from the settings.
+    pub fn copy_powershell(&self, accounts: Vec<Account>) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        let count = accounts.len();
+        self.runtime.spawn(async move {
+            let text = tokio::task::spawn_blocking(move || {
+                let apps = match &services.config_file {
+                    Some(file) => file.load().map(|config| config.apps).unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                crate::cli_powershell::powershell_text(&accounts, &apps)
+                    .map(secrecy::SecretString::from)
+                    .map_err(|error| error.to_string())
+            })
+            .await
+            .unwrap_or_else(|_| Err("it could not be made".to_owned()));
+            reporter.send(HomeEvent::CopyText {
+                what: format!(
+                    "The PowerShell for {}",
+                    crate::words::count(count as u64, "mailbox", "mailboxes")
+                ),
+                text,
+            });
+        });
+    }
+
     /// "Add many mailboxes": records the accounts in the settings (the demo keeps them in memory).
     pub fn import_accounts(&self, accounts: Vec<Account>) {
         let reporter = self.reporter();
@@ -268,20 +322,16 @@ async fn check_one(
     account: &Account,
 ) -> (LastVerification, Option<RenewalOutcome>) {
     let at = crate::words::now_unix();
-    let failed = |code: String| LastCheck {
-        passed: false,
-        code,
-        server_reply: None,
-    };
     let store = match services.store.open() {
         Ok(store) => store,
         Err(error) => {
             let code = error.code().to_owned();
+            let cause = crate::advice::for_store(&error).entry.id.as_str();
             return (
                 LastVerification {
                     at,
-                    imap: failed(code.clone()),
-                    smtp: failed(code),
+                    imap: LastCheck::not_started(code.clone(), cause),
+                    smtp: LastCheck::not_started(code, cause),
                 },
                 None,
             );
@@ -304,11 +354,12 @@ async fn check_one(
                 RenewalOutcome::Renewed => "renewed".to_owned(),
             };
             let renewal = (!matches!(error, TokenError::NotSignedIn { .. })).then_some(outcome);
+            let cause = crate::advice::for_token(&error).entry.id.as_str();
             return (
                 LastVerification {
                     at,
-                    imap: failed(code.clone()),
-                    smtp: failed(code),
+                    imap: LastCheck::not_started(code.clone(), cause),
+                    smtp: LastCheck::not_started(code, cause),
                 },
                 renewal,
             );

@@ -329,7 +329,9 @@ async fn save(
     preset_file: Option<std::path::PathBuf>,
 ) -> Result<(), StoreError> {
     let store = services.store.open()?;
-    let mailbox = account.mailbox.clone();
+    // A mailbox reached through a service account keeps going through it: the new sign-in is the service
+    // account's, saved under its name for every mailbox that uses it.
+    let mailbox = account.token_owner().to_owned();
     let tidy_mailbox = mailbox.clone();
     store
         .run_within(crate::store::LOCKED_WORK_WITHIN, move |store| {

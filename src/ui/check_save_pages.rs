@@ -140,16 +140,22 @@ pub(super) fn save_ui(ui: &mut Ui, page: &SavePage) -> Option<Intent> {
             ui.label(format!("The sign-in for {mailbox} is stored in {keyring}:"));
             stored_items_ui(ui, page);
             ui.add_space(4.0);
+            ui.label("Nothing was written to disk in plain text.");
+            ui.add_space(6.0);
+            ui.label(RichText::new("What next").strong());
             ui.label(
-                "Programs that send mail for the practice can ask mailconnect for a fresh token.",
+                "Choose Finish to go to Accounts, where mailconnect keeps this mailbox connected from now on.",
             );
             ui.label(
-                "Nothing was written to disk in plain text. Choose Finish to close the wizard.",
+                "Scanners and programs that only know a user name and password: on Accounts, choose \
+                 \"Programs and devices\" to give each one its own password for mailconnect.",
+            );
+            ui.label(
+                "Once both checks pass with the new sign-in, \"Disconnect Basic\" on Accounts removes the old \
+                 Basic Auth password kept on this computer.",
             );
             ui.add_space(8.0);
-            ui.label(format!(
-                "Saved by mistake? Remove it from {keyring} here. Your IT support can also remove it later with the command: mailconnect forget {mailbox}"
-            ));
+            ui.label(format!("Saved by mistake? Remove it from {keyring} here."));
             if let Saving::RemoveFailed(error) = &page.saving {
                 ui.horizontal(|ui| verdict_badge(ui, false, "Not removed"));
                 advice_ui(

@@ -11,6 +11,8 @@ use crate::advice::explain::Explanation;
 #[derive(Default)]
 pub struct ExplainPage {
     pub text: String,
+    /// "Copied" after Copy explanation, until the text changes.
+    pub notice: Option<String>,
     explained: Option<(String, Explanation)>,
 }
 
@@ -21,23 +23,34 @@ impl ExplainPage {
             .as_ref()
             .is_none_or(|(text, _)| *text != self.text);
         if stale {
+            self.notice = None;
             self.explained = Some((self.text.clone(), crate::advice::explain(&self.text)));
         }
         &self.explained.as_ref().expect("just worked out").1
     }
 }
 
-/// Draws the page; `true` when the person asks to go back.
+/// What the person asked of the explain page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainAction {
+    Back,
+    /// "Programs and devices": a device that only knows a password can send through mailconnect.
+    Devices,
+    /// Copies the explanation, as text support can read.
+    Copy(String),
+}
+
+/// Draws the page; returns what the person asked for.
 #[must_use]
-pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> bool {
-    let mut back = false;
+pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> Option<ExplainAction> {
+    let mut action = None;
     let margin = egui::Margin::symmetric(20, 10);
     egui::Panel::top("explain_header")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 if ui.button("Back").clicked() {
-                    back = true;
+                    action = Some(ExplainAction::Back);
                 }
                 ui.heading(RichText::new("Explain an error message").strong());
             });
@@ -65,6 +78,23 @@ pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> bool {
                 if empty {
                     return;
                 }
+                if !explanation.findings.is_empty()
+                    && ui
+                        .button("Copy explanation")
+                        .on_hover_text("Copies every code with its cause and fix, and the ids, to paste into an email.")
+                        .clicked()
+                {
+                    action = Some(ExplainAction::Copy(crate::advice::explain::explanation_text(
+                        &explanation,
+                        crate::advice::Surface::ElsewhereInWindow,
+                    )));
+                }
+                if let Some(notice) = &page.notice {
+                    ui.label(RichText::new(notice).strong());
+                }
+                if explanation.findings.iter().any(|finding| finding.advice.entry.devices) {
+                    devices_note_ui(ui, &mut action);
+                }
                 if explanation.findings.is_empty() {
                     ui.label(
                         "No sign-in code, server reply or error name that mailconnect knows was found. Copy the \
@@ -74,7 +104,11 @@ pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> bool {
                 for finding in &explanation.findings {
                     ui.separator();
                     ui.label(RichText::new(&finding.code).monospace().strong());
-                    advice_ui(ui, &finding.advice, crate::advice::Surface::Elsewhere);
+                    advice_ui(
+                        ui,
+                        &finding.advice,
+                        crate::advice::Surface::ElsewhereInWindow,
+                    );
                     ui.label(RichText::new(if finding.advice.is_transient() {
                         "Temporary: trying again later can work without changing anything."
                     } else if finding.advice.entry.sign_in_helps {
@@ -95,5 +129,25 @@ pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> bool {
                 }
             });
         });
-    back
+    action
+}
+
+/// Where the message came from a scanner or a program that only knows a password: mailconnect's bridge.
+fn devices_note_ui(ui: &mut Ui, action: &mut Option<ExplainAction>) {
+    let palette = super::theme::Palette::of(ui);
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(1.0, palette.control_edge))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::same(8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(
+                "From a scanner or a program that only knows a user name and password? It can send through \
+                 mailconnect, which signs in to Microsoft for it.",
+            );
+            if ui.button("Programs and devices").clicked() {
+                *action = Some(ExplainAction::Devices);
+            }
+        });
+    ui.add_space(6.0);
 }

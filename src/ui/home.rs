@@ -3,12 +3,9 @@
 
 use eframe::egui;
 use egui::{RichText, Ui};
-use egui_extras::{Column as TableColumn, TableBuilder};
 
 use super::theme::Palette;
-use crate::health::Health;
-use crate::home::{Column, Home, Row};
-use crate::state::LastCheck;
+use crate::home::{CheckColumn, Dialog, Home, RemovalPlan, Row};
 
 /// What the user asked the home for; selection, filter and sorting are applied in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +36,13 @@ pub enum HomeAction {
     CancelDisconnectBasic,
     /// Ticks the mailboxes that failed in the last run and checks them again.
     RetryFailed,
+    /// Opens a row's details.
+    Details(String),
+    CloseDetails,
+    /// Copies the support report of this mailbox.
+    CopyReport(String),
+    /// Copies the PowerShell that grants these mailboxes' rights (the same text as `mailconnect powershell`).
+    CopyPowerShell(Vec<String>),
 }
 
 /// The whole home page.
@@ -72,20 +76,24 @@ pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Opti
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| {
-            egui::ScrollArea::horizontal().show(ui, |ui| table_ui(ui, home, now));
+            action = super::home_table::table_ui(ui, home, now).or(action.take());
         });
-    if let Some(mailboxes) = &home.confirm_removal {
-        action = confirm_removal_ui(ui, mailboxes).or(action.take());
-    }
-    if home.group_editor.is_some() {
-        let ticked = home.selected().len();
-        if let Some(name) = &mut home.group_editor {
-            action = group_editor_ui(ui, name, ticked).or(action.take());
+    let ticked = home.selected().len();
+    let dialog_action = match &mut home.dialog {
+        Some(Dialog::ConfirmRemoval(plan)) => confirm_removal_ui(ui, plan),
+        Some(Dialog::Group(name)) => group_editor_ui(ui, name, ticked),
+        Some(Dialog::ConfirmDisconnect { moved, not_yet }) => {
+            confirm_disconnect_ui(ui, moved, not_yet)
         }
-    }
-    if let Some((moved, not_yet)) = &home.confirm_disconnect {
-        action = confirm_disconnect_ui(ui, moved, not_yet).or(action.take());
-    }
+        Some(Dialog::Details(mailbox)) => {
+            let mailbox = mailbox.clone();
+            home.row(&mailbox)
+                .map(|row| details_ui(ui, row, now))
+                .unwrap_or(Some(HomeAction::CloseDetails))
+        }
+        None => None,
+    };
+    action = dialog_action.or(action.take());
     action
 }
 
@@ -192,14 +200,17 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
         action = batch_ui(ui, batch).or(action.take());
     }
     ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new(format!(
-                "{} shown, {} ticked",
-                crate::words::count(home.visible().len() as u64, "mailbox", "mailboxes"),
-                count
-            ))
-            .weak(),
+        let mut counts = format!(
+            "{} shown, {count} ticked",
+            crate::words::count(home.visible().len() as u64, "mailbox", "mailboxes"),
         );
+        let hidden = home.ticked_but_hidden();
+        if hidden > 0 {
+            counts.push_str(&format!(
+                " ({hidden} more ticked but hidden by the filter: the buttons leave them out)"
+            ));
+        }
+        ui.label(RichText::new(counts).weak());
         if let Some(notice) = &home.notice {
             ui.label(RichText::new(notice).strong());
         }
@@ -211,14 +222,34 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
 /// "Retry failed".
 fn batch_ui(ui: &mut Ui, batch: &crate::home::Batch) -> Option<HomeAction> {
     let mut action = None;
-    ui.horizontal_wrapped(|ui| {
-        if batch.finished() {
+    if batch.finished() {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(batch.summary()).strong());
             if !batch.failed.is_empty() && ui.button("Retry failed").clicked() {
                 action = Some(HomeAction::RetryFailed);
             }
-            return;
+        });
+        for group in batch.groups() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(format!("{}.", group.words)).strong());
+                ui.label(&group.what_to_do);
+                if group.powershell {
+                    let label = format!("Copy PowerShell for these {}", group.mailboxes.len());
+                    if ui
+                        .button(&label)
+                        .on_hover_text(
+                            "The Exchange Online commands that grant the rights, for the IT admin.",
+                        )
+                        .clicked()
+                    {
+                        action = Some(HomeAction::CopyPowerShell(group.mailboxes.clone()));
+                    }
+                }
+            });
         }
+        return action;
+    }
+    ui.horizontal_wrapped(|ui| {
         let left = batch
             .time_left(std::time::Instant::now())
             .map(|left| format!(" · about {} left", crate::words::duration(left)))
@@ -241,301 +272,119 @@ fn batch_ui(ui: &mut Ui, batch: &crate::home::Batch) -> Option<HomeAction> {
     action
 }
 
-const HEADERS: [(Column, &str, &str); 6] = [
-    (Column::Mailbox, "Mailbox", "The mailbox's address."),
-    (
-        Column::BasicAuth,
-        "Basic Auth",
-        "The old way of signing in, with the mailbox's password. Microsoft is switching it off.",
-    ),
-    (
-        Column::OAuth,
-        "OAuth",
-        "The new Microsoft sign-in: mailconnect keeps it renewed so it never runs out.",
-    ),
-    (
-        Column::Receiving,
-        "Receiving (IMAP)",
-        "The last check that mail can be fetched.",
-    ),
-    (
-        Column::Sending,
-        "Sending (SMTP)",
-        "The last check that mail can be sent.",
-    ),
-    (
-        Column::Alert,
-        "Alert",
-        "What needs attention, in a few words.",
-    ),
-];
-
-fn table_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) {
-    let shown = home.visible();
-    if home.rows.is_empty() {
-        ui.label("No mailboxes yet: choose Add mailbox.");
-        return;
-    }
-    let line = ui.text_style_height(&egui::TextStyle::Body);
-    // Room for an alert of two lines: the cause is worth reading in full, not cut off.
-    let row_height = 2.0 * line + 12.0;
-    let mut all_shown = home.all_selected(&shown);
-    let mut tick_all = None;
-    let mut sort = None;
-    TableBuilder::new(ui)
-        .id_salt("accounts")
-        .striped(true)
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(TableColumn::exact(28.0))
-        .column(
-            TableColumn::initial(240.0)
-                .at_least(120.0)
-                .resizable(true)
-                .clip(true),
-        )
-        .column(
-            TableColumn::initial(120.0)
-                .at_least(80.0)
-                .resizable(true)
-                .clip(true),
-        )
-        .column(
-            TableColumn::initial(165.0)
-                .at_least(90.0)
-                .resizable(true)
-                .clip(true),
-        )
-        .column(
-            TableColumn::initial(130.0)
-                .at_least(90.0)
-                .resizable(true)
-                .clip(true),
-        )
-        .column(
-            TableColumn::initial(115.0)
-                .at_least(90.0)
-                .resizable(true)
-                .clip(true),
-        )
-        .column(TableColumn::remainder().at_least(160.0).clip(true))
-        .header(line + 14.0, |mut header| {
-            header.col(|ui| {
-                let response = ui
-                    .add(egui::Checkbox::without_text(&mut all_shown))
-                    .on_hover_text("Tick or untick every mailbox shown");
-                response.widget_info(|| {
-                    egui::WidgetInfo::selected(
-                        egui::Role::CheckBox,
-                        true,
-                        all_shown,
-                        "Select all shown",
-                    )
-                });
-                if response.changed() {
-                    tick_all = Some(all_shown);
+/// A row's details: how it is reached, each check with its code, the server's words, the cause and the fix, and
+/// "Copy support report" for support staff on the phone.
+fn details_ui(ui: &mut Ui, row: &Row, now: std::time::SystemTime) -> Option<HomeAction> {
+    let mut action = None;
+    let modal = egui::Modal::new(egui::Id::unique("row_details")).show(ui.ctx(), |ui| {
+        ui.set_max_width(560.0);
+        ui.heading(&row.account.mailbox);
+        egui::ScrollArea::vertical()
+            .max_height(ui.ctx().content_rect().height() * 0.6)
+            .show(ui, |ui| {
+                let reached = match (&row.account.service_account, row.account.app_only) {
+                    (Some(service), _) => format!("Reached through the sign-in of {service}."),
+                    (None, true) => {
+                        "Reached by the organisation's app; no one signs in for it.".to_owned()
+                    }
+                    (None, false) => format!("Signs in as {}.", row.account.sign_in_account()),
+                };
+                ui.label(reached);
+                ui.label(format!("OAuth: {}", row.health.words()));
+                for (name, column, check) in [
+                    ("Receiving (IMAP)", CheckColumn::Receiving, &row.imap),
+                    ("Sending (SMTP)", CheckColumn::Sending, &row.smtp),
+                ] {
+                    ui.add_space(6.0);
+                    ui.label(RichText::new(name).strong());
+                    super::home_table::cell_ui(ui, &row.check_cell(column, now));
+                    let Some(check) = check else { continue };
+                    ui.label(format!("Code: {}", check.code));
+                    if let Some(reply) = &check.server_reply {
+                        ui.label(format!("The server said: {reply}"));
+                    }
+                    if check.passed {
+                        continue;
+                    }
+                    let advice =
+                        crate::advice::for_code(check.cause.as_deref().unwrap_or(&check.code));
+                    ui.label(advice.cause);
+                    for (number, step) in advice
+                        .steps_for(crate::advice::Surface::Home, Some(&row.account.mailbox))
+                        .iter()
+                        .enumerate()
+                    {
+                        ui.label(format!("{}. {step}", number + 1));
+                    }
                 }
             });
-            for (column, title, explanation) in HEADERS {
-                header.col(|ui| {
-                    let sorted = (home.sort == column).then_some(home.ascending);
-                    let button = egui::Button::new(RichText::new(title).strong()).frame(false);
-                    let response = ui.add(button);
-                    if let Some(ascending) = sorted {
-                        sort_mark(ui, ascending);
-                    }
-                    let order = match sorted {
-                        Some(true) => " Sorted A to Z; click to reverse.",
-                        Some(false) => " Sorted Z to A; click to reverse.",
-                        None => " Click to sort by it.",
-                    };
-                    if response
-                        .on_hover_text(format!("{explanation}{order}"))
-                        .clicked()
-                    {
-                        sort = Some(column);
-                    }
-                });
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Copy support report").clicked() {
+                action = Some(HomeAction::CopyReport(row.account.mailbox.clone()));
             }
-        })
-        .body(|body| {
-            body.rows(row_height, shown.len(), |mut table_row| {
-                let row = &mut home.rows[shown[table_row.index()]];
-                table_row.col(|ui| {
-                    let mailbox = row.account.mailbox.clone();
-                    let response = ui.add(egui::Checkbox::without_text(&mut row.selected));
-                    let selected = row.selected;
-                    response.widget_info(|| {
-                        egui::WidgetInfo::selected(
-                            egui::Role::CheckBox,
-                            true,
-                            selected,
-                            format!("Select {mailbox}"),
-                        )
-                    });
-                });
-                row_cells(&mut table_row, row, now);
-            });
+            if ui.button("Close").clicked() {
+                action = Some(HomeAction::CloseDetails);
+            }
         });
-    if let Some(selected) = tick_all {
-        home.select_all_shown(selected);
+    });
+    if modal.should_close() && action.is_none() {
+        action = Some(HomeAction::CloseDetails);
     }
-    if let Some(column) = sort {
-        home.sort_by(column);
-    }
+    action
 }
 
-/// A small triangle after the sorted column's title: up for A to Z, down for Z to A (drawn: not every font has
-/// the arrow characters).
-fn sort_mark(ui: &mut Ui, ascending: bool) {
-    let size = 8.0;
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
-    let colour = ui.visuals().text_color();
-    let (top, bottom) = (rect.top(), rect.bottom());
-    let points = if ascending {
-        vec![
-            egui::pos2(rect.left(), bottom),
-            egui::pos2(rect.right(), bottom),
-            egui::pos2(rect.center().x, top),
-        ]
-    } else {
-        vec![
-            egui::pos2(rect.left(), top),
-            egui::pos2(rect.right(), top),
-            egui::pos2(rect.center().x, bottom),
-        ]
-    };
-    ui.painter().add(egui::Shape::convex_polygon(
-        points,
-        colour,
-        egui::Stroke::NONE,
-    ));
-}
-
-fn row_cells(table_row: &mut egui_extras::TableRow<'_, '_>, row: &Row, now: std::time::SystemTime) {
-    table_row.col(|ui| {
-        ui.vertical(|ui| {
-            ui.label(&row.account.mailbox);
-            if let Some(group) = &row.account.group {
-                ui.label(RichText::new(group).small().weak());
-            }
-        });
-    });
-    table_row.col(|ui| {
-        ui.label(match row.basic_password {
-            Some(true) => "password stored",
-            Some(false) => "none",
-            None => "unknown",
-        })
-        .on_hover_text(
-            "Whether the mailbox's old password is still kept on this computer for the Basic Auth way of signing in.",
-        );
-    });
-    table_row.col(|ui| {
-        let palette = Palette::of(ui);
-        let colour = match &row.health {
-            Health::Connected => palette.pass,
-            Health::NeedsSignIn { .. } | Health::Unreadable { .. } | Health::AppCredentialEnded => {
-                palette.fail
-            }
-            _ => palette.text,
-        };
-        ui.vertical(|ui| {
-            // A mailbox on the organisation's app has no sign-in to renew: say whose access it is.
-            let words = match (&row.health, row.account.app_only) {
-                (Health::Connected, true) => "connected through the organisation's app",
-                _ => row.health.short_words(),
-            };
-            ui.label(RichText::new(words).color(colour))
-                .on_hover_text(row.health.words());
-            if let Some(moved) = row.moved_at {
-                ui.label(
-                    RichText::new(format!(
-                        "moved to OAuth {}",
-                        crate::words::day_and_month(moved)
-                    ))
-                    .small()
-                    .weak(),
-                );
-            }
-        });
-    });
-    for check in [&row.imap, &row.smtp] {
-        table_row.col(|ui| {
-            if row.checking {
-                ui.spinner();
-                ui.label("checking…");
-            } else {
-                check_cell(ui, check.as_ref(), row.last_checked_at, now);
-            }
-        });
-    }
-    table_row.col(|ui| {
-        let palette = Palette::of(ui);
-        match row.alert() {
-            Some(alert) => {
-                ui.add(egui::Label::new(RichText::new(&alert).color(palette.fail)).wrap())
-                    .on_hover_text(alert);
-            }
-            None => {
-                ui.label(RichText::new("none").weak());
-            }
-        }
-    });
-}
-
-fn check_cell(ui: &mut Ui, check: Option<&LastCheck>, at: Option<u64>, now: std::time::SystemTime) {
-    let palette = Palette::of(ui);
-    let Some(check) = check else {
-        ui.label(RichText::new("not checked yet").weak());
-        return;
-    };
-    let when = at.map(|at| crate::words::when(at, now)).unwrap_or_default();
-    let (words, colour) = if check.passed {
-        (format!("works · {when}"), palette.pass)
-    } else {
-        (format!("failed · {when}"), palette.fail)
-    };
-    let detail = match &check.server_reply {
-        Some(reply) => format!("{} — the server said: {reply}", check.code),
-        None => check.code.clone(),
-    };
-    ui.label(RichText::new(words).color(colour))
-        .on_hover_text(detail);
-}
-
-fn confirm_removal_ui(ui: &mut Ui, mailboxes: &[String]) -> Option<HomeAction> {
+fn confirm_removal_ui(ui: &mut Ui, plan: &RemovalPlan) -> Option<HomeAction> {
     let mut action = None;
-    let modal = egui::Modal::new(egui::Id::unique("confirm_removal")).show(ui.ctx(), |ui| {
-        ui.set_max_width(460.0);
-        let one = mailboxes.len() == 1;
-        ui.heading(if one {
-            "Remove this mailbox?".to_owned()
-        } else {
-            format!("Remove {} mailboxes?", mailboxes.len())
-        });
-        const LISTED: usize = 8;
+    const LISTED: usize = 8;
+    let list = |ui: &mut Ui, mailboxes: &[String]| {
         for mailbox in mailboxes.iter().take(LISTED) {
             ui.label(format!("• {mailbox}"));
         }
         if mailboxes.len() > LISTED {
             ui.label(format!("and {} more", mailboxes.len() - LISTED));
         }
-        ui.add_space(6.0);
-        ui.label(if one {
-            "Its saved sign-in is deleted from this computer's keyring, and mailconnect stops keeping it connected. \
-             Programs that get their sign-in from mailconnect stop sending and receiving for it. An old Basic Auth \
-             password, if one is stored, is kept."
-        } else {
-            "Their saved sign-ins are deleted from this computer's keyring, and mailconnect stops keeping them \
-             connected. Programs that get their sign-in from mailconnect stop sending and receiving for them. Old \
-             Basic Auth passwords, if any are stored, are kept."
+    };
+    let modal = egui::Modal::new(egui::Id::unique("confirm_removal")).show(ui.ctx(), |ui| {
+        ui.set_max_width(480.0);
+        let mailboxes = &plan.remove;
+        let one = mailboxes.len() == 1;
+        ui.heading(match mailboxes.len() {
+            0 => "Nothing can be removed yet".to_owned(),
+            1 => "Remove this mailbox?".to_owned(),
+            count => format!("Remove {count} mailboxes?"),
         });
+        list(ui, mailboxes);
+        if !mailboxes.is_empty() {
+            ui.add_space(6.0);
+            ui.label(if one {
+                "Its saved sign-in is deleted from this computer's keyring, and mailconnect stops keeping it \
+                 connected. Programs that get their sign-in from mailconnect stop sending and receiving for it. An \
+                 old Basic Auth password, if one is stored, is kept."
+            } else {
+                "Their saved sign-ins are deleted from this computer's keyring, and mailconnect stops keeping them \
+                 connected. Programs that get their sign-in from mailconnect stop sending and receiving for them. \
+                 Old Basic Auth passwords, if any are stored, are kept."
+            });
+        }
+        for (service, dependants) in &plan.kept {
+            ui.add_space(6.0);
+            ui.label(
+                RichText::new(format!(
+                    "{service} is kept: {} through its sign-in and would lose it:",
+                    crate::words::count(dependants.len() as u64, "mailbox goes", "mailboxes go")
+                ))
+                .strong(),
+            );
+            list(ui, dependants);
+            ui.label("Remove those too (tick them as well), or set them up with their own sign-in first.");
+        }
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Cancel").clicked() {
                 action = Some(HomeAction::CancelRemove);
             }
-            if ui.button("Yes, remove").clicked() {
+            if !mailboxes.is_empty() && ui.button("Yes, remove").clicked() {
                 action = Some(HomeAction::ConfirmRemove);
             }
         });

@@ -7,6 +7,7 @@ mod check_save_pages;
 mod devices;
 mod explain;
 mod home;
+mod home_table;
 mod import;
 mod sign_in_page;
 mod steps;
@@ -113,6 +114,7 @@ impl WizardApp {
         let blank_form = AccountForm {
             mailbox: String::new(),
             sign_in_account: String::new(),
+            service_account: None,
             ..wizard.form.clone()
         };
         WizardApp {
@@ -277,25 +279,20 @@ impl WizardApp {
                 self.runner.check_mailboxes(accounts);
             }
             HomeAction::ReAuthenticate(mailbox) => {
-                // A mailbox reached through a service account is fixed by signing the service account in again.
-                let owner = self
-                    .home
-                    .row(&mailbox)
-                    .map(|row| row.account.token_owner().to_owned())
-                    .unwrap_or(mailbox);
-                let account = self.home.row(&owner).map(|row| row.account.clone());
-                if account.is_some() {
-                    self.open_wizard(ctx, account);
+                // The chosen mailbox's own settings: one reached through a service account keeps going through it
+                // (the service account signs in, the checks run for this mailbox).
+                if let Some(row) = self.home.row(&mailbox) {
+                    let reason = reauthentication_reason(row);
+                    let account = row.account.clone();
+                    self.open_wizard(ctx, Some(account));
+                    self.wizard.reason = Some(reason);
                 }
             }
             HomeAction::AskRemove => {
-                let mailboxes: Vec<String> = self
-                    .home
-                    .selected()
-                    .into_iter()
-                    .map(|account| account.mailbox.clone())
-                    .collect();
-                self.home.confirm_removal = (!mailboxes.is_empty()).then_some(mailboxes);
+                let plan = self.home.removal_plan();
+                if !(plan.remove.is_empty() && plan.kept.is_empty()) {
+                    self.home.dialog = Some(crate::home::Dialog::ConfirmRemoval(plan));
+                }
             }
             HomeAction::ConfirmRemove => {
                 let mailboxes = self.home.confirm_removal();
@@ -303,7 +300,9 @@ impl WizardApp {
                     self.runner.remove_mailboxes(mailboxes);
                 }
             }
-            HomeAction::CancelRemove => self.home.confirm_removal = None,
+            HomeAction::CancelRemove
+            | HomeAction::CancelGroup
+            | HomeAction::CancelDisconnectBasic => self.home.dialog = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
             HomeAction::AddMany => self.screen = Screen::Import,
@@ -312,9 +311,11 @@ impl WizardApp {
                 self.runner.start_bridge(false);
                 self.runner.read_devices();
             }
-            HomeAction::AskGroup => self.home.group_editor = Some(String::new()),
+            HomeAction::AskGroup => {
+                self.home.dialog = Some(crate::home::Dialog::Group(String::new()))
+            }
             HomeAction::ConfirmGroup => {
-                if let Some(name) = self.home.group_editor.take() {
+                if let Some(crate::home::Dialog::Group(name)) = self.home.dialog.take() {
                     let name = name.trim().to_owned();
                     let mailboxes = self
                         .home
@@ -326,16 +327,33 @@ impl WizardApp {
                         .set_group(mailboxes, (!name.is_empty()).then_some(name));
                 }
             }
-            HomeAction::CancelGroup => self.home.group_editor = None,
             HomeAction::AskDisconnectBasic => {
-                self.home.confirm_disconnect = Some(self.home.disconnect_candidates());
+                let (moved, not_yet) = self.home.disconnect_candidates();
+                self.home.dialog = Some(crate::home::Dialog::ConfirmDisconnect { moved, not_yet });
             }
             HomeAction::ConfirmDisconnectBasic => {
-                if let Some((moved, _)) = self.home.confirm_disconnect.take() {
+                let moved = self.home.confirm_disconnect();
+                if !moved.is_empty() {
                     self.runner.disconnect_basic(moved);
                 }
             }
-            HomeAction::CancelDisconnectBasic => self.home.confirm_disconnect = None,
+            HomeAction::Details(mailbox) => {
+                self.home.dialog = Some(crate::home::Dialog::Details(mailbox))
+            }
+            HomeAction::CloseDetails => self.home.dialog = None,
+            HomeAction::CopyReport(mailbox) => {
+                if let Some(row) = self.home.row(&mailbox) {
+                    self.runner.copy_report(row.account.clone());
+                }
+            }
+            HomeAction::CopyPowerShell(mailboxes) => {
+                let accounts = mailboxes
+                    .iter()
+                    .filter_map(|mailbox| self.home.row(mailbox))
+                    .map(|row| row.account.clone())
+                    .collect();
+                self.runner.copy_powershell(accounts);
+            }
             HomeAction::CancelChecks => {
                 self.runner.cancel_checks();
                 self.home.cancel_checks();
@@ -406,6 +424,17 @@ impl eframe::App for WizardApp {
                     }
                     self.carry_out(ctx, effects);
                 }
+                AppEvent::Home(crate::home::HomeEvent::CopyText { what, text }) => match text {
+                    Ok(text) => {
+                        ctx.copy_text(secrecy::ExposeSecret::expose_secret(&text).to_owned());
+                        self.home.notice = Some(format!("{what} copied: paste it into an email."));
+                        self.window_commands
+                            .push(WindowCommand::CopyToClipboard(text));
+                    }
+                    Err(error) => {
+                        self.home.notice = Some(format!("{what} could not be made: {error}"))
+                    }
+                },
                 AppEvent::Home(crate::home::HomeEvent::ImportFileRead(read)) => match read {
                     Ok(text) => self.import.text = text,
                     Err(error) => {
@@ -518,13 +547,37 @@ impl eframe::App for WizardApp {
                     self.apply_devices_action(ui.ctx(), action);
                 }
             }
-            Screen::Explain => {
-                if explain::explain_ui(ui, &mut self.explain) {
-                    self.screen = self.explain_return;
+            Screen::Explain => match explain::explain_ui(ui, &mut self.explain) {
+                Some(explain::ExplainAction::Back) => self.screen = self.explain_return,
+                Some(explain::ExplainAction::Devices) => {
+                    self.apply_home_action(&ctx, HomeAction::Devices)
                 }
-            }
+                Some(explain::ExplainAction::Copy(text)) => {
+                    ctx.copy_text(text.clone());
+                    self.explain.notice =
+                        Some("Copied: paste it into an email to support.".to_owned());
+                    self.window_commands
+                        .push(WindowCommand::CopyToClipboard(text.into()));
+                }
+                None => {}
+            },
         }
     }
+}
+
+/// Why "Re-authenticate now" opened the wizard, in the home's words: when and why the sign-in stopped working,
+/// or that it is renewed at the person's wish.
+fn reauthentication_reason(row: &crate::home::Row) -> String {
+    let who = &row.account.mailbox;
+    if !row.health.needs_person() {
+        return format!("Signing {who} in again.");
+    }
+    let when = row
+        .failed_at
+        .map(|at| format!(" on {}", crate::words::day_and_month(at)))
+        .unwrap_or_default();
+    let cause = row.health.alert().unwrap_or_default();
+    format!("The sign-in for {who} stopped working{when}: {cause}.")
 }
 
 /// Larger text than egui's defaults: the wizard is read by people who are not at ease with computers, often

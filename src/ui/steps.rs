@@ -38,6 +38,9 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 .auto_shrink(false)
                 .show(ui, |ui| {
                     ui.add_space(8.0);
+                    if let Some(reason) = &wizard.reason {
+                        reason_ui(ui, reason, wizard.form.service_account.as_deref());
+                    }
                     let page_intent = match &wizard.page {
                         Page::Account { .. } => account_ui(ui, wizard),
                         Page::Reminder(page) => reminder_ui(ui, page),
@@ -76,6 +79,27 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
         intent = Some(Intent::Next);
     }
     intent
+}
+
+/// Why the wizard opened (from "Re-authenticate now"), and whose sign-in is renewed when that is a service
+/// account's.
+fn reason_ui(ui: &mut Ui, reason: &str, service_account: Option<&str>) {
+    let palette = super::theme::Palette::of(ui);
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(1.0, palette.control_edge))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::same(8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(reason).strong());
+            if let Some(service) = service_account {
+                ui.label(format!(
+                    "This mailbox is reached through the sign-in of {service}: sign in as {service}. The new \
+                     sign-in is saved for it and every mailbox that goes through it; the checks run for this mailbox."
+                ));
+            }
+        });
+    ui.add_space(8.0);
 }
 
 /// Light, dark, or as the computer is set: the window follows the system until the person chooses.
@@ -117,11 +141,15 @@ fn header_ui(ui: &mut Ui, step: Step) -> bool {
                 ui.label(RichText::new("›").weak());
             }
             let text = RichText::new(format!("{}. {}", each.number(), each.title())).small();
-            ui.label(if *each == step {
-                text.strong().underline()
-            } else {
-                text.weak()
-            });
+            // A step's name never breaks over two lines: the line breaks between steps.
+            ui.add(
+                egui::Label::new(if *each == step {
+                    text.strong().underline()
+                } else {
+                    text.weak()
+                })
+                .wrap_mode(egui::TextWrapMode::Extend),
+            );
         }
     });
     ui.add_space(2.0);

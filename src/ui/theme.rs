@@ -21,6 +21,10 @@ pub struct Palette {
     /// The fill of buttons and tick boxes, and the text on them.
     pub control_fill: Color32,
     pub control_text: Color32,
+    /// The fill of a control under the pointer.
+    pub control_fill_hovered: Color32,
+    /// The ring around the control that has the keyboard focus (and one being pressed).
+    pub focus: Color32,
 }
 
 pub const DARK: Palette = Palette {
@@ -33,6 +37,8 @@ pub const DARK: Palette = Palette {
     control_edge: Color32::from_gray(140),
     control_fill: Color32::from_gray(60),
     control_text: Color32::from_gray(235),
+    control_fill_hovered: Color32::from_gray(82),
+    focus: Color32::from_rgb(0x7c, 0xbc, 0xff),
 };
 
 pub const LIGHT: Palette = Palette {
@@ -45,6 +51,8 @@ pub const LIGHT: Palette = Palette {
     control_edge: Color32::from_gray(118),
     control_fill: Color32::from_gray(230),
     control_text: Color32::from_gray(20),
+    control_fill_hovered: Color32::from_gray(210),
+    focus: Color32::from_rgb(0x0b, 0x57, 0xd0),
 };
 
 impl Palette {
@@ -78,6 +86,8 @@ pub fn apply(ctx: &egui::Context) {
             visuals.hyperlink_color = palette.link;
             visuals.error_fg_color = palette.fail;
             visuals.widgets.noninteractive.fg_stroke.color = palette.text;
+            // Resting, under the pointer, and focused or pressed each look different: a person using the keyboard
+            // sees where the focus is, and one using the mouse sees what a click would hit.
             for widget in [
                 &mut visuals.widgets.inactive,
                 &mut visuals.widgets.hovered,
@@ -88,7 +98,18 @@ pub fn apply(ctx: &egui::Context) {
                 widget.bg_fill = palette.control_fill;
                 widget.weak_bg_fill = palette.control_fill;
                 widget.bg_stroke = Stroke::new(1.0, palette.control_edge);
+                widget.expansion = 0.0;
             }
+            let hovered = &mut visuals.widgets.hovered;
+            hovered.bg_fill = palette.control_fill_hovered;
+            hovered.weak_bg_fill = palette.control_fill_hovered;
+            hovered.bg_stroke = Stroke::new(1.5, palette.control_text);
+            for focused in [&mut visuals.widgets.active, &mut visuals.widgets.open] {
+                focused.bg_stroke = Stroke::new(2.5, palette.focus);
+                focused.expansion = 1.0;
+            }
+            // A focused text box draws its edge with the selection stroke.
+            visuals.selection.stroke = Stroke::new(2.0, palette.focus);
         });
     }
 }
@@ -118,6 +139,36 @@ mod tests {
 
     const BODY: f64 = 4.5;
     const LARGE_OR_CONTROL: f64 = 3.0;
+
+    /// The regression this guards: one look for every state, so keyboard focus and hover could not be seen.
+    #[test]
+    fn resting_hovered_and_focused_controls_look_different_in_both_themes() {
+        let ctx = egui::Context::default();
+        apply(&ctx);
+        for theme in [Theme::Dark, Theme::Light] {
+            let widgets = ctx.style_of(theme).visuals.widgets.clone();
+            let look = |w: &egui::style::WidgetVisuals| (w.bg_fill, w.bg_stroke);
+            assert_ne!(
+                look(&widgets.inactive),
+                look(&widgets.hovered),
+                "{theme:?}: hover"
+            );
+            assert_ne!(
+                look(&widgets.inactive),
+                look(&widgets.active),
+                "{theme:?}: focus"
+            );
+            assert_ne!(
+                look(&widgets.hovered),
+                look(&widgets.active),
+                "{theme:?}: focus under the pointer"
+            );
+            assert!(
+                widgets.active.bg_stroke.width >= 2.0,
+                "{theme:?}: a focus ring at least 2 points wide"
+            );
+        }
+    }
 
     #[test]
     fn the_formula_matches_known_ratios() {
@@ -175,6 +226,36 @@ mod tests {
                     "cross mark on its disc",
                     palette.background,
                     palette.fail,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "button text under the pointer",
+                    visuals.widgets.hovered.fg_stroke.color,
+                    visuals.widgets.hovered.bg_fill,
+                    BODY,
+                ),
+                (
+                    "edge of a control under the pointer",
+                    visuals.widgets.hovered.bg_stroke.color,
+                    background,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "focus ring",
+                    visuals.widgets.active.bg_stroke.color,
+                    background,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "focus ring on a control",
+                    visuals.widgets.active.bg_stroke.color,
+                    visuals.widgets.active.bg_fill,
+                    LARGE_OR_CONTROL,
+                ),
+                (
+                    "edge of a focused text box",
+                    visuals.selection.stroke.color,
+                    visuals.extreme_bg_color,
                     LARGE_OR_CONTROL,
                 ),
             ];

@@ -26,6 +26,9 @@ pub struct AccountForm {
     pub device_code_url: String,
     pub scopes: String,
     pub show_advanced: bool,
+    /// The service account whose sign-in this mailbox goes through, when it was opened from such a mailbox's
+    /// "Re-authenticate now": that account signs in, the checks run for this mailbox, and it keeps going through it.
+    pub service_account: Option<String>,
     /// Show problems of untouched fields too (set when Next was refused).
     pub reveal_problems: bool,
 }
@@ -65,6 +68,7 @@ impl AccountForm {
                 .unwrap_or_default(),
             scopes: custom.map(|c| c.scopes.join(" ")).unwrap_or_default(),
             show_advanced: false,
+            service_account: account.service_account.clone(),
             reveal_problems: false,
         }
     }
@@ -162,7 +166,7 @@ impl AccountForm {
             },
             custom_endpoints,
             group: None,
-            service_account: None,
+            service_account: self.service_account.clone(),
             app_only: false,
         })
     }

@@ -186,6 +186,9 @@ pub struct Wizard {
     /// "Copied" after a Copy button, shown in the footer until the next intent.
     pub notice: Option<String>,
     pub started_at: SystemTime,
+    /// Why the wizard was opened, when the accounts home opened it to sign a mailbox in again ("The sign-in
+    /// stopped working on 6 Dec: …"), shown above every page.
+    pub reason: Option<String>,
 }
 
 impl Wizard {
@@ -201,6 +204,7 @@ impl Wizard {
             attempt: 0,
             notice: None,
             started_at: SystemTime::now(),
+            reason: None,
         }
     }
 

@@ -257,7 +257,7 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
     window.wait_for("Disconnect Basic Auth?");
     assert!(window.shows("both OAuth checks passed"));
     window.click("Yes, remove the old passwords");
-    window.wait_for("The old Basic Auth password of");
+    window.wait_for("The old Basic Auth password kept on this computer for");
     assert!(window.store.load_basic_password(MAILBOX).unwrap().is_none());
     window.click(&format!("Select {MAILBOX}"));
 
@@ -290,6 +290,10 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
         "the banner names the mailbox and the day"
     );
     assert!(window.shows("needs sign-in"), "the OAuth column says so");
+    assert!(
+        window.shows("before the sign-in stopped") && !window.shows("works · "),
+        "the checks from before the sign-in died look old, not green"
+    );
 
     // The banner stays until fixed: another health check does not clear it.
     window.harness.state_mut().check_health_now();
@@ -301,6 +305,12 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
     window.click(&format!("Re-authenticate now: {MAILBOX}"));
     assert_eq!(window.app().screen(), Screen::Wizard);
     window.wait_for("Step 2 of 5");
+    assert!(
+        window.shows(&format!(
+            "The sign-in for {MAILBOX} stopped working on {today}: "
+        )),
+        "the wizard says why it opened"
+    );
     assert_eq!(
         window.app().wizard().step(),
         Step::Reminder,
@@ -343,6 +353,68 @@ fn a_revoked_sign_in_raises_the_banner_and_re_authenticate_now_brings_the_row_ba
         row.health
     );
     assert!(!row.imap.as_ref().unwrap().passed);
+}
+
+#[test]
+fn re_authenticate_on_a_mailbox_through_a_service_account_signs_that_account_in_and_checks_the_mailbox()
+ {
+    const BILLING: &str = "billing@smile-dental.example";
+    let mut window = Home::open_with(
+        &[MAILBOX, BILLING],
+        Duration::from_secs(3900),
+        |sandbox, account| {
+            if account.mailbox != BILLING {
+                return account;
+            }
+            sandbox.grant_full_access(MAILBOX, BILLING);
+            sandbox.grant_send_as(MAILBOX, BILLING);
+            Account {
+                service_account: Some(MAILBOX.to_owned()),
+                ..account
+            }
+        },
+    );
+    window.wait_for(BILLING);
+    window.click(&format!("Select {BILLING}"));
+    window.click("Re-authenticate now");
+    window.wait_for("Step 2 of 5");
+    assert_eq!(
+        window.app().wizard().account().map(|a| a.mailbox.as_str()),
+        Some(BILLING),
+        "the mailbox that was chosen, not its service account"
+    );
+    assert!(window.shows(&format!("Signing {BILLING} in again.")));
+    assert!(
+        window.shows(&format!(
+            "reached through the sign-in of {MAILBOX}: sign in as {MAILBOX}"
+        )),
+        "whose sign-in is renewed"
+    );
+    window.sign_in_through_wizard();
+    window.wait_until("billing's row green, checked for billing", |home| {
+        home.app().screen() == Screen::Home
+            && home.app().home().row(BILLING).is_some_and(|row| {
+                row.health == Health::Connected
+                    && row.imap.as_ref().is_some_and(|c| c.passed)
+                    && row.smtp.as_ref().is_some_and(|c| c.passed)
+            })
+    });
+    let config = window.config_file.load().unwrap();
+    assert_eq!(
+        config
+            .account(BILLING)
+            .and_then(|a| a.service_account.clone()),
+        Some(MAILBOX.to_owned()),
+        "still reached through the service account"
+    );
+    assert!(
+        window.store.manifest(MAILBOX).unwrap().is_some(),
+        "the new sign-in is the service account's"
+    );
+    assert!(
+        window.store.manifest(BILLING).unwrap().is_none(),
+        "no second sign-in of the mailbox's own"
+    );
 }
 
 #[test]
@@ -411,13 +483,17 @@ fn select_all_filter_check_now_and_remove_with_confirmation() {
         .row("dr.lee@smile-dental.example")
         .unwrap();
     assert_eq!(row.imap.as_ref().unwrap().code, "not-signed-in");
-    window.wait_for("0 of 2 passed; 2 did not: 2 have no sign-in.");
+    window.wait_for("0 of 2 passed; 2 did not.");
+    assert!(window.shows("2 have no sign-in."));
     // Retry failed ticks exactly the failed ones and checks them again.
     window.click("Select billing@smile-dental.example");
     window.click("Retry failed");
     assert_eq!(window.app().home().selected().len(), 2);
     window.wait_for("0 of 2 passed");
-    assert!(window.shows("receiving and sending failed"));
+    assert!(
+        window.shows("no sign-in saved (not-signed-in)"),
+        "the cause in the Alert column"
+    );
     assert!(
         window
             .app()
@@ -640,10 +716,68 @@ fn the_practice_demo_moves_a_test_group_first_then_the_rest() {
         harness.step();
     }
     harness.get_by_label("Check now").click();
+    wait_for(&mut harness, "15 of 20 passed; 5 did not.");
+    // What to do is said in the window, with the PowerShell that grants it: the same text as the command's.
     wait_for(
         &mut harness,
-        "15 of 20 passed; 5 did not: 5 cannot open the mailbox.",
+        "5 need Full Access and Send As for it@smile-dental.example.",
     );
+    assert!(
+        harness
+            .query_all_by_label_contains("up to 2 hours")
+            .next()
+            .is_some()
+    );
+    let home = harness.state().home();
+    let group = home.batch.as_ref().unwrap().groups()[0].mailboxes.clone();
+    let lacking: Vec<Account> = group
+        .iter()
+        .map(|mailbox| home.row(mailbox).unwrap().account.clone())
+        .collect();
+    assert_eq!(home.rows.iter().filter(|row| row.lacks_access()).count(), 5);
+    for row in &harness.state().home().rows {
+        let oauth = row.oauth_cell();
+        assert_eq!(
+            oauth.tone == mailconnect::home::Tone::Pass,
+            !row.lacks_access(),
+            "{}: {oauth:?}",
+            row.account.mailbox
+        );
+    }
+    harness.get_by_label("Copy PowerShell for these 5").click();
+    wait_for(&mut harness, "The PowerShell for 5 mailboxes copied");
+    let copied = match harness.state().window_commands.last() {
+        Some(mailconnect::runner::WindowCommand::CopyToClipboard(text)) => {
+            secrecy::ExposeSecret::expose_secret(text).to_owned()
+        }
+        other => panic!("nothing copied: {other:?}"),
+    };
+    assert_eq!(
+        copied,
+        mailconnect::cli_powershell::powershell_text(&lacking, &[]).unwrap()
+    );
+
+    // Actions act on the ticked rows that are shown: with every row ticked, a filter showing only the service
+    // account makes Remove about it alone, and it is kept while the others go through its sign-in.
+    harness.get_by_label("Filter").focus();
+    harness.step();
+    harness.get_by_label("Filter").type_text("it@smile");
+    for _ in 0..20 {
+        harness.step();
+    }
+    wait_for(&mut harness, "19 more ticked but hidden by the filter");
+    assert_eq!(harness.state().home().selected().len(), 1);
+    harness.get_by_label("Remove").click();
+    wait_for(
+        &mut harness,
+        "it@smile-dental.example is kept: 19 mailboxes go through its sign-in",
+    );
+    assert!(harness.query_by_label("Yes, remove").is_none());
+    harness.get_by_label("Cancel").click();
+    for _ in 0..10 {
+        harness.step();
+    }
+    assert_eq!(harness.state().home().dialog, None);
     drop(practice.sandbox);
 }
 

@@ -18,4 +18,5 @@ mod secrets_never_leak;
 mod serialised_writes;
 mod sign_in;
 mod support;
+mod window_pages;
 mod wizard_window;
