@@ -25,6 +25,13 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
+    #[error("{path}, line {line} ({key}): {message} Correct this line.")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
     #[error(
         "No folder for settings could be found on this computer; give a configuration file with --config."
     )]
@@ -45,18 +52,33 @@ impl ConfigFile {
         Ok(ConfigFile::at(dirs.config_dir().join("config.toml")))
     }
 
+    /// The settings at `path`, kept as an absolute path: whatever is handed to another process (a unit, the window
+    /// opened from a notification) names the same file whatever folder that process starts in.
     pub fn at(path: impl Into<PathBuf>) -> ConfigFile {
-        ConfigFile { path: path.into() }
+        let path = path.into();
+        ConfigFile {
+            path: std::path::absolute(&path).unwrap_or(path),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The saved configuration; the default one when the file does not exist yet.
+    /// The saved configuration; the default one when the file does not exist yet. Every account and app is
+    /// checked as it is read: a hand-edited bad value is refused here, with its line.
     pub fn load(&self) -> Result<Config, ConfigError> {
         match fs::read_to_string(&self.path) {
-            Ok(text) => parse_toml(&self.path, &text),
+            Ok(text) => {
+                let config: Config = parse_toml(&self.path, &text)?;
+                super::loaded::check(&config, &text).map_err(|problem| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    line: problem.line,
+                    key: problem.key,
+                    message: problem.message,
+                })?;
+                Ok(config)
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(source) => Err(ConfigError::Io {
                 path: self.path.clone(),

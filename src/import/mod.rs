@@ -1,7 +1,9 @@
 //! Bringing many mailboxes in: a pasted list of addresses, or the CSV the Microsoft 365 admin center exports from
 //! Users > Active users (its own column names; other columns ignored). Everything is checked before anything is
 //! saved: invalid addresses and duplicates are reported with their line, addresses outside the organisation's
-//! domains are held back, and a bad row never stops the rest.
+//! domains are held back, users whose sign-in is blocked or who have no licence are held back unless asked for,
+//! and a bad row never stops the rest. Every text kept from the input is cleaned of control characters here, so
+//! no terminal escape from a file reaches a screen, and the reading is bounded whatever the input's shape.
 
 use std::collections::HashSet;
 
@@ -12,7 +14,7 @@ pub struct Candidate {
     pub display_name: Option<String>,
     /// The line it came from (1 is the first line of the text).
     pub line: usize,
-    /// What is worth knowing before moving it ("sign-in blocked", "no licence").
+    /// Why it is held back ("sign-in blocked in Microsoft 365", "no licence ..."); empty for one that can be added.
     pub notes: Vec<String>,
 }
 
@@ -28,6 +30,9 @@ pub struct Refused {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportPreview {
     pub accepted: Vec<Candidate>,
+    /// Users the admin center marks as not able to use their mailbox (sign-in blocked, no licence): problems with
+    /// their line, added only when asked for ([`ImportPreview::to_add`]).
+    pub held_back: Vec<Candidate>,
     /// Already set up in mailconnect: left as they are.
     pub already_set_up: Vec<Candidate>,
     pub duplicates: Vec<Refused>,
@@ -38,49 +43,107 @@ pub struct ImportPreview {
     pub cut_short: bool,
 }
 
-/// Bytes as text: UTF-8, UTF-16 with its byte-order mark (Excel's "Unicode text"), or else each byte as the
-/// Windows-1252/Latin-1 character it most likely is. Addresses are ASCII in all of them.
-pub fn decode(bytes: &[u8]) -> String {
-    let utf16 = |little: bool| {
-        let units: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|pair| {
-                if little {
-                    u16::from_le_bytes([pair[0], pair[1]])
-                } else {
-                    u16::from_be_bytes([pair[0], pair[1]])
+/// The most read from a file or standard input: far more than any export of users.
+pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a list or export (at most [`MAX_BYTES`]) and decodes it: the one reading for the command line and the
+/// window's "Open exported file…".
+pub fn read(source: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    source.take(MAX_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(std::io::Error::other(
+            "it is larger than 64 MiB; import it in parts",
+        ));
+    }
+    Ok(decode(bytes))
+}
+
+/// Bytes as text, in the encodings the admin center and Excel save in: UTF-8 (with or without its byte-order mark),
+/// UTF-16 with its byte-order mark (Excel's "Unicode Text"), or else Windows-1252 (Excel's "CSV" on a Western
+/// Windows, where "O’Brien" has the byte 0x92). Valid UTF-8 is taken as it is, without a copy.
+pub fn decode(bytes: Vec<u8>) -> String {
+    match encoding_rs::Encoding::for_bom(&bytes) {
+        Some((encoding, bom_length)) if encoding == encoding_rs::UTF_8 => {
+            match String::from_utf8(bytes) {
+                Ok(mut text) => {
+                    text.drain(..bom_length);
+                    text
                 }
-            })
-            .collect();
-        String::from_utf16_lossy(&units)
-    };
-    match bytes {
-        [0xFF, 0xFE, ..] => utf16(true),
-        [0xFE, 0xFF, ..] => utf16(false),
-        _ => match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => bytes.iter().map(|&byte| char::from(byte)).collect(),
+                Err(error) => String::from_utf8_lossy(&error.as_bytes()[bom_length..]).into_owned(),
+            }
+        }
+        Some((encoding, bom_length)) => encoding
+            .decode_without_bom_handling(&bytes[bom_length..])
+            .0
+            .into_owned(),
+        None => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(error.as_bytes())
+                .0
+                .into_owned(),
         },
     }
 }
 
-/// Splits a line at `separators` outside double quotes ("Lee, John" <john@…> stays one item).
-fn split_outside_quotes<'a>(line: &'a str, separators: &[char]) -> Vec<&'a str> {
-    let mut items = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (at, c) in line.char_indices() {
-        if c == '"' {
-            quoted = !quoted;
-        } else if !quoted && separators.contains(&c) {
-            items.push(&line[start..at]);
-            start = at + c.len_utf8();
+/// Text from the input as it may be shown: control characters (terminal escapes among them) become spaces, and
+/// the length is bounded.
+fn shown(text: &str) -> String {
+    crate::words::excerpt(text, 200).replace('\n', " ")
+}
+
+/// The items of a line separated by `separators` outside double quotes ("Lee, John" <john@…> stays one item),
+/// one at a time, so a huge line is never split whole.
+struct OutsideQuotes<'a> {
+    rest: Option<&'a str>,
+    separators: &'a [char],
+}
+
+impl<'a> OutsideQuotes<'a> {
+    fn new(line: &'a str, separators: &'a [char]) -> Self {
+        OutsideQuotes {
+            rest: Some(line),
+            separators,
         }
     }
-    items.push(&line[start..]);
-    items
+}
+
+impl<'a> Iterator for OutsideQuotes<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        let mut quoted = false;
+        for (at, c) in rest.char_indices() {
+            if c == '"' {
+                quoted = !quoted;
+            } else if !quoted && self.separators.contains(&c) {
+                self.rest = Some(&rest[at + c.len_utf8()..]);
+                return Some(&rest[..at]);
+            }
+        }
+        self.rest = None;
+        Some(rest)
+    }
 }
 
 impl ImportPreview {
+    /// The mailboxes that would be added: those without problems, and those held back when `held_back` is asked
+    /// for (`--add-blocked-and-unlicensed`, or the window's tick box). The one list the command line and the
+    /// window add from.
+    pub fn to_add(&self, held_back: bool) -> Vec<&Candidate> {
+        let held = if held_back {
+            self.held_back.as_slice()
+        } else {
+            &[]
+        };
+        let mut all: Vec<&Candidate> = self.accepted.iter().chain(held).collect();
+        all.sort_by_key(|candidate| candidate.line);
+        all
+    }
+
     /// Every kind of line not taken that has any, with its title, in the order they are shown.
     pub fn refused(&self) -> Vec<(&'static str, &[Refused])> {
         [
@@ -104,6 +167,9 @@ const PROXY_ADDRESSES_COLUMN: &str = "Proxy addresses";
 const BLOCKED_COLUMN: &str = "Block credential";
 const LICENCES_COLUMN: &str = "Licenses";
 
+/// How the window and the command line title the users held back.
+pub const HELD_BACK_TITLE: &str = "Sign-in blocked or no licence";
+
 /// Most rows read: an organisation with more mailboxes than this imports in parts.
 pub const MAX_ROWS: usize = 20_000;
 
@@ -114,6 +180,8 @@ pub fn preview(
     organisation_domains: &[String],
     already_set_up: &[String],
 ) -> ImportPreview {
+    // A byte-order mark pasted along with a list (copied from a file) is not part of the first address.
+    let text = text.trim_start_matches('\u{feff}');
     let mut rows = if looks_like_admin_center_csv(text) {
         csv_rows(text)
     } else {
@@ -148,8 +216,8 @@ pub fn preview(
         {
             preview.invalid.push(Refused {
                 line: candidate.line,
-                text: candidate.mailbox,
-                reason: problem.message,
+                text: shown(&candidate.mailbox),
+                reason: shown(&problem.message),
             });
             continue;
         }
@@ -175,6 +243,8 @@ pub fn preview(
         }
         if existing.contains(&key) {
             preview.already_set_up.push(candidate);
+        } else if !candidate.notes.is_empty() {
+            preview.held_back.push(candidate);
         } else {
             preview.accepted.push(candidate);
         }
@@ -191,14 +261,15 @@ fn looks_like_admin_center_csv(text: &str) -> bool {
     first.contains(UPN_COLUMN)
 }
 
-/// One address per item; items separated by new lines, commas, semicolons or spaces ("Name <address>" too).
+/// One address per item; items separated by new lines, commas, semicolons, tabs or spaces ("Name <address>" too).
+/// Stops at one more than [`MAX_ROWS`] items wherever they are, a one-line list of 64 MiB included.
 fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
     let mut rows = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        if rows.len() > MAX_ROWS {
-            break;
-        }
-        for item in split_outside_quotes(line, &[',', ';', '\t']) {
+        for item in OutsideQuotes::new(line, &[',', ';', '\t']) {
+            if rows.len() > MAX_ROWS {
+                return rows;
+            }
             let item = item.trim();
             if item.is_empty() {
                 continue;
@@ -206,8 +277,8 @@ fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
             // "Reception <reception@practice.com>"
             let (display_name, address) = match (item.find('<'), item.rfind('>')) {
                 (Some(open), Some(close)) if open < close => (
-                    Some(item[..open].trim().trim_matches('"').to_owned())
-                        .filter(|name| !name.is_empty()),
+                    Some(shown(item[..open].trim().trim_matches('"')))
+                        .filter(|name| !name.trim().is_empty()),
                     item[open + 1..close].trim(),
                 ),
                 _ => (None, item),
@@ -215,7 +286,7 @@ fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
             // Several addresses separated by spaces are several; words without addresses ("front desk") are one
             // mistake, reported once.
             let addresses: Vec<&str> = if address.matches('@').count() > 1 {
-                address.split_whitespace().collect()
+                address.split_whitespace().take(MAX_ROWS + 1).collect()
             } else {
                 vec![address]
             };
@@ -236,13 +307,13 @@ fn list_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
 /// still read. The admin center writes no line breaks inside fields.
 fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
     let text = text.trim_start_matches('\u{feff}');
-    // Excel saves with semicolons where the comma is the decimal sign: the header says which.
+    // Excel saves with semicolons where the comma is the decimal sign, and its "Unicode Text" with tabs: the
+    // header says which.
     let header = text.lines().next().unwrap_or_default();
-    let delimiter = if header.matches(';').count() > header.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
+    let delimiter = [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&delimiter| header.matches(char::from(delimiter)).count())
+        .unwrap_or(b',');
     let parse = |line: &str| {
         csv::ReaderBuilder::new()
             .has_headers(false)
@@ -272,7 +343,7 @@ fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
         let Some(record) = parse(text_line) else {
             rows.push(Err(Refused {
                 line,
-                text: crate::words::excerpt(text_line, 200),
+                text: shown(text_line),
                 reason: "the row cannot be read".to_owned(),
             }));
             continue;
@@ -291,7 +362,7 @@ fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
         let Some(mailbox) = primary.or_else(|| field(upn).map(str::to_owned)) else {
             rows.push(Err(Refused {
                 line,
-                text: crate::words::excerpt(text_line, 200),
+                text: shown(text_line),
                 reason: "no user principal name in this row".to_owned(),
             }));
             continue;
@@ -305,7 +376,7 @@ fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
         }
         rows.push(Ok(Candidate {
             mailbox,
-            display_name: field(display_name).map(str::to_owned),
+            display_name: field(display_name).map(shown),
             line,
             notes,
         }));
@@ -314,183 +385,4 @@ fn csv_rows(text: &str) -> Vec<Result<Candidate, Refused>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The header of the Active users export (Microsoft 365 admin center, Users > Active users > Export users).
-    const HEADER: &str = "Block credential,City,Country/Region,Department,DirSyncEnabled,Display name,Fax,First name,\
-        Last dirsync time,Last name,Last password change time stamp,License assignment details,Licenses,Mobile Phone,\
-        Oath token metadata,Object Id,Office,Password never expires,Phone number,Postal code,Preferred data location,\
-        Preferred language,Proxy addresses,Release track,Soft deletion time stamp,State,Street address,\
-        Strong password required,Title,Usage location,User principal name,When created";
-
-    fn row(upn: &str, display: &str, proxies: &str, blocked: &str, licences: &str) -> String {
-        let mut fields = vec![String::new(); 32];
-        fields[0] = blocked.to_owned();
-        fields[5] = display.to_owned();
-        fields[12] = licences.to_owned();
-        fields[22] = proxies.to_owned();
-        fields[30] = upn.to_owned();
-        fields
-            .iter()
-            .map(|field| {
-                if field.contains(',') {
-                    format!("\"{field}\"")
-                } else {
-                    field.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    #[test]
-    fn the_admin_center_export_is_read_by_its_own_column_names() {
-        let text = [
-            format!("\u{feff}{HEADER}"),
-            row(
-                "reception@smile-dental.co.uk",
-                "Reception",
-                "SMTP:reception@smile-dental.co.uk+smtp:front@smile-dental.co.uk",
-                "False",
-                "Microsoft 365 Business Basic",
-            ),
-            row(
-                "dr.lee@smile-dental.co.uk",
-                "Dr Lee, Dentist",
-                "",
-                "True",
-                "Unlicensed",
-            ),
-            "broken,\"unterminated".to_owned(),
-            row(
-                "billing@smile-dental.co.uk",
-                "Billing",
-                "SMTP:accounts@smile-dental.co.uk",
-                "False",
-                "x",
-            ),
-            row("reception@smile-dental.co.uk", "Again", "", "False", "x"),
-            row("guest@gmail.com", "Guest", "", "False", "x"),
-            row("not an address", "Bad", "", "False", "x"),
-            row("", "No name", "", "False", "x"),
-        ]
-        .join("\r\n");
-        let preview = preview(
-            &text,
-            &["smile-dental.co.uk".to_owned()],
-            &["billing@smile-dental.co.uk".to_owned()],
-        );
-        let mailboxes: Vec<&str> = preview
-            .accepted
-            .iter()
-            .map(|c| c.mailbox.as_str())
-            .collect();
-        assert_eq!(
-            mailboxes,
-            [
-                "reception@smile-dental.co.uk",
-                "dr.lee@smile-dental.co.uk",
-                "accounts@smile-dental.co.uk"
-            ],
-            "the primary SMTP address wins over the sign-in name"
-        );
-        assert_eq!(
-            preview.accepted[1].display_name.as_deref(),
-            Some("Dr Lee, Dentist")
-        );
-        assert_eq!(
-            preview.accepted[1].notes.len(),
-            2,
-            "blocked and unlicensed are said"
-        );
-        assert_eq!(preview.duplicates.len(), 1);
-        assert_eq!(preview.duplicates[0].line, 6);
-        assert_eq!(preview.outside_organisation[0].text, "guest@gmail.com");
-        assert!(
-            preview
-                .invalid
-                .iter()
-                .any(|refused| refused.text == "not an address")
-        );
-        assert!(
-            preview
-                .invalid
-                .iter()
-                .any(|refused| refused.reason.contains("no user principal name"))
-        );
-        assert!(preview.already_set_up.is_empty());
-    }
-
-    #[test]
-    fn a_pasted_list_takes_any_separator_and_names() {
-        let preview = preview(
-            "reception@a.com, billing@a.com; \"Dr Lee\" <dr.lee@a.com>\n\nRECEPTION@a.com\tnope\nold@a.com\nfront desk",
-            &[],
-            &["old@a.com".to_owned()],
-        );
-        let mailboxes: Vec<&str> = preview
-            .accepted
-            .iter()
-            .map(|c| c.mailbox.as_str())
-            .collect();
-        assert_eq!(
-            mailboxes,
-            ["reception@a.com", "billing@a.com", "dr.lee@a.com"]
-        );
-        assert_eq!(preview.accepted[2].display_name.as_deref(), Some("Dr Lee"));
-        assert_eq!(
-            preview.duplicates[0].line, 3,
-            "the same address in another case"
-        );
-        assert_eq!(preview.invalid[0].text, "nope");
-        assert_eq!(preview.invalid[1].text, "front desk", "one mistake, once");
-        assert_eq!(preview.already_set_up[0].mailbox, "old@a.com");
-        assert!(
-            preview.outside_organisation.is_empty(),
-            "no domains known: not checked"
-        );
-    }
-
-    #[test]
-    fn what_a_review_found_is_read_right() {
-        // Outlook's "Last, First" names, a semicolon export, junk before the @, and a cut that is said.
-        let preview = preview(
-            "\"Lee, John\" <john.lee@a.com>; \"Smith, Ann\" <ann.smith@a.com>\n<x@a.com\nmailto:m@a.com\nx\u{2019}+$(evil)+\u{2019}@a.com",
-            &[],
-            &[],
-        );
-        let names: Vec<_> = preview
-            .accepted
-            .iter()
-            .map(|c| (c.mailbox.as_str(), c.display_name.as_deref()))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("john.lee@a.com", Some("Lee, John")),
-                ("ann.smith@a.com", Some("Smith, Ann"))
-            ]
-        );
-        assert_eq!(preview.invalid.len(), 3, "{:?}", preview.invalid);
-        let semicolons = "Display name;User principal name;Licenses
-Reception;reception@a.com;Basic
-"
-        .to_owned();
-        assert_eq!(
-            super::preview(&semicolons, &[], &[]).accepted[0].mailbox,
-            "reception@a.com"
-        );
-        let many: String = (0..MAX_ROWS + 5).map(|n| format!("u{n}@a.com,")).collect();
-        let cut = super::preview(&many, &[], &[]);
-        assert!(cut.cut_short);
-        assert_eq!(cut.accepted.len(), MAX_ROWS);
-        // Excel's "Unicode text" (UTF-16) and Windows-1252 still give their addresses.
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("a@b.com".encode_utf16().flat_map(|unit| unit.to_le_bytes()))
-            .collect();
-        assert_eq!(decode(&utf16), "a@b.com");
-        assert_eq!(decode(b"Caf\xe9,a@b.com"), "Caf\u{e9},a@b.com");
-    }
-}
+mod tests;
