@@ -332,10 +332,7 @@ mod tests {
         let file = ConfigFile::at(dir.path().join("nested/config.toml"));
         assert_eq!(file.load().unwrap(), Config::default());
         let mut config = Config::default();
-        config.upsert_account(Account::from_preset(
-            "reception@practice.com",
-            &Preset::for_provider(Provider::Microsoft365),
-        ));
+        config.upsert_account(account("reception@practice.com"));
         file.save(&config).unwrap();
         assert_eq!(file.load().unwrap(), config);
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("nested"))
@@ -377,13 +374,19 @@ mod tests {
         assert_eq!(presets[0].tenant.as_deref(), Some("smile-dental.co.uk"));
     }
 
-    /// A Microsoft 365 account for `mailbox` with the provider's defaults.
+    /// A Microsoft 365 account for `mailbox` with the provider's defaults and a client id (settings are checked
+    /// when read).
     fn account(mailbox: &str) -> Account {
         Account::from_preset(
             mailbox,
-            &Preset::for_provider(crate::config::Provider::Microsoft365),
+            &Preset {
+                client_id: Some(CLIENT_ID.to_owned()),
+                ..Preset::for_provider(crate::config::Provider::Microsoft365)
+            },
         )
     }
+
+    const CLIENT_ID: &str = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
 
     /// A configuration holding these mailboxes.
     fn config_with(mailboxes: &[&str]) -> Config {
@@ -453,7 +456,7 @@ mod tests {
         let mut hand_written = String::from("# by hand\n");
         for account in &config.accounts {
             hand_written.push_str(&format!(
-                "[[account]]\nmailbox = \"{}\"\nprovider = \"microsoft365\"\ntenant = \"organizations\"\nclient_id = \"\"\n\
+                "[[account]]\nmailbox = \"{}\"\nprovider = \"microsoft365\"\ntenant = \"organizations\"\nclient_id = \"{CLIENT_ID}\"\n\
                  imap = {{ host = \"outlook.office365.com\", port = 993, security = \"implicit-tls\" }}\n\
                  smtp = {{ host = \"smtp.office365.com\", port = 587, security = \"start-tls\" }}\n",
                 account.mailbox
