@@ -324,7 +324,7 @@ fn tempfile_in(directory: &Path) -> std::io::Result<TemporaryFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Account, Provider};
+    use crate::config::Account;
 
     #[test]
     fn saves_atomically_and_reads_back() {

@@ -481,7 +481,7 @@ fn an_import_prints_no_escapes_ignores_a_mark_and_reads_a_huge_line_within_bound
         csv.push(format!("\"broken{escape}{n}"));
     }
     let list =
-        format!("\u{feff}first@smile-dental.example\nsecond\u{1b}[1m@smile-dental.example\n");
+        "\u{feff}first@smile-dental.example\nsecond\u{1b}[1m@smile-dental.example\n".to_owned();
     for (what, bytes) in [("export", csv.join("\r\n")), ("list", list)] {
         let output = setup.import(bytes.as_bytes(), &[]);
         assert!(output.status.success(), "{what}: {}", stderr(&output));
