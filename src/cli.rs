@@ -57,26 +57,7 @@ pub enum Command {
     },
     /// Add many mailboxes: a list of addresses or the CSV the Microsoft 365 admin center exports from Active users
     /// (a file, or - for standard input). Shows what would be added; --save adds them.
-    Import {
-        /// A file of addresses or the admin center's export; - for standard input.
-        #[arg(required_unless_present = "from_preset")]
-        source: Option<String>,
-        /// Take the mailboxes listed in the vendor's preset file instead.
-        #[arg(long, conflicts_with = "source")]
-        from_preset: bool,
-        /// Put them (and any already set up) in this group, e.g. "Test group".
-        #[arg(long, value_name = "NAME")]
-        group: Option<String>,
-        /// Reach them through this service account's sign-in (it needs Full Access and Send As on each;
-        /// `mailconnect powershell` prints the commands).
-        #[arg(long, value_name = "SERVICE ACCOUNT", conflicts_with = "app")]
-        via: Option<String>,
-        /// Reach them with the organisation's app (set up with `mailconnect app`), by its client id.
-        #[arg(long, value_name = "CLIENT ID")]
-        app: Option<String>,
-        #[arg(long)]
-        save: bool,
-    },
+    Import(crate::cli_bulk::ImportArgs),
     /// Set up the organisation's own app for app-only access (no one signs in): a certificate (preferred) or a
     /// client secret.
     App {
@@ -219,23 +200,9 @@ pub fn run(
                 concurrency,
             ))
         }
-        Command::Import {
-            source,
-            from_preset,
-            group,
-            via,
-            app,
-            save,
-        } => crate::cli_bulk::import(
-            &context.config_file,
-            &context.config,
-            &match source {
-                Some(source) if !from_preset => crate::cli_bulk::ImportSource::File(source),
-                _ => crate::cli_bulk::ImportSource::Preset,
-            },
-            crate::cli_bulk::ImportInto { group, via, app },
-            save,
-        ),
+        Command::Import(args) => {
+            crate::cli_bulk::import(&context.config_file, &context.config, args)
+        }
         Command::Bridge(args) => {
             crate::cli_bridge::run_bridge(args, &context.config_file, &context.config, runtime)
         }
@@ -290,7 +257,7 @@ pub fn run(
         Command::ConsentLink { mailbox } => {
             crate::cli_explain::consent_link(&context.account_or_preset(&mailbox)?)
         }
-        Command::Keepalive { install: true, .. } => crate::cli_timer::install(),
+        Command::Keepalive { install: true, .. } => crate::cli_timer::install(&context.config_file),
         Command::Keepalive {
             uninstall: true, ..
         } => crate::cli_timer::uninstall(),
@@ -312,8 +279,9 @@ impl Context {
     fn account(&self, mailbox: &str) -> Result<Account, UsageError> {
         self.config.account(mailbox).cloned().ok_or_else(|| {
             UsageError(format!(
-                "{mailbox} is not set up in {}; run the wizard, or `mailconnect login {mailbox}` with a preset file",
-                self.config_file.path().display()
+                "{mailbox} is not set up in {}; run the wizard, or `{}` with a preset file",
+                self.config_file.path().display(),
+                crate::words::command("login", &[mailbox])
             ))
         })
     }

@@ -34,8 +34,11 @@ pub enum AppCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         expires: chrono::NaiveDate,
     },
-    /// Show the app, its certificate or secret and when it ends.
-    Show,
+    /// Show the apps (or only the one named), each with its certificate or secret and when it ends.
+    Show {
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+    },
     /// Remove the app's private key or secret from the keyring and the app from the settings.
     Forget {
         #[arg(long, value_name = "ID")]
@@ -84,7 +87,7 @@ pub fn run(
     match command {
         AppCommand::Certificate { ids, out } => certificate(&ids, out, config_file, config),
         AppCommand::Secret { ids, expires } => secret(&ids, expires, config_file, config),
-        AppCommand::Show => show(config),
+        AppCommand::Show { client_id } => show(config, client_id.as_deref()),
         AppCommand::Forget { client_id } => forget(&client_id, config_file, config),
     }
 }
@@ -100,11 +103,6 @@ fn certificate(
 ) -> anyhow::Result<ExitCode> {
     let registration = ids.registration()?;
     let store = TokenStore::open()?;
-    // A certificate in use keeps working until the admin uploads the new one: the new key waits beside it.
-    let slot = match store.app_credential_info(&registration.client_id, Slot::Current)? {
-        Some(info) if info.kind == crate::app_only::CredentialKind::Certificate => Slot::Pending,
-        _ => Slot::Current,
-    };
     eprintln!("Making a key pair and a certificate for the app…");
     let generated = crate::app_only::certificate::generate(&registration.client_id, today())?;
     // The certificate is shown (or written) before anything is stored, so nothing stored is ever without it.
@@ -118,9 +116,8 @@ fn certificate(
         }
     }
     save_registration(config_file, config, registration.clone())?;
-    store.save_app_credential(
+    let slot = store.add_app_credential(
         &registration.client_id,
-        slot,
         &AppSecret::PrivateKey {
             key: generated.private_key,
             thumbprint_sha256: generated.thumbprint_sha256.clone(),
@@ -149,11 +146,7 @@ fn certificate(
         generated.expires.format("%-d %b %Y"),
     )?;
     if slot == Slot::Pending {
-        writeln!(
-            err,
-            "The current certificate keeps working until this one is uploaded; mailconnect switches to the new one \
-             by itself the first time it is accepted. Remove the old certificate from the app registration after that."
-        )?;
+        writeln!(err, "{}", waiting_words("certificate"))?;
     } else {
         writeln!(
             err,
@@ -180,22 +173,36 @@ fn secret(
     }
     let secret = read_secret()?;
     let store = TokenStore::open()?;
-    store.save_app_credential(
+    let slot = store.add_app_credential(
         &registration.client_id,
-        Slot::Current,
         &AppSecret::ClientSecret(secret),
         expires,
     )?;
-    // A certificate waiting to be uploaded would otherwise be tried first.
-    store.delete_app_credential(&registration.client_id, Slot::Pending)?;
     save_registration(config_file, config, registration.clone())?;
     eprintln!(
-        "The client secret is in this computer's keyring. It works until {}; a warning comes 30 days before.\n\
-         Next: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for the Exchange admin.",
+        "The client secret is in this computer's keyring. It works until {}; a warning comes 30 days before.",
         expires.format("%-d %b %Y"),
-        registration.client_id
     );
+    if slot == Slot::Pending {
+        eprintln!("{}", waiting_words("client secret"));
+    } else {
+        eprintln!(
+            "Next: `mailconnect import <list> --app {} --save`, then `mailconnect powershell --all` for the Exchange \
+             admin.",
+            registration.client_id
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What happens to a new credential made while one is in use.
+fn waiting_words(what: &str) -> String {
+    format!(
+        "The app's credential in use keeps working: the new {what} waits beside it and takes over by itself the first \
+         time Microsoft accepts it (`mailconnect app show` says while it waits). If Microsoft refuses it, nothing \
+         changes; give the right one again. Remove the old credential from the app registration once the new one is \
+         in use."
+    )
 }
 
 /// The secret from standard input: asked for without echo on a terminal, else the first line.
@@ -257,16 +264,29 @@ fn save_registration(
     Ok(())
 }
 
-fn show(config: &Config) -> anyhow::Result<ExitCode> {
-    if config.apps.is_empty() {
-        println!(
-            "No app is set up. `mailconnect app certificate --client-id … --tenant …` sets one up."
-        );
-        return Ok(ExitCode::SUCCESS);
+fn show(config: &Config, client_id: Option<&str>) -> anyhow::Result<ExitCode> {
+    let apps: Vec<&AppRegistration> = config
+        .apps
+        .iter()
+        .filter(|app| client_id.is_none_or(|id| app.client_id.eq_ignore_ascii_case(id.trim())))
+        .collect();
+    if apps.is_empty() {
+        return match client_id {
+            Some(id) => Err(UsageError(format!(
+                "the app {id} is not set up (`mailconnect app show` lists those that are)"
+            ))
+            .into()),
+            None => {
+                println!(
+                    "No app is set up. `mailconnect app certificate --client-id … --tenant …` sets one up."
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        };
     }
     let store = TokenStore::open()?;
     let mut out = std::io::stdout().lock();
-    for app in &config.apps {
+    for app in apps {
         let mailboxes = config
             .accounts
             .iter()
@@ -309,10 +329,16 @@ fn show(config: &Config) -> anyhow::Result<ExitCode> {
             Err(error) => writeln!(out, "  credential: cannot be read ({})", error.code())?,
         }
         if let Ok(Some(pending)) = store.app_credential_info(&app.client_id, Slot::Pending) {
+            let thumbprint = pending
+                .thumbprint_sha1_hex
+                .as_deref()
+                .map(|thumbprint| format!(" thumbprint {thumbprint},"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "  new certificate, waiting to be uploaded: thumbprint {}, works until {}",
-                pending.thumbprint_sha1_hex.as_deref().unwrap_or("?"),
+                "  new {}, waiting until Microsoft accepts it (the one above is used until then):{thumbprint} works \
+                 until {}",
+                pending.kind.label(),
                 pending.expires.format("%-d %b %Y")
             )?;
         }

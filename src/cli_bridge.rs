@@ -49,32 +49,30 @@ pub struct BridgeArgs {
 
 const UNIT: &str = "mailconnect-bridge.service";
 
-/// The systemd user unit that runs the bridge with `arguments`, restarted after a failure.
+/// The systemd user unit that runs the bridge with `arguments` on the settings in `config` (made absolute),
+/// restarted after a failure.
 pub fn systemd_unit(
     program: &std::path::Path,
     arguments: &[String],
     config: &std::path::Path,
-) -> String {
-    // Quoted for spaces; a % would start a systemd specifier.
-    let quote = |text: &str| format!("\"{}\"", text.replace('%', "%%").replace('"', "\\\""));
-    let mut command = vec![
-        quote(&program.display().to_string()),
+) -> Result<String, crate::units::UnitError> {
+    let mut words = vec![
         "--config".to_owned(),
-        quote(&config.display().to_string()),
+        crate::units::path_text(config)?,
         "bridge".to_owned(),
     ];
-    command.extend(arguments.iter().map(|argument| quote(argument)));
-    format!(
+    words.extend(arguments.iter().cloned());
+    Ok(format!(
         "[Unit]\nDescription=mailconnect bridge: the practice's scanners and programs send mail through it\n\
          After=network-online.target\nWants=network-online.target\n\n\
          [Service]\nExecStart={}\nRestart=on-failure\nRestartSec=10\n\n\
          [Install]\nWantedBy=default.target\n",
-        command.join(" ")
-    )
+        crate::units::exec_start(program, &words)?
+    ))
 }
 
 /// The bridge's own arguments, as the unit repeats them.
-fn unit_arguments(args: &BridgeArgs) -> Vec<String> {
+fn unit_arguments(args: &BridgeArgs) -> Result<Vec<String>, crate::units::UnitError> {
     let mut arguments = vec![
         "--port".to_owned(),
         args.port.to_string(),
@@ -92,23 +90,21 @@ fn unit_arguments(args: &BridgeArgs) -> Vec<String> {
     }
     if let Some(spool) = &args.spool {
         arguments.push("--spool".to_owned());
-        arguments.push(spool.display().to_string());
+        arguments.push(crate::units::path_text(spool)?);
     }
-    arguments
+    Ok(arguments)
 }
 
 fn install_service(args: &BridgeArgs, config_file: &ConfigFile) -> anyhow::Result<ExitCode> {
     let folder = crate::keepalive::user_unit_folder()
         .ok_or_else(|| UsageError("no home folder on this computer".into()))?;
+    let program = std::env::current_exe()?;
+    let unit = unit_arguments(args)
+        .and_then(|arguments| systemd_unit(&program, &arguments, config_file.path()))
+        .map_err(|error| UsageError(error.to_string()))?;
     std::fs::create_dir_all(&folder)?;
-    let unit = systemd_unit(
-        &std::env::current_exe()?,
-        &unit_arguments(args),
-        config_file.path(),
-    );
     crate::config::write_atomically(&folder.join(UNIT), unit.as_bytes())?;
     println!("Wrote {}.", folder.join(UNIT).display());
-    let user = std::env::var("USER").unwrap_or_default();
     let steps = crate::cli_timer::systemctl(&["daemon-reload"])
         .and_then(|()| crate::cli_timer::systemctl(&["enable", "--now", UNIT]));
     match steps {
@@ -117,16 +113,17 @@ fn install_service(args: &BridgeArgs, config_file: &ConfigFile) -> anyhow::Resul
             "systemd did not take it yet ({error}). In a desktop session run: systemctl --user enable --now {UNIT}"
         ),
     }
-    // Lingering starts the user's services at boot, before anyone logs in.
+    // Lingering starts the user's services at boot, before anyone logs in. Without a name loginctl takes the user
+    // this process runs as, whatever $USER says (unset under cron, another user's after `su`).
     match std::process::Command::new("loginctl")
-        .args(["enable-linger", &user])
+        .arg("enable-linger")
         .status()
     {
         Ok(status) if status.success() => {
             println!("It also starts when the computer starts, before anyone logs in.")
         }
         _ => println!(
-            "To start it when the computer starts, before anyone logs in, run: loginctl enable-linger {user}"
+            "To start it when the computer starts, before anyone logs in, run as this user: loginctl enable-linger"
         ),
     }
     println!(
@@ -288,7 +285,8 @@ pub fn run_device(
         } => {
             let Some(account) = config.account(&mailbox) else {
                 return Err(UsageError(format!(
-                    "{mailbox} is not set up; set it up and sign it in first (the window, or `mailconnect login {mailbox}`)"
+                    "{mailbox} is not set up; set it up and sign it in first (the window, or `{}`)",
+                    crate::words::command("login", &[&mailbox])
                 ))
                 .into());
             };
@@ -382,15 +380,17 @@ pub fn run_device(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
     #[test]
     fn the_service_runs_the_bridge_with_its_settings_quoted_for_systemd() {
         let unit = super::systemd_unit(
             std::path::Path::new("/opt/mail connect/mailconnect"),
             &["--allow".to_owned(), "192.168.1.0/24".to_owned()],
             std::path::Path::new("/home/reception/.config/mailconnect/config 100%.toml"),
-        );
+        )
+        .unwrap();
         assert!(unit.contains(
-            "ExecStart=\"/opt/mail connect/mailconnect\" --config \"/home/reception/.config/mailconnect/config 100%%.toml\" bridge \"--allow\" \"192.168.1.0/24\""
+            "ExecStart=\"/opt/mail connect/mailconnect\" \"--config\" \"/home/reception/.config/mailconnect/config 100%%.toml\" \"bridge\" \"--allow\" \"192.168.1.0/24\""
         ), "{unit}");
         assert!(unit.contains("Restart=on-failure"));
         assert!(unit.contains("WantedBy=default.target"));

@@ -2,7 +2,7 @@
 //! saved), `verify --all | --group NAME | <mailbox>...` (both checks for each, a few at a time, one JSON line each,
 //! a progress line on a terminal) and `disconnect-basic` (removes Basic Auth passwords only where OAuth passed).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -52,7 +52,8 @@ pub fn select<'a>(
         .map(|mailbox| {
             config.account(mailbox).ok_or_else(|| {
                 UsageError(format!(
-                    "{mailbox} is not set up; run `mailconnect login {mailbox}` first"
+                    "{mailbox} is not set up; run `{}` first",
+                    crate::words::command("login", &[mailbox])
                 ))
                 .into()
             })
@@ -60,33 +61,48 @@ pub fn select<'a>(
         .collect()
 }
 
-/// Where imported mailboxes go: a group, and the service account they are reached through.
-#[derive(Debug, Default)]
-pub struct ImportInto {
-    pub group: Option<String>,
-    pub via: Option<String>,
-    /// The client id of the organisation's app the mailboxes are reached with.
-    pub app: Option<String>,
+/// `import`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// A file of addresses or the admin center's export; - for standard input.
+    #[arg(required_unless_present = "from_preset")]
+    source: Option<String>,
+    /// Take the mailboxes listed in the vendor's preset file instead.
+    #[arg(long, conflicts_with = "source")]
+    from_preset: bool,
+    /// Put them (and any already set up) in this group, e.g. "Test group".
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
+    /// Reach them through this service account's sign-in (it needs Full Access and Send As on each;
+    /// `mailconnect powershell` prints the commands).
+    #[arg(long, value_name = "SERVICE ACCOUNT", conflicts_with = "app")]
+    via: Option<String>,
+    /// Reach them with the organisation's app (set up with `mailconnect app`), by its client id.
+    #[arg(long, value_name = "CLIENT ID")]
+    app: Option<String>,
+    /// Also add the users the export marks as sign-in blocked or unlicensed (listed as problems otherwise).
+    #[arg(long)]
+    add_blocked_and_unlicensed: bool,
+    /// Add them; without it nothing is saved.
+    #[arg(long)]
+    save: bool,
 }
 
-/// Where `import` takes the addresses from.
-#[derive(Debug)]
-pub enum ImportSource {
-    /// A file, or `-` for standard input.
-    File(String),
-    /// The mailboxes listed in the vendor's preset file.
-    Preset,
-}
-
-/// `import`: previews the addresses in `source`; `save` adds them.
+/// `import`: previews the addresses in the source; `--save` adds them.
 pub fn import(
     config_file: &ConfigFile,
     config: &Config,
-    source: &ImportSource,
-    into: ImportInto,
-    save: bool,
+    args: ImportArgs,
 ) -> anyhow::Result<ExitCode> {
-    let ImportInto { group, via, app } = into;
+    let ImportArgs {
+        source,
+        from_preset,
+        group,
+        via,
+        app,
+        add_blocked_and_unlicensed,
+        save,
+    } = args;
     let app = match app {
         None => None,
         Some(client_id) => Some(
@@ -108,7 +124,8 @@ pub fn import(
         Some(via) => match config.account(&via) {
             None => {
                 return Err(UsageError(format!(
-                    "the service account {via} is not set up; sign it in first: mailconnect login {via}"
+                    "the service account {via} is not set up; sign it in first: {}",
+                    crate::words::command("login", &[&via])
                 ))
                 .into());
             }
@@ -129,29 +146,30 @@ pub fn import(
         group => group,
     };
     let text = match source {
-        ImportSource::File(source) => read_import_file(source)?,
-        ImportSource::Preset => preset_mailboxes(config)?.join("\n"),
+        Some(source) if !from_preset => read_import_file(&source)?,
+        _ => preset_mailboxes(config)?.join("\n"),
     };
     let template = template_account(config)?;
     let domains = organisation_domains(config, &template);
     let existing: Vec<String> = config.accounts.iter().map(|a| a.mailbox.clone()).collect();
     let preview = crate::import::preview(&text, &domains, &existing);
     let mut out = std::io::stdout().lock();
-    write_preview(&mut out, &preview, &domains)?;
+    write_preview(&mut out, &preview, &domains, add_blocked_and_unlicensed)?;
+    let to_add = preview.to_add(add_blocked_and_unlicensed);
     if !save {
         writeln!(
             out,
-            "\nNothing was saved. Run again with --save to add the {} above.",
-            crate::words::count(preview.accepted.len() as u64, "mailbox", "mailboxes")
+            "\nNothing was saved. Run again with --save to add the {} listed to add.",
+            crate::words::count(to_add.len() as u64, "mailbox", "mailboxes")
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    if preview.accepted.is_empty() && group.is_none() {
+    if to_add.is_empty() && group.is_none() {
         writeln!(out, "\nNothing to add; the settings were left as they are.")?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut updated = config.clone();
-    for candidate in &preview.accepted {
+    for &candidate in &to_add {
         let mut account = Account {
             mailbox: candidate.mailbox.clone(),
             group: group.clone(),
@@ -181,7 +199,7 @@ pub fn import(
     writeln!(
         out,
         "\nAdded {}{}.",
-        crate::words::count(preview.accepted.len() as u64, "mailbox", "mailboxes"),
+        crate::words::count(to_add.len() as u64, "mailbox", "mailboxes"),
         group
             .map(|group| format!(" to the group \"{group}\""))
             .unwrap_or_default()
@@ -190,23 +208,14 @@ pub fn import(
 }
 
 /// Reads a list or export whole (up to a size no export of users reaches), then decodes it: a file saved by Excel
-/// in another encoding keeps its addresses, which are plain ASCII.
+/// in another encoding keeps its addresses and names.
 fn read_import_file(source: &str) -> anyhow::Result<String> {
-    let limit: u64 = 64 * 1024 * 1024;
-    let mut bytes = Vec::new();
     let read = if source == "-" {
-        std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+        crate::import::read(std::io::stdin().lock())
     } else {
-        std::fs::File::open(source).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+        std::fs::File::open(source).and_then(crate::import::read)
     };
-    read.map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(UsageError(format!(
-            "{source} is larger than 64 MiB; import it in parts"
-        ))
-        .into());
-    }
-    Ok(crate::import::decode(&bytes))
+    Ok(read.map_err(|error| UsageError(format!("{source} cannot be read: {error}")))?)
 }
 
 /// The mailboxes every preset in the vendor's preset file lists.
@@ -272,20 +281,42 @@ fn write_preview(
     out: &mut impl Write,
     preview: &ImportPreview,
     domains: &[String],
+    add_held_back: bool,
 ) -> std::io::Result<()> {
-    writeln!(out, "To add ({}):", preview.accepted.len())?;
-    for candidate in &preview.accepted {
+    let line = |candidate: &crate::import::Candidate| {
         let name = candidate
             .display_name
             .as_deref()
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
+        format!("{}{name}", candidate.mailbox)
+    };
+    let to_add = preview.to_add(add_held_back);
+    writeln!(out, "To add ({}):", to_add.len())?;
+    for &candidate in &to_add {
         let notes = if candidate.notes.is_empty() {
             String::new()
         } else {
-            format!(" — {}", candidate.notes.join("; "))
+            format!(" — line {}: {}", candidate.line, candidate.notes.join("; "))
         };
-        writeln!(out, "  {}{name}{notes}", candidate.mailbox)?;
+        writeln!(out, "  {}{notes}", line(candidate))?;
+    }
+    if !preview.held_back.is_empty() && !add_held_back {
+        writeln!(
+            out,
+            "{} ({}), not added unless asked for with --add-blocked-and-unlicensed:",
+            crate::import::HELD_BACK_TITLE,
+            preview.held_back.len()
+        )?;
+        for candidate in &preview.held_back {
+            writeln!(
+                out,
+                "  line {}: {} ({})",
+                candidate.line,
+                line(candidate),
+                candidate.notes.join("; ")
+            )?;
+        }
     }
     if !preview.already_set_up.is_empty() {
         writeln!(out, "Already set up ({}):", preview.already_set_up.len())?;
@@ -431,7 +462,8 @@ pub async fn verify_many(
 
 /// `disconnect-basic`: removes the stored Basic Auth password of each mailbox that has moved to OAuth (both checks
 /// passed), records it, and lists the others as "not yet". Each mailbox is one step: a run cut short leaves every
-/// mailbox either done or not, and running again finishes the rest.
+/// mailbox either done or not, and running again finishes the rest. Exit 0: every one named is disconnected; 1:
+/// some are not yet (as `verify`'s 1: some failed).
 pub async fn disconnect_basic(accounts: Vec<Account>) -> anyhow::Result<ExitCode> {
     let store = TokenStore::open()?;
     let state_file = StateFile::default_location().ok_or_else(|| {
@@ -474,5 +506,9 @@ pub async fn disconnect_basic(accounts: Vec<Account>) -> anyhow::Result<ExitCode
             writeln!(out, "  {mailbox}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if not_yet.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -95,10 +95,10 @@ impl Context {
     /// Starts the window, on its own, straight at signing `mailbox` in again.
     fn open_window_for(&self, mailbox: &str) -> std::io::Result<()> {
         std::process::Command::new(std::env::current_exe()?)
-            .arg("--config")
-            .arg(self.config_file.path())
-            .arg("--reauthenticate")
-            .arg(mailbox)
+            .args(crate::keepalive::reauthenticate_arguments(
+                self.config_file.path(),
+                mailbox,
+            ))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -23,6 +23,41 @@ fn powershell_quoted(text: &str) -> String {
     quoted
 }
 
+/// Every value the script is filled with (addresses, ids), checked before a line is written: a line break (or any
+/// control character) in a hand-edited address would end a comment line and make the rest of it a command.
+fn each_fits_on_its_line(accounts: &[Account], apps: &[AppRegistration]) -> Result<(), UsageError> {
+    let values = accounts
+        .iter()
+        .flat_map(|account| {
+            [
+                Some(account.mailbox.as_str()),
+                account.service_account.as_deref(),
+                Some(account.client_id.as_str()),
+            ]
+        })
+        .chain(apps.iter().flat_map(|app| {
+            [
+                Some(app.client_id.as_str()),
+                app.enterprise_object_id.as_deref(),
+            ]
+        }))
+        .flatten();
+    for value in values {
+        if value
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
+            return Err(UsageError(format!(
+                "{} in the settings holds a line break or control character, which would break the script's lines; \
+                 correct it in config.toml",
+                crate::words::excerpt(&value.replace(['\u{2028}', '\u{2029}'], " "), 80)
+                    .replace('\n', " ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `powershell`: the commands an Exchange admin runs so that each mailbox's service account (or the organisation's
 /// app) may open it and send as it, and the check that they took.
 pub fn powershell(accounts: &[Account], apps: &[AppRegistration]) -> anyhow::Result<ExitCode> {
@@ -39,6 +74,7 @@ pub fn powershell_text(accounts: &[Account], apps: &[AppRegistration]) -> anyhow
         .filter(|account| account.service_account.is_some())
         .collect();
     let app_only: Vec<&Account> = accounts.iter().filter(|account| account.app_only).collect();
+    each_fits_on_its_line(accounts, apps)?;
     if delegated.is_empty() && app_only.is_empty() {
         return Err(UsageError(
             "none of these mailboxes is reached through a service account or the organisation's app (import them \
@@ -242,6 +278,48 @@ fn write_app_only(
 
 #[cfg(test)]
 mod tests {
+    /// The class of "a value breaks a comment line": a line break of any kind (LF, CR, NEL, the Unicode line and
+    /// paragraph separators) or another control character, in any value the script is filled with, stops the script
+    /// before a line is written.
+    #[test]
+    fn no_value_with_a_line_break_reaches_the_script() {
+        let plain = crate::config::Account {
+            mailbox: "front.desk@smile-dental.example".to_owned(),
+            service_account: Some("service@smile-dental.example".to_owned()),
+            ..crate::config::Account::from_preset(
+                "front.desk@smile-dental.example",
+                &crate::config::Preset::for_provider(crate::config::Provider::Microsoft365),
+            )
+        };
+        assert!(super::each_fits_on_its_line(std::slice::from_ref(&plain), &[]).is_ok());
+        for breaker in [
+            "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}", "\u{1b}", "\u{0}",
+        ] {
+            let sneaky = format!("x@a.example{breaker}Remove-Mailbox boss@a.example");
+            let accounts = [
+                crate::config::Account {
+                    mailbox: sneaky.clone(),
+                    ..plain.clone()
+                },
+                crate::config::Account {
+                    service_account: Some(sneaky.clone()),
+                    ..plain.clone()
+                },
+            ];
+            for account in &accounts {
+                let refused =
+                    super::each_fits_on_its_line(std::slice::from_ref(account), &[]).unwrap_err();
+                assert!(!refused.0.contains(breaker), "{breaker:?}");
+            }
+            let app = crate::app_only::AppRegistration {
+                client_id: "5b1e3c2a-7d4f-4e8a-9c61-0f2b3a4d5e6f".to_owned(),
+                tenant: "a.example".to_owned(),
+                enterprise_object_id: Some(sneaky),
+            };
+            assert!(super::each_fits_on_its_line(&[], &[app]).is_err());
+        }
+    }
+
     #[test]
     fn every_kind_of_single_quote_is_doubled_for_powershell() {
         assert_eq!(

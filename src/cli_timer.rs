@@ -7,15 +7,22 @@ use crate::keepalive::{systemd_units, user_unit_folder};
 
 /// Writes the units and asks systemd to start the timer. Without a user systemd (a container, an SSH session with
 /// no login manager) the files are still written and the message says how to start the timer later.
-pub fn install() -> anyhow::Result<ExitCode> {
+pub fn install(config_file: &crate::config::ConfigFile) -> anyhow::Result<ExitCode> {
     let folder =
         user_unit_folder().ok_or_else(|| UsageError("no home folder on this computer".into()))?;
     let program = std::env::current_exe()?;
+    // Every unit is made before any is written: a path systemd cannot carry leaves nothing half set up.
+    let units = systemd_units(&program, config_file.path())
+        .map_err(|error| UsageError(error.to_string()))?;
     std::fs::create_dir_all(&folder)?;
-    for (name, text) in systemd_units(&program) {
+    for (name, text) in units {
         crate::config::write_atomically(&folder.join(name), text.as_bytes())?;
     }
-    println!("Wrote the keep-alive timer to {}.", folder.display());
+    println!(
+        "Wrote the keep-alive timer to {}; it renews the sign-ins of {}.",
+        folder.display(),
+        config_file.path().display()
+    );
     match systemctl(&["daemon-reload"])
         .and_then(|()| systemctl(&["enable", "--now", "mailconnect-keepalive.timer"]))
     {

@@ -378,8 +378,9 @@ pub fn sign_in_notice(mailbox: &str, health: &crate::health::Health) -> (String,
             format!("The sign-in for {mailbox} needs renewing"),
             format!(
                 "It could not be renewed for a long time and ends in {}. Check this computer's internet connection, \
-                 or choose Re-authenticate now (or run: mailconnect login {mailbox})",
-                crate::words::count(*days_left, "day", "days")
+                 or choose Re-authenticate now (or run: {})",
+                crate::words::count(*days_left, "day", "days"),
+                crate::words::command("login", &[mailbox])
             ),
         );
     }
@@ -387,27 +388,43 @@ pub fn sign_in_notice(mailbox: &str, health: &crate::health::Health) -> (String,
         format!("The sign-in for {mailbox} stopped working"),
         format!(
             "Mail for {mailbox} cannot be sent or fetched until someone signs in again. Choose Re-authenticate now \
-             (or run: mailconnect login {mailbox})"
+             (or run: {})",
+            crate::words::command("login", &[mailbox])
         ),
     )
 }
 
-/// The systemd user units that run the keep-alive daily (and after a missed day, at the next start).
-pub fn systemd_units(program: &Path) -> [(&'static str, String); 2] {
-    [
+/// The arguments that open the window straight at signing `mailbox` in again, on the settings in `config`. The
+/// mailbox goes in the `--reauthenticate=<mailbox>` form: an address starting with `-` (valid in an address) is
+/// then the option's value, never read as an option of its own.
+pub fn reauthenticate_arguments(config: &Path, mailbox: &str) -> Vec<std::ffi::OsString> {
+    let mut setting = std::ffi::OsString::from("--config=");
+    setting.push(config);
+    vec![setting, format!("--reauthenticate={mailbox}").into()]
+}
+
+/// The systemd user units that run the keep-alive daily (and after a missed day, at the next start) on the settings
+/// in `config` (made absolute: the timer has no working folder).
+pub fn systemd_units(
+    program: &Path,
+    config: &Path,
+) -> Result<[(&'static str, String); 2], crate::units::UnitError> {
+    let command = crate::units::exec_start(
+        program,
+        &[
+            "--config".to_owned(),
+            crate::units::path_text(config)?,
+            "keepalive".to_owned(),
+        ],
+    )?;
+    Ok([
         (
             "mailconnect-keepalive.service",
             format!(
                 "[Unit]\nDescription=Keep the mailconnect sign-ins renewed\nAfter=network-online.target\n\n\
-                 [Service]\nType=oneshot\nExecStart=\"{}\" keepalive\n\
+                 [Service]\nType=oneshot\nExecStart={command}\n\
                  # Waits up to 5 minutes for a click on a notification's \"Re-authenticate now\".\n\
                  TimeoutStartSec=10min\n",
-                // Quoted for spaces; a % would start a systemd specifier.
-                program
-                    .display()
-                    .to_string()
-                    .replace('%', "%%")
-                    .replace('"', "\\\"")
             ),
         ),
         (
@@ -417,7 +434,7 @@ pub fn systemd_units(program: &Path) -> [(&'static str, String); 2] {
              [Install]\nWantedBy=timers.target\n"
                 .to_owned(),
         ),
-    ]
+    ])
 }
 
 /// Where the user's systemd units live (`~/.config/systemd/user`).

@@ -35,6 +35,7 @@ pub mod store;
 pub mod tls;
 pub mod tokens;
 pub mod ui;
+pub mod units;
 pub mod verify;
 pub mod wizard;
 pub mod words;

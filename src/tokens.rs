@@ -16,7 +16,8 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(
-        "{mailbox} is not signed in with mailconnect yet; run `mailconnect login {mailbox}` or the wizard"
+        "{mailbox} is not signed in with mailconnect yet; run `{}` or the wizard",
+        crate::words::command("login", &[mailbox])
     )]
     NotSignedIn { mailbox: String },
     /// The organisation's app has no certificate or secret on this computer.

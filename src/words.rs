@@ -97,6 +97,35 @@ pub fn excerpt(text: &str, max: usize) -> String {
     shown
 }
 
+/// A mailconnect command for a person to type, such as `mailconnect login <mailbox>`: `words` after the
+/// subcommand are values (mailboxes), so a `--` goes before them when one starts with `-` (an address may), and each
+/// is quoted for the shell when it holds anything but letters, digits and `@._+-` (an address may hold `$`, `'`,
+/// `&` ...). The one way suggested commands are written.
+pub fn command(subcommand: &str, words: &[&str]) -> String {
+    let mut line = format!("mailconnect {subcommand}");
+    if words.iter().any(|word| word.starts_with('-')) {
+        line.push_str(" --");
+    }
+    for word in words {
+        line.push(' ');
+        line.push_str(&shell_quoted(word));
+    }
+    line
+}
+
+fn shell_quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@._+-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_owned();
+    }
+    if cfg!(windows) {
+        // PowerShell and cmd: double quotes; a double quote is not valid in an address's plain form.
+        format!("\"{}\"", word.replace('"', "\"\""))
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

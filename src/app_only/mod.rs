@@ -226,8 +226,8 @@ const JUST_GOT: Duration = Duration::from_secs(60);
 /// more than the renewal margin left, otherwise asked for with the credential in the keyring. One request at a time,
 /// so a thousand checks starting together cause one token request.
 ///
-/// A pending certificate (made while the current one is in use) is tried first; while Microsoft does not know it
-/// yet (AADSTS700027, not uploaded) the current one is used, and its first token promotes it.
+/// A pending certificate or secret (made while the current one is in use) is tried first; while Microsoft refuses it
+/// (a certificate not uploaded yet, a mistyped secret) the current one is used, and its first token promotes it.
 pub async fn access_token(
     account: &Account,
     store: &TokenStore,
@@ -296,7 +296,10 @@ pub async fn access_token(
             ),
         })
     };
-    let mut answer = None;
+    // The new credential first; refused for any reason, the one in use answers instead, so a certificate not yet
+    // uploaded or a mistyped secret never stops the mailboxes. When both are refused, the new one's refusal is the
+    // one that needs the admin's attention.
+    let mut pending_refused = None;
     if let Some(pending) = &pending {
         match client.client_credentials(&scope, ask(pending)?).await {
             Ok(tokens) => {
@@ -307,26 +310,43 @@ pub async fn access_token(
                 {
                     tracing::warn!(
                         code = error.code(),
-                        "the new certificate works but could not be made current yet"
+                        "the new credential works but could not be made current yet"
                     );
                 }
-                answer = Some(Ok(tokens));
+                return remember(&mut cache, key, Ok(tokens));
             }
-            // Not uploaded yet: the current certificate still works.
-            Err(error)
-                if error.identity().and_then(|identity| identity.aadsts()) == Some(700027) => {}
-            Err(error) => answer = Some(Err(error)),
+            Err(error) => {
+                tracing::warn!(
+                    aadsts = error.identity().and_then(|identity| identity.aadsts()),
+                    "the app's new credential was refused; the one in use is tried"
+                );
+                pending_refused = Some(error);
+            }
         }
     }
-    let answer = match answer {
-        Some(answer) => answer,
-        None => {
-            let current = current.ok_or_else(|| TokenError::NoAppCredential {
+    let answer = match (current, pending_refused) {
+        (Some(current), pending_refused) => {
+            match client.client_credentials(&scope, ask(&current)?).await {
+                Ok(tokens) => Ok(tokens),
+                Err(error) => Err(pending_refused.unwrap_or(error)),
+            }
+        }
+        (None, Some(refused)) => Err(refused),
+        (None, None) => {
+            return Err(TokenError::NoAppCredential {
                 client_id: client_id.clone(),
-            })?;
-            client.client_credentials(&scope, ask(&current)?).await
+            });
         }
     };
+    remember(&mut cache, key, answer)
+}
+
+/// Keeps this process's answer for the others waiting, and hands out the token.
+fn remember(
+    cache: &mut TokenCache,
+    key: (String, String, String),
+    answer: Result<crate::auth::TokenSet, crate::auth::SignInError>,
+) -> Result<FreshToken, TokenError> {
     match answer {
         Ok(tokens) => {
             cache.insert(

@@ -25,6 +25,13 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
+    #[error("{path}, line {line} ({key}): {message} Correct this line.")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
     #[error(
         "No folder for settings could be found on this computer; give a configuration file with --config."
     )]
@@ -45,18 +52,33 @@ impl ConfigFile {
         Ok(ConfigFile::at(dirs.config_dir().join("config.toml")))
     }
 
+    /// The settings at `path`, kept as an absolute path: whatever is handed to another process (a unit, the window
+    /// opened from a notification) names the same file whatever folder that process starts in.
     pub fn at(path: impl Into<PathBuf>) -> ConfigFile {
-        ConfigFile { path: path.into() }
+        let path = path.into();
+        ConfigFile {
+            path: std::path::absolute(&path).unwrap_or(path),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The saved configuration; the default one when the file does not exist yet.
+    /// The saved configuration; the default one when the file does not exist yet. Every account and app is
+    /// checked as it is read: a hand-edited bad value is refused here, with its line.
     pub fn load(&self) -> Result<Config, ConfigError> {
         match fs::read_to_string(&self.path) {
-            Ok(text) => parse_toml(&self.path, &text),
+            Ok(text) => {
+                let config: Config = parse_toml(&self.path, &text)?;
+                super::loaded::check(&config, &text).map_err(|problem| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    line: problem.line,
+                    key: problem.key,
+                    message: problem.message,
+                })?;
+                Ok(config)
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(source) => Err(ConfigError::Io {
                 path: self.path.clone(),
@@ -302,7 +324,7 @@ fn tempfile_in(directory: &Path) -> std::io::Result<TemporaryFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Account, Provider};
+    use crate::config::Account;
 
     #[test]
     fn saves_atomically_and_reads_back() {
@@ -310,10 +332,7 @@ mod tests {
         let file = ConfigFile::at(dir.path().join("nested/config.toml"));
         assert_eq!(file.load().unwrap(), Config::default());
         let mut config = Config::default();
-        config.upsert_account(Account::from_preset(
-            "reception@practice.com",
-            &Preset::for_provider(Provider::Microsoft365),
-        ));
+        config.upsert_account(account("reception@practice.com"));
         file.save(&config).unwrap();
         assert_eq!(file.load().unwrap(), config);
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("nested"))
@@ -355,13 +374,19 @@ mod tests {
         assert_eq!(presets[0].tenant.as_deref(), Some("smile-dental.co.uk"));
     }
 
-    /// A Microsoft 365 account for `mailbox` with the provider's defaults.
+    /// A Microsoft 365 account for `mailbox` with the provider's defaults and a client id (settings are checked
+    /// when read).
     fn account(mailbox: &str) -> Account {
         Account::from_preset(
             mailbox,
-            &Preset::for_provider(crate::config::Provider::Microsoft365),
+            &Preset {
+                client_id: Some(CLIENT_ID.to_owned()),
+                ..Preset::for_provider(crate::config::Provider::Microsoft365)
+            },
         )
     }
+
+    const CLIENT_ID: &str = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
 
     /// A configuration holding these mailboxes.
     fn config_with(mailboxes: &[&str]) -> Config {
@@ -431,7 +456,7 @@ mod tests {
         let mut hand_written = String::from("# by hand\n");
         for account in &config.accounts {
             hand_written.push_str(&format!(
-                "[[account]]\nmailbox = \"{}\"\nprovider = \"microsoft365\"\ntenant = \"organizations\"\nclient_id = \"\"\n\
+                "[[account]]\nmailbox = \"{}\"\nprovider = \"microsoft365\"\ntenant = \"organizations\"\nclient_id = \"{CLIENT_ID}\"\n\
                  imap = {{ host = \"outlook.office365.com\", port = 993, security = \"implicit-tls\" }}\n\
                  smtp = {{ host = \"smtp.office365.com\", port = 587, security = \"start-tls\" }}\n",
                 account.mailbox

@@ -3,6 +3,7 @@
 //! Secrets are never part of these types; they live in the OS keyring (see [`crate::store`]).
 
 mod file;
+pub mod loaded;
 mod provider;
 pub mod validate;
 

@@ -175,12 +175,10 @@ impl EffectRunner {
                 .await;
             if let Some(file) = chosen {
                 let path = file.path().to_path_buf();
+                // The same reading as `mailconnect import`: Excel's encodings, bounded.
                 let read = tokio::task::spawn_blocking(move || {
-                    use std::io::Read;
-                    let mut text = String::new();
                     std::fs::File::open(&path)
-                        .and_then(|file| file.take(16 * 1024 * 1024).read_to_string(&mut text))
-                        .map(|_| text)
+                        .and_then(crate::import::read)
                         .map_err(|error| error.to_string())
                 })
                 .await

@@ -9,8 +9,10 @@
 //! A crash mid-write leaves the old description pointing at the old, complete parts; the new ones are swept on the
 //! next save.
 //!
-//! A new certificate made while one is in use goes to the pending slot (`app-<client id>-pending`): the current key
-//! keeps working until the admin uploads the new certificate, and the first token the pending key gets promotes it.
+//! A new credential of either kind, made while one is in use, goes to the pending slot (`app-<client id>-pending`)
+//! through [`TokenStore::add_app_credential`], the one way the commands store a credential: the current one keeps
+//! working until Microsoft accepts the new one (a certificate uploaded, a secret typed right), and the first token
+//! the pending one gets promotes it. A refused one never replaces a working one.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -33,7 +35,7 @@ struct Description {
 pub enum Slot {
     /// The one in use.
     Current,
-    /// A new certificate waiting to be uploaded.
+    /// A new certificate or secret waiting until Microsoft accepts it.
     Pending,
 }
 
@@ -50,7 +52,27 @@ fn part_name(prefix: &str, generation: u64, index: u32) -> String {
 }
 
 impl TokenStore {
-    /// Stores the app's private key or client secret, replacing any earlier one.
+    /// Adds a new private key or client secret for the app: the current one when the app has none, otherwise the
+    /// pending one (replacing an earlier one still waiting), so a working credential is never replaced by one
+    /// Microsoft has not accepted yet. Returns the slot it went to.
+    pub fn add_app_credential(
+        &self,
+        client_id: &str,
+        secret: &AppSecret,
+        expires: chrono::NaiveDate,
+    ) -> Result<Slot, StoreError> {
+        let slot = match self.app_credential_info(client_id, Slot::Current) {
+            Ok(None) => Slot::Current,
+            // One in use, or one that cannot be read (the keyring may be half-unlocked): never overwritten here.
+            Ok(Some(_)) | Err(StoreError::Damaged { .. }) => Slot::Pending,
+            Err(error) => return Err(error),
+        };
+        self.save_app_credential(client_id, slot, secret, expires)?;
+        Ok(slot)
+    }
+
+    /// Stores the app's private key or client secret in `slot`, replacing any earlier one there. The commands use
+    /// [`TokenStore::add_app_credential`]; this is for promotion and tests.
     pub fn save_app_credential(
         &self,
         client_id: &str,

@@ -14,6 +14,8 @@ pub struct ImportPage {
     pub group: String,
     /// The service account the new mailboxes are reached through (`None`: each signs in itself).
     pub via: Option<String>,
+    /// Also add the users the export marks as sign-in blocked or unlicensed.
+    pub add_held_back: bool,
     previewed: Option<(String, ImportPreview)>,
 }
 
@@ -145,9 +147,10 @@ pub fn import_ui(
                     return;
                 }
                 let preview = page.preview(&domains, &existing_names);
-                preview_ui(ui, &preview, domains.is_empty());
+                preview_ui(ui, &preview, domains.is_empty(), &mut page.add_held_back);
                 ui.add_space(8.0);
-                let count = preview.accepted.len();
+                let to_add = preview.to_add(page.add_held_back);
+                let count = to_add.len();
                 let Some(template) = template else {
                     ui.label("Set up one mailbox first (Add mailbox): new mailboxes take its settings.");
                     return;
@@ -158,8 +161,7 @@ pub fn import_ui(
                 );
                 if ui.add_enabled(count > 0, egui::Button::new(label)).clicked() {
                     let group = Some(page.group.trim().to_owned()).filter(|g| !g.is_empty());
-                    let accounts = preview
-                        .accepted
+                    let accounts = to_add
                         .iter()
                         .map(|candidate| Account {
                             mailbox: candidate.mailbox.clone(),
@@ -176,19 +178,50 @@ pub fn import_ui(
     action
 }
 
-fn preview_ui(ui: &mut Ui, preview: &ImportPreview, no_domains: bool) {
+fn preview_ui(ui: &mut Ui, preview: &ImportPreview, no_domains: bool, add_held_back: &mut bool) {
     let palette = super::theme::Palette::of(ui);
-    ui.label(RichText::new(format!("To add ({})", preview.accepted.len())).strong());
-    for candidate in preview.accepted.iter().take(200) {
+    let to_add = preview.to_add(*add_held_back);
+    ui.label(RichText::new(format!("To add ({})", to_add.len())).strong());
+    for candidate in to_add.iter().take(200) {
         let notes = if candidate.notes.is_empty() {
             String::new()
         } else {
-            format!(" — {}", candidate.notes.join("; "))
+            format!(" — line {}: {}", candidate.line, candidate.notes.join("; "))
         };
         ui.label(format!("{}{notes}", candidate.mailbox));
     }
-    if preview.accepted.len() > 200 {
-        ui.label(format!("and {} more", preview.accepted.len() - 200));
+    if to_add.len() > 200 {
+        ui.label(format!("and {} more", to_add.len() - 200));
+    }
+    if !preview.held_back.is_empty() {
+        ui.label(
+            RichText::new(format!(
+                "{} ({}){}",
+                crate::import::HELD_BACK_TITLE,
+                preview.held_back.len(),
+                if *add_held_back {
+                    ", added as asked"
+                } else {
+                    ", not added"
+                }
+            ))
+            .strong()
+            .color(palette.fail),
+        );
+        if !*add_held_back {
+            for candidate in preview.held_back.iter().take(50) {
+                ui.label(format!(
+                    "line {}: {} ({})",
+                    candidate.line,
+                    candidate.mailbox,
+                    candidate.notes.join("; ")
+                ));
+            }
+        }
+        ui.checkbox(
+            add_held_back,
+            "Also add the users whose sign-in is blocked or who have no licence",
+        );
     }
     if !preview.already_set_up.is_empty() {
         ui.label(

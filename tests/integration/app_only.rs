@@ -183,7 +183,9 @@ fn an_app_with_a_certificate_reaches_its_mailboxes_and_the_powershell_names_the_
         "the App registrations object id is the documented trap"
     );
 
-    let shown = setup.run(&["app", "show"]);
+    // As the README shows it: `app show --client-id ID`.
+    let shown = setup.run(&["app", "show", "--client-id", APP]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
     let shown_text = stdout(&shown);
     assert!(
         shown_text.contains("certificate, works until"),
@@ -327,9 +329,29 @@ fn a_client_secret_comes_from_standard_input_warns_before_it_ends_and_a_wrong_on
         stdout(&shown)
     );
 
-    // A secret Microsoft does not know is explained as such.
+    // A mistyped new secret waits beside the working one, which keeps every mailbox going.
     let wrong = give_secret("Zz9~notTheRightSecretValue.123456789\n");
     assert!(wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("keeps working"),
+        "{}",
+        stderr(&wrong)
+    );
+    let lines = verify_group(&setup);
+    assert!(
+        lines.iter().all(|line| line["passed"] == true),
+        "the working secret was kept: {lines:?}"
+    );
+    let waiting = stdout(&setup.run(&["app", "show"]));
+    assert!(
+        waiting.contains("new client secret, waiting until Microsoft accepts it"),
+        "{waiting}"
+    );
+    // Once the working secret is gone from the app registration, the new one's refusal is explained as such.
+    register_app(&setup);
+    setup
+        .sandbox
+        .grant_full_access(&app_principal(APP), ON_APP[2]);
     let lines = verify_group(&setup);
     let line = line_for(&lines, ON_APP[0]);
     assert_eq!(line["cause_id"], "aad-client-secret-bad", "{line}");
@@ -501,4 +523,148 @@ async fn the_documented_app_only_mistakes_get_their_own_answers() {
         .unwrap(),
         "https://outlook.office365.us/.default"
     );
+}
+
+/// The class of "a new credential replaced the working one": for every kind in use and every kind added (a
+/// certificate after a secret, a secret after a certificate, and each after its own kind), the new one waits beside
+/// the working one while Microsoft refuses it (a certificate not uploaded, a mistyped secret), the mailboxes keep
+/// getting tokens with the working one, and the first token the new one gets makes it current. Both refused: the
+/// new one's refusal is reported, since that is the one the admin must fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_credential_of_any_kind_waits_beside_the_working_one_until_microsoft_accepts_it() {
+    use mailconnect::app_only::CredentialKind;
+    use mailconnect::store::AppCredentialSlot as Slot;
+    let sandbox = quick_sandbox(SandboxOptions::default()).await;
+    let context = CheckContext::new(mailconnect::tls::Trust::new(None).unwrap(), test_timeouts());
+    let kinds = [CredentialKind::Certificate, CredentialKind::Secret];
+    for (case, (in_use, added)) in kinds
+        .iter()
+        .flat_map(|in_use| kinds.iter().map(move |added| (*in_use, *added)))
+        .enumerate()
+    {
+        let client_id = format!("5b1e3c2a-7d4f-4e8a-9c61-0f2b3a4d5e{case:02}");
+        sandbox.register_app(&client_id);
+        sandbox.consent_app_roles(&client_id, &["IMAP.AccessAsApp", "SMTP.SendAsApp"]);
+        let account = Account {
+            mailbox: ON_APP[0].to_owned(),
+            client_id: client_id.clone(),
+            app_only: true,
+            ..sandbox.account(ON_APP[0])
+        };
+        let (store, _items) = TokenStore::in_memory();
+        // Makes a credential of `kind`; `known` says whether Microsoft accepts it (uploaded, or a secret as made).
+        let make = |kind: CredentialKind, known: bool, label: &str| -> AppSecret {
+            match kind {
+                CredentialKind::Certificate => {
+                    let made =
+                        certificate::generate(&client_id, chrono::Utc::now().date_naive()).unwrap();
+                    if known {
+                        sandbox
+                            .upload_app_certificate(&client_id, &made.certificate_pem)
+                            .unwrap();
+                    }
+                    AppSecret::PrivateKey {
+                        key: made.private_key,
+                        thumbprint_sha256: made.thumbprint_sha256,
+                        thumbprint_sha1_hex: Some(made.thumbprint_sha1_hex),
+                    }
+                }
+                CredentialKind::Secret => {
+                    let secret = format!("Qx8~{label}.vLr_9sT3nW-4yZ0aBcDe{case}");
+                    if known {
+                        sandbox.add_app_secret(
+                            &client_id,
+                            &secret,
+                            SystemTime::now() + Duration::from_secs(400 * 86_400),
+                        );
+                    }
+                    AppSecret::ClientSecret(secret.into())
+                }
+            }
+        };
+        let expires = |days: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+        let working = make(in_use, true, "working");
+        assert_eq!(
+            store
+                .add_app_credential(&client_id, &working, expires(300))
+                .unwrap(),
+            Slot::Current,
+            "the first credential is the one in use"
+        );
+        let token = || async {
+            mailconnect::app_only::forget_cached_tokens().await;
+            mailconnect::app_only::access_token(
+                &account,
+                &store,
+                mailconnect::tokens::Renew::IfNeeded,
+                || {
+                    Ok(mailconnect::auth::SignInClient::for_account(
+                        &account,
+                        &context.trust,
+                        &context.timeouts,
+                    )?)
+                },
+            )
+            .await
+        };
+        let info = |slot| store.app_credential_info(&client_id, slot).unwrap();
+        let what = format!("{in_use:?} in use, {added:?} added");
+
+        // Refused by Microsoft: waits, and the working one keeps answering.
+        let refused = make(added, false, "mistyped");
+        assert_eq!(
+            store
+                .add_app_credential(&client_id, &refused, expires(200))
+                .unwrap(),
+            Slot::Pending,
+            "{what}"
+        );
+        let got = token()
+            .await
+            .unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert!(
+            sandbox.is_valid_access_token(
+                got.access_token.expose_secret(),
+                &app_principal(&client_id)
+            ),
+            "{what}"
+        );
+        assert_eq!(info(Slot::Current).unwrap().expires, expires(300), "{what}");
+        assert_eq!(
+            info(Slot::Pending).unwrap().kind,
+            added,
+            "{what}: still waiting"
+        );
+
+        // Both refused (the working one removed from the app registration): the new one's refusal is said.
+        sandbox.register_app(&client_id);
+        sandbox.consent_app_roles(&client_id, &["IMAP.AccessAsApp", "SMTP.SendAsApp"]);
+        let error = token().await.unwrap_err().to_string();
+        let expected = match added {
+            CredentialKind::Certificate => "700027",
+            CredentialKind::Secret => "7000215",
+        };
+        assert!(error.contains(expected), "{what}: {error}");
+        assert_eq!(
+            info(Slot::Current).unwrap().expires,
+            expires(300),
+            "{what}: nothing lost"
+        );
+
+        // Accepted: the new one takes over, the waiting copy goes.
+        let accepted = make(added, true, "right");
+        store
+            .add_app_credential(&client_id, &accepted, expires(100))
+            .unwrap();
+        token()
+            .await
+            .unwrap_or_else(|error| panic!("{what}: {error}"));
+        let current = info(Slot::Current).unwrap();
+        assert_eq!(
+            (current.kind, current.expires),
+            (added, expires(100)),
+            "{what}"
+        );
+        assert!(info(Slot::Pending).is_none(), "{what}");
+    }
 }

@@ -659,6 +659,46 @@ fn add_many_mailboxes_previews_every_problem_then_adds_the_good_ones() {
     });
 }
 
+/// The admin center's export in the window: users with sign-in blocked or no licence are problems with their line,
+/// not in "To add", and are added only when the tick box asks for them.
+#[test]
+fn add_many_holds_back_blocked_and_unlicensed_users_until_asked() {
+    let mut window = Home::open(
+        &["reception@smile-dental.example"],
+        Duration::from_secs(3900),
+    );
+    window.wait_until("the row read", |home| {
+        home.app().home().rows[0].health == Health::NotSetUp
+    });
+    window.click("Add many…");
+    window.wait_for("Add many mailboxes");
+    window.harness.get_by_label("Addresses").focus();
+    window.harness.step();
+    window.harness.get_by_label("Addresses").type_text(
+        "Display name,User principal name,Block credential,Licenses\n\
+         Ann,ann@smile-dental.example,False,Microsoft 365 Business Basic\n\
+         Bob,bob@smile-dental.example,True,Microsoft 365 Business Basic\n\
+         Cat,cat@smile-dental.example,False,Unlicensed",
+    );
+    window.wait_for("To add (1)");
+    assert!(window.shows("Sign-in blocked or no licence (2), not added"));
+    assert!(window.shows("line 3: bob@smile-dental.example (sign-in blocked"));
+    assert!(window.shows("line 4: cat@smile-dental.example (no licence"));
+    window.click("Also add the users whose sign-in is blocked or who have no licence");
+    window.wait_for("To add (3)");
+    window.click("Add 3 mailboxes");
+    window.wait_for("3 mailboxes added.");
+    let config = window.config_file.load().unwrap();
+    for mailbox in ["ann", "bob", "cat"] {
+        assert!(
+            config
+                .account(&format!("{mailbox}@smile-dental.example"))
+                .is_some(),
+            "{mailbox}"
+        );
+    }
+}
+
 #[test]
 fn the_practice_demo_moves_a_test_group_first_then_the_rest() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

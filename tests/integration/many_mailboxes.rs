@@ -114,7 +114,12 @@ fn a_test_group_is_imported_verified_and_disconnected_from_basic_only_where_oaut
 
     // Basic Auth goes only where OAuth passed; the rest are "not yet".
     let disconnected = setup.run(&["disconnect-basic", "--group", "Test group"]);
-    assert!(disconnected.status.success(), "{}", stderr(&disconnected));
+    assert_eq!(
+        disconnected.status.code(),
+        Some(1),
+        "some are not yet: {}",
+        stderr(&disconnected)
+    );
     let text = stdout(&disconnected);
     assert!(
         text.contains(&format!("{MAILBOX}: Basic Auth password removed")),
@@ -351,5 +356,176 @@ fn the_mailboxes_listed_in_the_vendors_preset_file_are_imported() {
         both.status.code(),
         Some(2),
         "a file and the preset file at once is refused"
+    );
+}
+
+/// `mailconnect import` on its own: settings with one mailbox, a private HOME, nothing else (a preview touches no
+/// keyring and no network).
+struct ImportOnly {
+    folder: tempfile::TempDir,
+}
+
+impl ImportOnly {
+    fn new() -> ImportOnly {
+        let folder = tempfile::tempdir().unwrap();
+        let preset = mailconnect::config::Preset {
+            client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".to_owned()),
+            ..mailconnect::config::Preset::for_provider(mailconnect::config::Provider::Microsoft365)
+        };
+        let config = mailconnect::config::Config {
+            accounts: vec![mailconnect::config::Account::from_preset(MAILBOX, &preset)],
+            ..mailconnect::config::Config::default()
+        };
+        ConfigFile::at(folder.path().join("config.toml"))
+            .save(&config)
+            .unwrap();
+        ImportOnly { folder }
+    }
+
+    fn import(&self, bytes: &[u8], arguments: &[&str]) -> std::process::Output {
+        let list = self.folder.path().join("list");
+        std::fs::write(&list, bytes).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_mailconnect"))
+            .arg("--config")
+            .arg(self.folder.path().join("config.toml"))
+            .arg("import")
+            .arg(&list)
+            .args(arguments)
+            .env("HOME", self.folder.path())
+            .env("XDG_DATA_HOME", self.folder.path().join("data"))
+            .env("XDG_CACHE_HOME", self.folder.path().join("cache"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+/// The admin center's export with a user whose sign-in is blocked and one with no licence: problems with their
+/// line, not under "To add"; `--save` leaves them out, `--add-blocked-and-unlicensed --save` adds them.
+#[test]
+fn blocked_and_unlicensed_users_are_problems_added_only_when_asked() {
+    let setup = ImportOnly::new();
+    let mut blocked = export_row("blocked@smile-dental.example", "Blocked");
+    blocked.replace_range(0..5, "True");
+    let unlicensed = export_row("nolicence@smile-dental.example", "No licence")
+        .replace("Microsoft 365 Business Basic", "Unlicensed");
+    let csv = [
+        EXPORT_HEADER.to_owned(),
+        export_row("fine@smile-dental.example", "Fine"),
+        blocked,
+        unlicensed,
+    ]
+    .join("\r\n");
+    let preview = setup.import(csv.as_bytes(), &[]);
+    let text = stdout(&preview);
+    assert!(
+        text.contains("To add (1):\n  fine@smile-dental.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sign-in blocked or no licence (2), not added unless asked for with --add-blocked-and-unlicensed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 3: blocked@smile-dental.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 4: nolicence@smile-dental.example"),
+        "{text}"
+    );
+    let saved = setup.import(csv.as_bytes(), &["--save"]);
+    assert!(
+        stdout(&saved).contains("Added 1 mailbox."),
+        "{}",
+        stdout(&saved)
+    );
+    let config_path = setup.folder.path().join("config.toml");
+    let config = ConfigFile::at(&config_path).load().unwrap();
+    assert!(config.account("blocked@smile-dental.example").is_none());
+    let asked = setup.import(csv.as_bytes(), &["--add-blocked-and-unlicensed", "--save"]);
+    assert!(
+        stdout(&asked).contains("Added 2 mailboxes."),
+        "{}",
+        stdout(&asked)
+    );
+    let config = ConfigFile::at(&config_path).load().unwrap();
+    assert!(config.account("blocked@smile-dental.example").is_some());
+    assert!(config.account("nolicence@smile-dental.example").is_some());
+}
+
+/// The class of "what a list holds reaches the terminal or the memory unbounded": escape sequences in every field
+/// of an export (names, addresses, broken rows) print as spaces; a byte-order mark before a pasted list is not
+/// part of its first address; and a one-line list of 64 MiB is read within a bounded amount of memory.
+#[cfg(unix)]
+#[test]
+fn an_import_prints_no_escapes_ignores_a_mark_and_reads_a_huge_line_within_bounds() {
+    let setup = ImportOnly::new();
+    let escapes = [
+        "\u{1b}]0;owned\u{7}",
+        "\u{1b}[2J",
+        "\u{9b}31m",
+        "\u{8}\u{8}",
+        "\r",
+    ];
+    let mut csv = vec![EXPORT_HEADER.to_owned()];
+    for (n, escape) in escapes.iter().enumerate() {
+        csv.push(export_row(
+            &format!("user{n}@smile-dental.example"),
+            &format!("Name{escape}{n}"),
+        ));
+        csv.push(export_row(
+            &format!("bad{escape}{n}@smile-dental.example"),
+            "Bad",
+        ));
+        csv.push(format!("\"broken{escape}{n}"));
+    }
+    let list =
+        "\u{feff}first@smile-dental.example\nsecond\u{1b}[1m@smile-dental.example\n".to_owned();
+    for (what, bytes) in [("export", csv.join("\r\n")), ("list", list)] {
+        let output = setup.import(bytes.as_bytes(), &[]);
+        assert!(output.status.success(), "{what}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{what}: {text:?}"
+        );
+        if what == "list" {
+            assert!(
+                text.contains("To add (1):\n  first@smile-dental.example\n"),
+                "the mark is not part of the address: {text}"
+            );
+        } else {
+            assert!(
+                text.contains("  user0@smile-dental.example (Name"),
+                "{text}"
+            );
+        }
+    }
+
+    // 64 MiB on one line (just under the limit): read, cut at the row limit, in bounded memory.
+    let mut huge = String::with_capacity(64 * 1024 * 1024);
+    let mut n = 0u64;
+    while huge.len() < 64 * 1024 * 1024 - 64 {
+        huge.push_str(&format!("u{n}@smile-dental.example,"));
+        n += 1;
+    }
+    let output = setup.import(huge.as_bytes(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Only the first 20000 addresses were read"),
+        "{}",
+        &stdout(&output)[..500.min(stdout(&output).len())]
+    );
+    // SAFETY: getrusage only fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mib < 200,
+        "the import's peak memory was {peak_mib} MiB for a 64 MiB line"
     );
 }
