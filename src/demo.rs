@@ -27,13 +27,34 @@ pub struct Demo {
     pub folder: DemoFolder,
 }
 
-/// A folder removed when dropped.
+/// A folder removed when dropped, with the demo's sign-ins in the keyring: each demo starts afresh and leaves
+/// nothing behind.
 pub struct DemoFolder(pub std::path::PathBuf);
 
 impl Drop for DemoFolder {
     fn drop(&mut self) {
+        let mut mailboxes = vec![DEMO_MAILBOX.to_owned()];
+        if let Ok(config) = crate::config::ConfigFile::at(self.0.join("config.toml")).load() {
+            mailboxes.extend(config.accounts.into_iter().map(|account| account.mailbox));
+        }
+        forget_demo_sign_ins(mailboxes);
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Removes the demo's sign-ins for `mailboxes` from the keyring (its own service, never the real one's), waiting
+/// at most a few seconds: a keyring that does not answer must not keep the demo from closing.
+fn forget_demo_sign_ins(mailboxes: Vec<String>) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok(store) = crate::store::TokenStore::open_for_service(DEMO_KEYRING_SERVICE) {
+            for mailbox in mailboxes {
+                let _ = store.forget(&mailbox, true);
+            }
+        }
+        let _ = done.send(());
+    });
+    let _ = finished.recv_timeout(Duration::from_secs(5));
 }
 
 /// A port free on this computer now (the demo's bridge must not take the real one's).
@@ -62,6 +83,8 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
         rand::random::<u32>()
     )));
     std::fs::create_dir_all(&folder.0).map_err(|error| DemoError::Sandbox(error.to_string()))?;
+    // A demo ended by force (killed, power cut) may have left its sign-in: the new one starts without it.
+    forget_demo_sign_ins(vec![DEMO_MAILBOX.to_owned()]);
     let config_file = crate::config::ConfigFile::at(folder.0.join("config.toml"));
     let services = Services {
         trust: Trust::new(None).map_err(DemoError::Trust)?,
@@ -72,7 +95,10 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
         config_file: Some(config_file),
         state_file: None,
         open_browser: true,
-        demo_password: Some(SecretString::from(DEMO_BASIC_PASSWORD)),
+        demo_password: Some((
+            DEMO_MAILBOX.to_owned(),
+            SecretString::from(DEMO_BASIC_PASSWORD),
+        )),
         bridge: Some(crate::runner::WindowBridge {
             spool: folder.0.join("spool"),
             port: free_port(),

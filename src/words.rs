@@ -126,6 +126,16 @@ fn shell_quoted(word: &str) -> String {
     }
 }
 
+/// Time left in whole minutes, rounded up, as a countdown shows it: "15 minutes", "1 minute", "less than a
+/// minute" in the last one.
+pub fn minutes_left(left: std::time::Duration) -> String {
+    let seconds = left.as_secs();
+    if seconds < 60 {
+        return "less than a minute".to_owned();
+    }
+    count(seconds.div_ceil(60), "minute", "minutes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +159,14 @@ mod tests {
         for (seconds, words) in cases {
             assert_eq!(duration(Duration::from_secs(seconds)), words, "{seconds} s");
         }
+    }
+
+    #[test]
+    fn a_countdown_says_whole_minutes_rounded_up() {
+        use std::time::Duration;
+        assert_eq!(minutes_left(Duration::from_secs(899)), "15 minutes");
+        assert_eq!(minutes_left(Duration::from_secs(61)), "2 minutes");
+        assert_eq!(minutes_left(Duration::from_secs(60)), "1 minute");
+        assert_eq!(minutes_left(Duration::from_secs(59)), "less than a minute");
     }
 }

@@ -225,3 +225,14 @@ fn landing_page(title: &str, text: &str) -> String {
         text = escape(text)
     )
 }
+
+/// Whether this computer can show a web browser for the sign-in: always on Windows and macOS; elsewhere, a
+/// graphical session (X11 or Wayland) or a `BROWSER` setting. A server reached over SSH has none.
+pub fn this_computer_has_one() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}

@@ -6,7 +6,7 @@
 //! correlation id, and hides each poll from the caller.
 
 mod answer;
-mod browser;
+pub mod browser;
 mod device;
 mod error;
 mod id_token;

@@ -537,6 +537,26 @@ impl Home {
         plan
     }
 
+    /// The service account most mailboxes go through, when most do (new mailboxes are added the same way).
+    pub fn usual_service_account(&self) -> Option<String> {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for service in self
+            .rows
+            .iter()
+            .filter_map(|row| row.account.service_account.as_deref())
+        {
+            match counts
+                .iter_mut()
+                .find(|(seen, _)| seen.eq_ignore_ascii_case(service))
+            {
+                Some((_, count)) => *count += 1,
+                None => counts.push((service, 1)),
+            }
+        }
+        let (service, count) = counts.into_iter().max_by_key(|(_, count)| *count)?;
+        (2 * count > self.rows.len()).then(|| service.to_owned())
+    }
+
     /// The banner at the top while any sign-in needs a person: the words, and the mailbox its "Re-authenticate
     /// now" opens (the first such mailbox; the others follow once it is fixed).
     pub fn banner(&self) -> Option<Banner> {

@@ -128,3 +128,40 @@ fn the_banner_names_who_needs_a_sign_in_until_it_is_fixed() {
         Some("sending failed (SMTP-authentication-rejected)")
     );
 }
+
+#[test]
+fn addresses_sort_by_name_before_the_at_and_new_mailboxes_follow_the_usual_service_account() {
+    let mut home = Home::new(
+        [
+            "hygiene2@practice.com",
+            "hygiene@practice.com",
+            "Hygiene.Lead@practice.com",
+        ]
+        .iter()
+        .map(|mailbox| row(mailbox, Health::Connected, None))
+        .collect(),
+    );
+    assert_eq!(
+        mailboxes(&home),
+        [
+            "hygiene@practice.com",
+            "hygiene.lead@practice.com",
+            "hygiene2@practice.com"
+        ]
+        .iter()
+        .map(|m| if *m == "hygiene.lead@practice.com" {
+            "Hygiene.Lead@practice.com"
+        } else {
+            m
+        })
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(home.usual_service_account(), None);
+    for row in &mut home.rows[..2] {
+        row.account.service_account = Some("it@practice.com".into());
+    }
+    assert_eq!(
+        home.usual_service_account().as_deref(),
+        Some("it@practice.com")
+    );
+}

@@ -420,7 +420,7 @@ async fn read_row(
         ),
     };
     let basic_password = match &services.demo_password {
-        Some(_) => Some(true),
+        Some((demo_mailbox, _)) => Some(demo_mailbox.eq_ignore_ascii_case(&account.mailbox)),
         None => basic_password,
     };
     let failed_at = match &renewal {

@@ -62,8 +62,9 @@ pub struct Services {
     pub state_file: Option<StateFile>,
     /// Open the system browser for browser sign-in (off in tests, which play the browser themselves).
     pub open_browser: bool,
-    /// The demo's old Basic Auth password, shown on the reminder step instead of reading the keyring.
-    pub demo_password: Option<SecretString>,
+    /// The demo's mailbox and its old Basic Auth password, shown on the reminder step instead of reading the
+    /// keyring (for that mailbox only: another one typed in the demo has none).
+    pub demo_password: Option<(String, SecretString)>,
     /// The bridge for scanners and programs, run in the window's session; `None` offers none (the demo).
     pub bridge: Option<WindowBridge>,
 }
@@ -146,7 +147,9 @@ impl EffectRunner {
                 let services = self.services.clone();
                 self.runtime.spawn(async move {
                     let result = match &services.demo_password {
-                        Some(password) => Ok(Some(password.clone())),
+                        Some((demo_mailbox, password)) => Ok(demo_mailbox
+                            .eq_ignore_ascii_case(&mailbox)
+                            .then(|| password.clone())),
                         None => match services.store.open() {
                             Ok(store) => {
                                 store
@@ -260,14 +263,16 @@ impl EffectRunner {
             Effect::PickPresetFile => {
                 let reporter = self.reporter();
                 self.runtime.spawn(async move {
-                    // The desktop's file chooser (the XDG portal, or zenity); nothing happens on Cancel.
+                    // The desktop's file chooser (the XDG portal, or zenity). Without either nothing opens, and that
+                    // cannot be told from Cancel: the page then offers a typed path and dropping the file.
                     let chosen = rfd::AsyncFileDialog::new()
                         .set_title("Open preset file")
                         .add_filter("Preset file", &["toml"])
                         .pick_file()
                         .await;
-                    if let Some(file) = chosen {
-                        load_presets(&reporter, file.path().to_path_buf()).await;
+                    match chosen {
+                        Some(file) => load_presets(&reporter, file.path().to_path_buf()).await,
+                        None => reporter.send(Event::PresetFileNotChosen),
                     }
                 });
             }

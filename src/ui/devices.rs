@@ -143,7 +143,9 @@ pub fn devices_ui(
                     palette.text,
                 ),
                 BridgeStatus::NotSetUp => (
-                    "Not available in this window.".to_owned(),
+                    "Not in the practice demo: it keeps nothing on this computer, and the bridge needs saved \
+                     settings. The plain demo (mailconnect --demo) and the real window run it."
+                        .to_owned(),
                     palette.text,
                 ),
                 BridgeStatus::Failed(problem) => (format!("Not running: {problem}"), palette.fail),

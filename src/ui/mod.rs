@@ -16,7 +16,7 @@ mod widgets;
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use devices::{DevicesAction, DevicesPage};
 pub use home::HomeAction;
@@ -28,6 +28,8 @@ use crate::wizard::AccountForm;
 use crate::wizard::{Effect, Intent, Wizard};
 
 pub const WINDOW_TITLE: &str = "Email Connection Wizard";
+/// How long a copied password stays in the clipboard.
+pub const CLIPBOARD_PASSWORD_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The window's size for the wizard's pages, and for the accounts home's table.
 const WIZARD_SIZE: [f32; 2] = [720.0, 600.0];
 const HOME_SIZE: [f32; 2] = [1100.0, 660.0];
@@ -69,6 +71,11 @@ pub struct WizardApp {
     /// startup benchmark).
     exit_after_first_frame: bool,
     frames_drawn: u64,
+    /// The window's title as last set (it names the page: "Accounts — mailconnect").
+    title: String,
+    /// When a copied password is wiped from the clipboard (a minute after the copy, unless something else was
+    /// copied since).
+    clear_clipboard_at: Option<Instant>,
 }
 
 /// The environment variable that makes the window report its first frame and close.
@@ -105,6 +112,8 @@ impl WizardApp {
         wizard: Wizard,
     ) -> WizardApp {
         apply_style(ctx);
+        let mut wizard = wizard;
+        wizard.browser_here = crate::auth::browser::this_computer_has_one();
         let repaint = ctx.clone();
         let (runner, events) = EffectRunner::new(
             runtime,
@@ -132,6 +141,8 @@ impl WizardApp {
             window_commands: Vec::new(),
             exit_after_first_frame: std::env::var_os(EXIT_AFTER_FIRST_FRAME).is_some(),
             frames_drawn: 0,
+            title: WINDOW_TITLE.to_owned(),
+            clear_clipboard_at: None,
         }
     }
 
@@ -186,6 +197,7 @@ impl WizardApp {
             } => self.runner.send_test_message(row, password, port),
             DevicesAction::CopyPassword(password) => {
                 ctx.copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
+                self.clear_clipboard_at = Some(Instant::now() + CLIPBOARD_PASSWORD_KEPT);
             }
         }
     }
@@ -196,6 +208,16 @@ impl WizardApp {
 
     pub fn screen(&self) -> Screen {
         self.screen
+    }
+
+    /// The window's title as it names the page shown.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Whether a copied password is waiting to be wiped from the clipboard.
+    pub fn clipboard_wipe_pending(&self) -> bool {
+        self.clear_clipboard_at.is_some()
     }
 
     /// Runs the health check now instead of at its time (tests and the screenshot tour).
@@ -226,6 +248,7 @@ impl WizardApp {
         };
         let mut wizard = Wizard::new(self.home_accounts(), form);
         wizard.presets = std::mem::take(&mut self.wizard.presets);
+        wizard.browser_here = self.wizard.browser_here;
         wizard.preset_file = self.wizard.preset_file.take();
         self.wizard = wizard;
         self.screen = Screen::Wizard;
@@ -305,7 +328,13 @@ impl WizardApp {
             | HomeAction::CancelDisconnectBasic => self.home.dialog = None,
             HomeAction::AddMailbox => self.open_wizard(ctx, None),
             HomeAction::Explain => self.show_explain(),
-            HomeAction::AddMany => self.screen = Screen::Import,
+            HomeAction::AddMany => {
+                // A practice whose mailboxes go through a service account adds the new ones the same way.
+                if self.import.via.is_none() && self.import.text.is_empty() {
+                    self.import.via = self.home.usual_service_account();
+                }
+                self.screen = Screen::Import;
+            }
             HomeAction::Devices => {
                 self.screen = Screen::Devices;
                 self.runner.start_bridge(false);
@@ -379,7 +408,12 @@ impl WizardApp {
             };
             match &command {
                 WindowCommand::CopyToClipboard(text) => {
-                    ctx.copy_text(secrecy::ExposeSecret::expose_secret(text).to_owned())
+                    ctx.copy_text(secrecy::ExposeSecret::expose_secret(text).to_owned());
+                    // A password is wiped from the clipboard after a minute; anything else copied later stays.
+                    self.clear_clipboard_at = self
+                        .wizard
+                        .copied_a_password()
+                        .then(|| Instant::now() + CLIPBOARD_PASSWORD_KEPT);
                 }
                 WindowCommand::OpenUrl(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
                 // The wizard is done (Finish) or given up (Cancel): back to the accounts when there are any.
@@ -464,9 +498,22 @@ impl eframe::App for WizardApp {
             }
         }
         let now = Instant::now();
-        // Only a visible countdown keeps the window repainting by itself, once a second.
-        if self.screen == Screen::Wizard && self.wizard.needs_ticking(now) {
-            ctx.request_repaint_after(Duration::from_secs(1));
+        if let Some(due) = self.clear_clipboard_at {
+            if due <= now {
+                ctx.copy_text(String::new());
+                self.clear_clipboard_at = None;
+                self.window_commands.push(WindowCommand::CopyToClipboard(
+                    secrecy::SecretString::from(String::new()),
+                ));
+            } else {
+                ctx.request_repaint_after(due - now);
+            }
+        }
+        // Only a visible countdown keeps the window repainting by itself, when its minute changes.
+        if self.screen == Screen::Wizard
+            && let Some(after) = self.wizard.next_tick(now)
+        {
+            ctx.request_repaint_after(after);
         }
         // The health check: on start and every 30 minutes while the window is open. An idle window sleeps until
         // then.
@@ -497,6 +544,17 @@ impl eframe::App for WizardApp {
             report_first_frame(ui.ctx(), self.frames_drawn, &showing);
         }
         let ctx = ui.ctx().clone();
+        let title = match self.screen {
+            Screen::Home => "Accounts — mailconnect",
+            Screen::Wizard => WINDOW_TITLE,
+            Screen::Explain => "Explain an error message — mailconnect",
+            Screen::Import => "Add many mailboxes — mailconnect",
+            Screen::Devices => "Programs and devices — mailconnect",
+        };
+        if self.title != title {
+            title.clone_into(&mut self.title);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
+        }
         match self.screen {
             Screen::Home => {
                 if let Some(action) =
@@ -554,6 +612,7 @@ impl eframe::App for WizardApp {
                 }
                 Some(explain::ExplainAction::Copy(text)) => {
                     ctx.copy_text(text.clone());
+                    self.clear_clipboard_at = None;
                     self.explain.notice =
                         Some("Copied: paste it into an email to support.".to_owned());
                     self.window_commands

@@ -2,35 +2,66 @@
 //! with its cause, the ids to read out, the way on, and "Ask your IT admin" when only an approval helps.
 
 use eframe::egui;
-use std::time::Duration;
 
 use egui::{RichText, Ui};
 
 use super::widgets::{advice_ui, qr_code, verdict_badge};
 use crate::wizard::{Copied, Intent, SignIn, SignInMethod, SignInPage};
 
-pub(super) fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
+pub(super) fn sign_in_ui(ui: &mut Ui, page: &SignInPage, browser_here: bool) -> Option<Intent> {
     let mut intent = None;
     let expected = page.expected().to_owned();
     match &page.sign_in {
         SignIn::Choosing => {
             ui.label(format!("Sign in as {expected}."));
             ui.add_space(8.0);
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(RichText::new("Sign in with a code (recommended)").strong());
-                ui.label("You get a short code. Open the Microsoft page on this computer or your phone and type it in.");
-                if ui.button("Sign in with a code").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
-                }
-            });
-            ui.add_space(6.0);
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(RichText::new("Sign in with your browser").strong());
-                ui.label("Your web browser opens Microsoft's sign-in page.");
-                if ui.button("Sign in with your browser").clicked() {
-                    intent = Some(Intent::StartSignIn(SignInMethod::Browser));
-                }
-            });
+            let browser = |ui: &mut Ui, intent: &mut Option<Intent>, recommended: bool| {
+                egui::Frame::group(ui.style()).show(ui, |ui| {
+                    ui.label(
+                        RichText::new(if recommended {
+                            "Sign in with your browser (recommended)"
+                        } else {
+                            "Sign in with your browser"
+                        })
+                        .strong(),
+                    );
+                    ui.label("Your web browser opens Microsoft's sign-in page on this computer.");
+                    if ui.button("Sign in with your browser").clicked() {
+                        *intent = Some(Intent::StartSignIn(SignInMethod::Browser));
+                    }
+                });
+            };
+            let code = |ui: &mut Ui, intent: &mut Option<Intent>, recommended: bool| {
+                egui::Frame::group(ui.style()).show(ui, |ui| {
+                    ui.label(
+                        RichText::new(if recommended {
+                            "Sign in with a code (recommended here)"
+                        } else {
+                            "Sign in with a code"
+                        })
+                        .strong(),
+                    );
+                    ui.label(
+                        "For a computer without a browser, or to sign in on your phone: you get a short code to \
+                         type on Microsoft's page. Type only a code this window shows, never one someone sent you. \
+                         Some organisations switch this way off.",
+                    );
+                    if ui.button("Sign in with a code").clicked() {
+                        *intent = Some(Intent::StartSignIn(SignInMethod::DeviceCode));
+                    }
+                });
+            };
+            // The browser first where this computer has one: codes sent by strangers are a known trick, so many
+            // organisations block the code sign-in.
+            if browser_here {
+                browser(ui, &mut intent, true);
+                ui.add_space(6.0);
+                code(ui, &mut intent, false);
+            } else {
+                code(ui, &mut intent, true);
+                ui.add_space(6.0);
+                browser(ui, &mut intent, false);
+            }
         }
         SignIn::Starting(method) => {
             ui.horizontal(|ui| {
@@ -83,13 +114,12 @@ pub(super) fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
                 qr_code(ui, &page, 132.0);
                 ui.vertical(|ui| {
                     ui.label("On a phone? Scan this to open the page.");
-                    let remaining = prompt.remaining();
                     ui.label(format!(
                         "The code expires in {}.",
-                        minutes_seconds(remaining)
+                        crate::words::minutes_left(prompt.remaining())
                     ));
-                    // No spinner: it would repaint every frame for up to 15 minutes. The countdown already
-                    // shows that the page is alive, once a second.
+                    // No spinner: it would repaint every frame for up to 15 minutes. The countdown counts whole
+                    // minutes, so the page repaints once a minute.
                     ui.label("Waiting for you to sign in. This page moves on by itself.");
                 });
             });
@@ -100,13 +130,16 @@ pub(super) fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
         SignIn::WaitingForBrowser { url } => {
             // No spinner here either: the wait can be long, and an idle window must not repaint.
             ui.label(
-                RichText::new("Finish signing in in your browser. This page moves on by itself.")
+                RichText::new("Finish the sign-in in your browser. This page moves on by itself.")
                     .strong(),
             );
             ui.add_space(6.0);
-            ui.label("No browser opened? Copy this link into one:");
             let link = url.to_string();
-            ui.add(egui::Label::new(RichText::new(&link).small().monospace()).wrap());
+            // The whole address is long and means nothing to a person: its host is enough to recognise it.
+            ui.label(format!(
+                "No browser opened? Copy the sign-in link (to {}) and paste it into one.",
+                url.host_str().unwrap_or("Microsoft")
+            ));
             ui.horizontal(|ui| {
                 if ui.button("Copy link").clicked() {
                     intent = Some(Intent::CopyText {
@@ -175,11 +208,6 @@ pub(super) fn sign_in_ui(ui: &mut Ui, page: &SignInPage) -> Option<Intent> {
         }
     }
     intent
-}
-
-fn minutes_seconds(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
 /// A sign-in that did not work: the cause and fix, the ids to read out, and every way on. When only an IT admin

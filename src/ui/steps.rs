@@ -44,7 +44,9 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                     let page_intent = match &wizard.page {
                         Page::Account { .. } => account_ui(ui, wizard),
                         Page::Reminder(page) => reminder_ui(ui, page),
-                        Page::SignIn(page) => super::sign_in_page::sign_in_ui(ui, page),
+                        Page::SignIn(page) => {
+                            super::sign_in_page::sign_in_ui(ui, page, wizard.browser_here)
+                        }
                         Page::Check(page) => super::check_save_pages::check_ui(ui, page),
                         Page::Save(page) => super::check_save_pages::save_ui(ui, page),
                     };
@@ -224,6 +226,13 @@ fn navigation_ui(ui: &mut Ui, wizard: &Wizard) -> Option<Intent> {
             if single_click(&ui.add_enabled(wizard.can_go_back(), egui::Button::new("Back"))) {
                 intent = Some(Intent::Back);
             }
+            // A greyed Next says why, where a keyboard user sees it too (not only on hover).
+            if label == "Next"
+                && !enabled
+                && let Some(why) = wizard.why_not_next()
+            {
+                ui.label(RichText::new(why).small().weak());
+            }
         });
     });
     intent
@@ -256,6 +265,23 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 intent = Some(Intent::OpenPresetFile);
             }
         });
+        if let Some(path) = &mut wizard.preset_path {
+            ui.label(
+                "No file was chosen. If no window opened to choose one, this computer has no file chooser: drop \
+                 the preset file on this window, or type its full path here.",
+            );
+            ui.horizontal(|ui| {
+                let label = ui.label("Preset file path");
+                let field = ui
+                    .add(egui::TextEdit::singleline(path).desired_width(300.0))
+                    .labelled_by(label.id);
+                let entered =
+                    field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+                if (ui.button("Open").clicked() || entered) && !path.trim().is_empty() {
+                    intent = Some(Intent::LoadPresetFile(path.trim().into()));
+                }
+            });
+        }
 
         ui.add_space(4.0);
     } else {
@@ -322,10 +348,16 @@ fn account_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
     ui.add_space(6.0);
     tick_box(ui, &mut form.show_advanced, "Show advanced settings");
     if form.client_id.trim().is_empty() && !form.show_advanced {
-        ui.label(
-            RichText::new("No application (client) ID yet: load the preset file from your support team, or enter it under advanced settings.")
-                .color(fail_colour(ui)),
+        // Guidance, not a problem, until Next is refused: nothing was done wrong yet.
+        let text = RichText::new(
+            "No application (client) ID yet: open the preset file from your support team, or enter it under \
+             \"Show advanced settings\".",
         );
+        ui.label(if reveal {
+            text.color(fail_colour(ui))
+        } else {
+            text.weak()
+        });
     }
     if form.show_advanced {
         egui::Frame::group(ui.style()).show(ui, |ui| advanced_ui(ui, form, reveal));

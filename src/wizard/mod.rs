@@ -116,6 +116,8 @@ pub enum Event {
         path: std::path::PathBuf,
         result: Result<Vec<crate::config::Preset>, String>,
     },
+    /// The file chooser closed without a file: chosen so, or no chooser could open on this computer.
+    PresetFileNotChosen,
 }
 
 /// Work for the runtime to do.
@@ -189,6 +191,13 @@ pub struct Wizard {
     /// Why the wizard was opened, when the accounts home opened it to sign a mailbox in again ("The sign-in
     /// stopped working on 6 Dec: …"), shown above every page.
     pub reason: Option<String>,
+    /// This computer has a web browser to sign in with: step 3 offers it first (the window sets it).
+    pub browser_here: bool,
+    /// The last Copy copied the old password.
+    last_copied_password: bool,
+    /// A preset file's path as typed, offered once the file chooser closed without a file (there may be no
+    /// chooser on this computer).
+    pub preset_path: Option<String>,
 }
 
 impl Wizard {
@@ -205,6 +214,9 @@ impl Wizard {
             notice: None,
             started_at: SystemTime::now(),
             reason: None,
+            browser_here: false,
+            last_copied_password: false,
+            preset_path: None,
         }
     }
 
@@ -263,6 +275,29 @@ impl Wizard {
             // Only Save stores; Next (Finish) on the last page only closes once saved.
             Page::Save(page) => matches!(page.saving, Saving::Saved),
         }
+    }
+
+    /// Whether the last thing copied was the old password (the window wipes it from the clipboard later).
+    pub fn copied_a_password(&self) -> bool {
+        self.last_copied_password
+    }
+
+    /// Why Next cannot be chosen yet, in the page's words (shown beside the greyed button); `None` when it can.
+    pub fn why_not_next(&self) -> Option<String> {
+        if self.can_go_next() {
+            return None;
+        }
+        Some(match &self.page {
+            Page::Account { .. } => "Fix the marked boxes first.".to_owned(),
+            Page::Reminder(_) => "Tick \"I have noted these settings\" first.".to_owned(),
+            Page::SignIn(page) if page.mismatch().is_some() => {
+                format!("Sign in as {} first.", page.expected())
+            }
+            Page::SignIn(_) => "Sign in first.".to_owned(),
+            Page::Check(page) if page.running() => "Waiting for the checks.".to_owned(),
+            Page::Check(_) => "Both checks must pass first.".to_owned(),
+            Page::Save(_) => return None,
+        })
     }
 
     /// Whether Back is allowed: not from the first step, not while saving, and not once the sign-in is saved
@@ -355,6 +390,7 @@ impl Wizard {
             }
             Intent::RetryFailedChecks => self.run_checks(true),
             Intent::CopySupportReport => {
+                self.last_copied_password = false;
                 self.notice = Some(
                     "Support report copied: paste it into an email or chat to support.".to_owned(),
                 );
@@ -365,7 +401,11 @@ impl Wizard {
             Intent::CopyPassword => match &self.page {
                 Page::Reminder(page) => match &page.password {
                     StoredPassword::Present(password) => {
-                        self.notice = Some("Password copied.".to_owned());
+                        self.notice = Some(
+                            "Password copied. It is wiped from the clipboard in a minute."
+                                .to_owned(),
+                        );
+                        self.last_copied_password = true;
                         vec![Effect::CopyToClipboard(password.clone())]
                     }
                     _ => Vec::new(),
@@ -373,6 +413,7 @@ impl Wizard {
                 _ => Vec::new(),
             },
             Intent::CopyText { text, what } => {
+                self.last_copied_password = false;
                 self.notice = Some(
                     match what {
                         Copied::Code => "Code copied.",
@@ -744,6 +785,9 @@ impl Wizard {
                     Err(error) => Saving::RemoveFailed(error),
                 };
             }
+            (Page::Account { .. }, Event::PresetFileNotChosen) => {
+                self.preset_path = Some(String::new());
+            }
             (Page::Account { .. }, Event::PresetsLoaded { path, result }) => match result {
                 Ok(presets) if !presets.is_empty() => {
                     // One preset fills the form at once (keeping the typed address); several are offered.
@@ -774,10 +818,16 @@ impl Wizard {
     }
 
     /// Whether the window must repaint by itself (a countdown is visible).
-    pub fn needs_ticking(&self, now: Instant) -> bool {
+    /// When the page next changes by itself (the code's countdown, in whole minutes); `None` when it does not.
+    pub fn next_tick(&self, now: Instant) -> Option<std::time::Duration> {
         match self.sign_in() {
-            Some(SignIn::ShowingCode(prompt)) => prompt.expires_at() > now,
-            _ => false,
+            Some(SignIn::ShowingCode(prompt)) if prompt.expires_at() > now => {
+                let left = prompt.expires_at() - now;
+                let into_minute =
+                    std::time::Duration::from_millis(left.as_millis() as u64 % 60_000);
+                Some(into_minute.max(std::time::Duration::from_millis(200)))
+            }
+            _ => None,
         }
     }
 }
@@ -805,6 +855,7 @@ fn event_name(event: &Event) -> &'static str {
         Event::Saved { .. } => "saved",
         Event::Forgotten { .. } => "forgotten",
         Event::PresetsLoaded { .. } => "presets loaded",
+        Event::PresetFileNotChosen => "preset file not chosen",
     }
 }
 

@@ -218,6 +218,10 @@ fn focus_rings(shapes: &[egui::epaint::ClippedShape]) -> Vec<egui::Rect> {
 /// Walks the wizard from step 1 to the Save page, calling `visit` on each page.
 fn walk_the_wizard(window: &mut Window, mut visit: impl FnMut(&mut Window, &str)) {
     window.wait_for("Step 1 of 5");
+    assert_eq!(
+        window.harness.state().title(),
+        mailconnect::ui::WINDOW_TITLE
+    );
     visit(window, "step 1");
     window.click("Next");
     window.wait_for("Step 2 of 5");
@@ -270,6 +274,7 @@ fn walk_the_wizard(window: &mut Window, mut visit: impl FnMut(&mut Window, &str)
 /// Visits the accounts home and every page and dialog reached from it.
 fn walk_the_home(window: &mut Window, mut visit: impl FnMut(&mut Window, &str)) {
     window.wait_for("hygiene@smile-dental.example");
+    assert_eq!(window.harness.state().title(), "Accounts — mailconnect");
     visit(window, "accounts");
     let ctx = window.harness.ctx.clone();
     let act = |window: &mut Window, action: HomeAction| {

@@ -504,8 +504,9 @@ fn another_mailbox_typed_after_signing_in_asks_for_a_new_sign_in() {
     assert_eq!(window.step(), Step::Account);
     retype_mailbox(&mut window, "frontdesk@smile-dental.example");
     window.click("Next");
-    window.wait_for("I have noted these settings");
-    window.click("I have noted these settings");
+    // The demo has an old password for its own mailbox only.
+    window.wait_for("No old password");
+    assert!(!window.shows("I have noted these settings"));
     window.click("Next");
     assert_eq!(window.step(), Step::SignIn);
     assert!(
@@ -630,12 +631,23 @@ fn every_copy_button_says_it_copied() {
     window.click("Next");
     window.wait_for("Copy password");
     window.click("Copy password");
-    assert!(window.shows("Password copied"));
+    assert!(window.shows("Password copied. It is wiped from the clipboard in a minute."));
+    assert!(
+        window.harness.state().clipboard_wipe_pending(),
+        "a copied password does not stay in the clipboard"
+    );
+    // Next stays greyed until the settings are noted, and says so.
+    assert!(window.shows("Tick \"I have noted these settings\" first."));
     window.click("I have noted these settings");
+    assert!(!window.shows("Tick \"I have noted these settings\" first."));
     window.click("Next");
     window.show_code();
     window.click("Copy code");
     assert!(window.shows("Code copied"));
+    assert!(
+        !window.harness.state().clipboard_wipe_pending(),
+        "a code copied after it is left alone"
+    );
 }
 
 /// A file dropped on the window, as the desktop hands it over.
