@@ -185,6 +185,15 @@ impl WizardApp {
             DevicesAction::CopyPassword(password) => {
                 ctx.copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
             }
+            DevicesAction::NewPassword(user_name) => self.runner.new_password(user_name),
+            DevicesAction::Retry(id) => self
+                .runner
+                .ask_about_message(id, crate::bridge::spool::Request::Retry),
+            DevicesAction::Drop(id) => {
+                self.devices.confirm_drop = None;
+                self.runner
+                    .ask_about_message(id, crate::bridge::spool::Request::Drop);
+            }
         }
     }
 
