@@ -27,6 +27,7 @@ async fn every_reply_reaches_the_client_whole_openssl_s_client_twenty_times_in_t
                         "-starttls",
                         "smtp",
                         "-crlf",
+                        "-ign_eof",
                         "-brief",
                         "-connect",
                     ])
