@@ -374,13 +374,24 @@ fn names_from_devices_and_admins_are_cleaned_before_they_are_logged_or_kept() {
     assert!(removed.status.success(), "{}", stderr(&removed));
 
     let bridge = crate::bridge::Bridge::start(&setup, &crate::bridge::spool_of(&setup), &[]);
-    let forged = crate::bridge::Device {
-        user: "x\n2026-01-01T00:00:00Z  INFO a device signed in device=scanner\u{202e}".to_owned(),
-        password: "wrong".to_owned(),
-    };
-    let refused = crate::bridge::python_send(bridge.port, &forged, "plain", MAILBOX, "Forged", 0);
+    // swaks signs in with any bytes as the user name (smtplib only sends ASCII).
+    let forged = "x\n2026-01-01T00:00:00Z  INFO a device signed in device=scanner\u{202e}";
+    let refused = Command::new(require_program("swaks"))
+        .args(["--server", "127.0.0.1", "--port", &bridge.port.to_string()])
+        .args([
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            forged,
+            "--auth-password",
+            "wrong",
+        ])
+        .args(["--from", MAILBOX, "--to", "someone@example.org"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
     assert!(
-        stdout(&refused).starts_with("refused 535"),
+        stdout(&refused).contains("535 5.7.8"),
         "{}",
         stdout(&refused)
     );
