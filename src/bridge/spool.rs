@@ -18,6 +18,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+mod requests;
+
+pub use requests::{Asked, Request};
+
 /// The largest message accepted: Exchange Online's own limit for a message with its encoding.
 pub const MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
 /// The longest line inside a message: far above RFC 5321's 1,000, low enough to bound memory.
@@ -79,33 +83,6 @@ impl std::fmt::Display for MessageId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// What the admin asks of a queued message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// Try it again now, with a fresh age limit (a refused message too).
-    Retry,
-    /// Remove it from the queue unsent.
-    Drop,
-}
-
-impl Request {
-    fn extension(self) -> &'static str {
-        match self {
-            Request::Retry => "retry",
-            Request::Drop => "drop",
-        }
-    }
-}
-
-/// Whether a request was carried out at once or waits for the bridge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asked {
-    /// No bridge owns the queue: done now.
-    Done,
-    /// The running bridge does it within seconds.
-    Passed,
 }
 
 /// Where a queued message stands.
@@ -491,92 +468,6 @@ impl Spool {
                 "more than one queued message ends in {id}; give its whole id"
             )),
         }
-    }
-
-    /// Asks for `request` on message `id`: the bridge that owns the queue carries it out within seconds; when none
-    /// does, it is done now.
-    pub fn ask(&self, id: &MessageId, request: Request) -> std::io::Result<Asked> {
-        let folder = self.folder.join("requests");
-        std::fs::create_dir_all(&folder)?;
-        // The other wish for the same message goes: the last one counts.
-        for other in [Request::Retry, Request::Drop] {
-            let _ = std::fs::remove_file(folder.join(format!("{id}.{}", other.extension())));
-        }
-        crate::config::write_atomically(
-            &folder.join(format!("{id}.{}", request.extension())),
-            b"",
-        )?;
-        match Spool::open(&self.folder) {
-            Ok(owner) => {
-                owner.carry_out_requests();
-                Ok(Asked::Done)
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => Ok(Asked::Passed),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Whether the admin asked for something (a cheap look, for the relay between rounds).
-    pub fn has_requests(&self) -> bool {
-        std::fs::read_dir(self.folder.join("requests"))
-            .is_ok_and(|mut entries| entries.next().is_some())
-    }
-
-    /// Carries out the admin's requests (the owner only): a retry makes the message wait for an immediate try with
-    /// a fresh age limit; a drop removes it. Returns what was done, for the log. Requests whose name is not a
-    /// message id are removed unread.
-    pub fn carry_out_requests(&self) -> Vec<(MessageId, Request)> {
-        let folder = self.folder.join("requests");
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            return Vec::new();
-        };
-        let mut done = Vec::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let _ = std::fs::remove_file(&path);
-            let request = match path.extension().and_then(|ext| ext.to_str()) {
-                Some("retry") => Request::Retry,
-                Some("drop") => Request::Drop,
-                _ => continue,
-            };
-            let Some(id) = path
-                .file_stem()
-                .and_then(|stem| stem.to_str())
-                .and_then(|stem| MessageId::try_from(stem.to_owned()).ok())
-            else {
-                continue;
-            };
-            let envelope_path = self.folder.join(format!("{id}.json"));
-            let Some(mut envelope) = std::fs::read(&envelope_path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Envelope>(&bytes).ok())
-                .filter(|envelope| envelope.id == id)
-            else {
-                continue;
-            };
-            let result = match request {
-                Request::Retry => {
-                    envelope.state = MessageState::Waiting;
-                    envelope.next_attempt_at = 0;
-                    envelope.waiting_for_sign_in = None;
-                    envelope.retried_at = Some(unix_now());
-                    serde_json::to_vec_pretty(&envelope)
-                        .map_err(std::io::Error::other)
-                        .and_then(|json| crate::config::write_atomically(&envelope_path, &json))
-                        .and_then(|()| sync_folder(&self.folder))
-                }
-                Request::Drop => std::fs::remove_file(&envelope_path)
-                    .and_then(|()| sync_folder(&self.folder))
-                    .map(|()| {
-                        let _ = std::fs::remove_file(self.message_path(&id));
-                    }),
-            };
-            match result {
-                Ok(()) => done.push((id, request)),
-                Err(error) => tracing::error!(%error, %id, "a request for a queued message failed"),
-            }
-        }
-        done
     }
 
     /// Removes a delivered (or given-up) message: the envelope first, so a crash in between leaves only a message
