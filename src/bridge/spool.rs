@@ -548,4 +548,50 @@ mod tests {
         assert!(spool.envelopes().unwrap().is_empty());
         assert!(!spool.message_path(&envelope.id).exists());
     }
+
+    #[tokio::test]
+    async fn an_id_becomes_a_path_only_in_its_own_form() {
+        for bad in [
+            "../../etc/passwd",
+            "000001796530757545413248-4b7997a1/..",
+            "000001796530757545413248-4B7997A1",
+            "00000179653075754541324-4b7997a1x",
+            "",
+        ] {
+            assert!(MessageId::try_from(bad.to_owned()).is_err(), "{bad:?}");
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let spool = Spool::open(folder.path().join("spool")).unwrap();
+        let mut data: &[u8] = b"Subject: ok\r\n.\r\n";
+        let good = spool
+            .receive(
+                &mut data,
+                "scanner",
+                "a@b.example",
+                &["c@d.example".to_owned()],
+            )
+            .await
+            .unwrap();
+        // An envelope that names another id, or an id of another form, is not read.
+        let mut other = serde_json::to_value(&good).unwrap();
+        other["id"] = serde_json::json!("000000000000000000000001-00000000");
+        std::fs::write(
+            spool
+                .folder()
+                .join("000000000000000000000002-00000000.json"),
+            other.to_string(),
+        )
+        .unwrap();
+        other["id"] = serde_json::json!("../../outside");
+        std::fs::write(spool.folder().join("outside.json"), other.to_string()).unwrap();
+        assert_eq!(spool.envelopes().unwrap(), vec![good.clone()]);
+        // A request whose name is not an id is removed unread; one that is, is carried out.
+        let requests = spool.folder().join("requests");
+        std::fs::write(requests.join("..%2F..%2Foutside.drop"), b"").unwrap();
+        std::fs::write(requests.join(format!("{}.drop", good.id)), b"").unwrap();
+        let done = spool.carry_out_requests();
+        assert_eq!(done, vec![(good.id.clone(), Request::Drop)]);
+        assert!(spool.envelopes().unwrap().is_empty());
+        assert!(!spool.has_requests());
+    }
 }

@@ -338,7 +338,8 @@ print("sent")
 
 /// What a device or an admin types is cleaned before it is logged or kept: a user name from a failed sign-in is
 /// logged quoted, one line, without control or bidirectional characters; a device name with them is refused;
-/// `device remove` of a name that means two devices is refused. The real `mailconnect bridge` with Dovecot.
+/// `device remove` of a name that means two devices is refused; `device password` makes a new one and the old one
+/// stops working. The real `mailconnect bridge` with Dovecot.
 #[test]
 fn names_from_devices_and_admins_are_cleaned_before_they_are_logged_or_kept() {
     use crate::command_line::{MAILBOX, Setup, stderr, stdout};
@@ -372,6 +373,23 @@ fn names_from_devices_and_admins_are_cleaned_before_they_are_logged_or_kept() {
     );
     let removed = setup.run(&["device", "remove", "scanner.copy"]);
     assert!(removed.status.success(), "{}", stderr(&removed));
+    // A new password: printed once with the settings; the old one stops working.
+    let renewed = setup.run(&["device", "password", "Scanner"]);
+    assert!(renewed.status.success(), "{}", stderr(&renewed));
+    assert!(
+        stdout(&renewed).contains("has a new password"),
+        "{}",
+        stdout(&renewed)
+    );
+    let new_password = stdout(&renewed)
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Password:")
+                .map(|p| p.trim().to_owned())
+        })
+        .unwrap();
+    assert_ne!(new_password, device.password);
 
     let bridge = crate::bridge::Bridge::start(&setup, &crate::bridge::spool_of(&setup), &[]);
     // swaks signs in with any bytes as the user name (smtplib only sends ASCII).
@@ -402,6 +420,15 @@ fn names_from_devices_and_admins_are_cleaned_before_they_are_logged_or_kept() {
         "{}",
         bridge.log()
     );
+    let old = crate::bridge::python_send(bridge.port, &device, "plain", MAILBOX, "Old password", 0);
+    assert!(stdout(&old).starts_with("refused 535"), "{}", stdout(&old));
+    let renewed = crate::bridge::Device {
+        user: device.user.clone(),
+        password: new_password,
+    };
+    let sent =
+        crate::bridge::python_send(bridge.port, &renewed, "plain", MAILBOX, "New password", 0);
+    assert_eq!(stdout(&sent).trim(), "sent", "{}", stderr(&sent));
     let log = bridge.log();
     assert!(
         log.contains("\"x?2026-01-01T00:00:00Z  INFO a device signed in device=scanner?\""),
