@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use tokio::io::BufReader;
 
-use super::devices::{Device, Devices, password_matches, user_name_key};
+use super::devices::{Device, Devices, HashMemory, password_matches_in, user_name_key};
 use super::wire::{Patience, Stream, read_command, reply};
 
 /// Failed sign-ins from one address within [`FAILURE_WINDOW`] before it must wait.
@@ -20,13 +20,16 @@ pub(super) const MAX_FAILURES: usize = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// Addresses whose failures are remembered at most (more: the oldest are forgotten).
 const MAX_REMEMBERED_ADDRESSES: usize = 4096;
-/// Password hashes checked at once: each Argon2id check takes about 19 MiB.
+/// Password hashes checked at once: each Argon2id check takes about 19 MiB, in memory allocated once per turn.
 const HASHES_AT_ONCE: usize = 2;
 
 /// What every sign-in shares: the failures so far, the turns at checking a hash, and the decoy hash.
 pub(super) struct Gate {
     failures: Mutex<FailureLog>,
     hashing: Arc<tokio::sync::Semaphore>,
+    /// The memory of each turn at hashing: allocated once, so the bridge's memory stays bounded however many
+    /// sign-ins come (each blocking thread that allocated its own kept it: 300 MB after a flood).
+    memories: Arc<Mutex<Vec<HashMemory>>>,
     /// A hash checked when the user name is unknown, so the answer takes as long as for a known one.
     decoy: Device,
 }
@@ -36,6 +39,7 @@ impl Gate {
         Gate {
             failures: Mutex::new(FailureLog::default()),
             hashing: Arc::new(tokio::sync::Semaphore::new(HASHES_AT_ONCE)),
+            memories: Arc::new(Mutex::new(Vec::new())),
             decoy: Device {
                 name: String::new(),
                 user_name: String::new(),
@@ -75,8 +79,19 @@ impl Gate {
             None => (self.decoy.clone(), false),
         };
         let turn = self.hashing.clone().acquire_owned().await.ok()?;
+        let memories = self.memories.clone();
         tokio::task::spawn_blocking(move || {
-            let matches = password_matches(&device, &password).then_some(device);
+            // One memory per turn: made on first use, then handed from turn to turn.
+            let mut memory = memories
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
+            let matches = password_matches_in(&device, &password, &mut memory).then_some(device);
+            memories
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(memory);
             drop(turn);
             matches
         })

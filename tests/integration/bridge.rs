@@ -86,6 +86,11 @@ impl Bridge {
         bridge
     }
 
+    /// The bridge's process id (to read its memory).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
