@@ -46,6 +46,18 @@ pub(crate) struct Bridge {
 
 impl Bridge {
     pub(crate) fn start(setup: &Setup, _spool: &Path, extra: &[&str]) -> Bridge {
+        // A free port can be taken by a test running alongside before the bridge listens: then new ports.
+        for _ in 0..3 {
+            match Bridge::try_start(setup, extra) {
+                Ok(bridge) => return bridge,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("the bridge did not start: {log}"),
+            }
+        }
+        panic!("the bridge found no free port in three tries");
+    }
+
+    fn try_start(setup: &Setup, extra: &[&str]) -> Result<Bridge, String> {
         let port = free_port();
         let tls_port = free_port();
         let (port_text, tls_text) = (port.to_string(), tls_port.to_string());
@@ -76,14 +88,15 @@ impl Bridge {
             tls_port,
             log,
         };
-        assert!(
-            wait_until(Duration::from_secs(30), || bridge
-                .log()
-                .contains("Stop with Ctrl+C")),
-            "the bridge did not start: {}",
-            bridge.log()
-        );
-        bridge
+        let started = wait_until(Duration::from_secs(30), || {
+            let log = bridge.log();
+            log.contains("Stop with Ctrl+C") || log.contains("cannot listen")
+        });
+        if started && bridge.log().contains("Stop with Ctrl+C") {
+            Ok(bridge)
+        } else {
+            Err(bridge.kill())
+        }
     }
 
     /// The bridge's process id (to read its memory).
