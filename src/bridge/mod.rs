@@ -3,6 +3,7 @@
 //! hands each message on to the provider with the mailbox's own OAuth sign-in (XOAUTH2).
 //!
 //! - [`devices`]: each device's user name and Argon2id password hash.
+//! - [`places`]: at most 64 connections, 8 from one address; one not signed in makes room when the bridge is full.
 //! - [`server`]: the SMTP submission listener (STARTTLS, implicit TLS, AUTH PLAIN and LOGIN, never an open relay).
 //! - [`signin`]: AUTH PLAIN and LOGIN, the password check and the count of failed sign-ins.
 //! - [`spool`]: the queue on disk: accepted only once written and synced, removed only once delivered.
@@ -10,6 +11,7 @@
 //! - [`verdict`]: what a provider's refusal means for a queued message, by its stage and codes.
 
 pub mod devices;
+mod places;
 mod relay;
 mod server;
 mod signin;

@@ -3,9 +3,8 @@
 //! send only as their mailbox, and a message is answered 250 only once it is in the queue on disk. Never an open
 //! relay: no sign-in, no mail.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -13,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::BridgeOptions;
 use super::devices::{Device, Devices, shown_quoted};
+use super::places::{Place, Places};
 use super::signin::{Attempt, Gate, MAX_FAILURES, authenticate, failure_key};
 use super::spool::{MAX_MESSAGE_BYTES, ReceiveError, Spool};
 use super::wire::{
@@ -24,10 +24,6 @@ use super::wire::{
 const MAX_RECIPIENTS: usize = 500;
 /// Commands the bridge does not understand before it lets the client go.
 const MAX_NOT_UNDERSTOOD: usize = 20;
-/// Connections at once, in all and from one network address (this computer: only the total): a flood cannot use
-/// up the computer's file handles.
-const MAX_CONNECTIONS: usize = 64;
-const MAX_CONNECTIONS_PER_ADDRESS: usize = 8;
 /// How long a TLS handshake may take.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -40,8 +36,8 @@ pub struct Shared {
     gate: Gate,
     /// Woken whenever a message is queued.
     queued: Arc<tokio::sync::Notify>,
-    connections: Arc<tokio::sync::Semaphore>,
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// Places for connections.
+    places: Arc<Places>,
     /// The queue's disk space that messages now arriving will take.
     disk: DiskReserve,
 }
@@ -54,8 +50,7 @@ impl Shared {
             tls,
             gate: Gate::new(),
             queued: Arc::new(tokio::sync::Notify::new()),
-            connections: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
-            per_address: Mutex::new(HashMap::new()),
+            places: Arc::new(Places::new()),
             disk: DiskReserve::default(),
         }
     }
@@ -63,46 +58,6 @@ impl Shared {
     /// What the relay waits on.
     pub fn delivered_wakeup(&self) -> Arc<tokio::sync::Notify> {
         self.queued.clone()
-    }
-
-    /// A place among the connections, or `None` when the bridge (or this address) has as many as it takes.
-    fn admit(self: &Arc<Self>, address: IpAddr) -> Option<Admitted> {
-        let permit = self.connections.clone().try_acquire_owned().ok()?;
-        let mut per_address = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
-        let count = per_address.entry(address).or_default();
-        // Programs on this computer (practice software may open several at once) share only the total.
-        if *count >= MAX_CONNECTIONS_PER_ADDRESS && !address.is_loopback() {
-            return None;
-        }
-        *count += 1;
-        Some(Admitted {
-            shared: self.clone(),
-            address,
-            _permit: permit,
-        })
-    }
-}
-
-/// A connection's place, given back when it ends.
-struct Admitted {
-    shared: Arc<Shared>,
-    address: IpAddr,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        let mut per_address = self
-            .shared
-            .per_address
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = per_address.get_mut(&self.address) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                per_address.remove(&self.address);
-            }
-        }
     }
 }
 
@@ -113,23 +68,29 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, implicit_tls: boo
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let Some(admitted) = shared.admit(peer.ip()) else {
-            tokio::spawn(async move {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Some((place, let_go)) = shared.places.admit(peer.ip()).await else {
                 let mut tcp = tcp;
                 let _ = reply(
                     &mut tcp,
                     "421 4.7.0 Too many connections; try again in a minute",
                 )
                 .await;
-            });
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            if let Err(error) = connection(tcp, peer, shared, implicit_tls).await {
-                tracing::debug!(%peer, %error, "device connection ended");
+                return;
+            };
+            tokio::select! {
+                ended = connection(tcp, peer, shared.clone(), implicit_tls, &place) => {
+                    if let Err(error) = ended {
+                        tracing::debug!(%peer, %error, "device connection ended");
+                    }
+                }
+                // Only a place given up counts: a signed-in connection's sender is dropped, which is no call to go.
+                Ok(()) = let_go => {
+                    tracing::info!(%peer, "a connection that had not signed in made room for another");
+                }
             }
-            drop(admitted);
+            drop(place);
         });
     }
 }
@@ -147,6 +108,7 @@ async fn connection(
     peer: SocketAddr,
     shared: Arc<Shared>,
     implicit_tls: bool,
+    place: &Place,
 ) -> std::io::Result<()> {
     let _ = tcp.set_nodelay(true);
     let host = shared.options.host_name.clone();
@@ -299,6 +261,7 @@ async fn connection(
                                 tracing::info!(device = %device.user_name, %peer, "a device signed in");
                                 conversation.device = Some(device);
                                 patience.signed_in();
+                                place.signed_in();
                                 reply(&mut stream, "235 2.7.0 Signed in").await?;
                             }
                             None => {

@@ -177,6 +177,66 @@ async fn connections_that_never_sign_in_are_let_go_however_busy_they_keep() {
     assert_eq!(String::from_utf8_lossy(&sent.stdout).trim(), "sent");
 }
 
+/// A bridge full of connections that never signed in still lets a device in: the oldest that had its time (10 s)
+/// gives up its place (smtplib as the device, 64 raw connections as the crowd).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_gets_in_when_the_bridge_is_full_of_connections_that_never_sign_in() {
+    let sandbox =
+        crate::support::quick_sandbox(mailconnect::sandbox::SandboxOptions::default()).await;
+    let bridge = InProcess::signed_in(&sandbox, false, |options| {
+        options.limits.sign_in_within = Duration::from_secs(600);
+    })
+    .await;
+    let port = bridge.port();
+    let device = crate::bridge::Device {
+        user: bridge.device.user.clone(),
+        password: bridge.device.password.clone(),
+    };
+    let (sent, closed) = tokio::task::spawn_blocking(move || {
+        let mut crowd: Vec<std::net::TcpStream> = (0..64)
+            .map(|_| {
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let mut greeting = [0u8; 256];
+                let _ = stream.read(&mut greeting).unwrap();
+                stream
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(11));
+        let sent = crate::bridge::python_send(
+            port,
+            &device,
+            "plain",
+            crate::command_line::MAILBOX,
+            "Through the crowd",
+            0,
+        );
+        // The one that made room was closed.
+        let closed = crowd
+            .iter_mut()
+            .map(|stream| {
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(200)))
+                    .unwrap();
+                let _ = stream.write_all(b"NOOP\r\n");
+                let mut buffer = [0u8; 64];
+                // Closed: the end of the stream or a reset; the others answer the NOOP.
+                !matches!(stream.read(&mut buffer), Ok(n) if n > 0)
+            })
+            .filter(|closed| *closed)
+            .count();
+        (sent, closed)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sent.stdout).trim(),
+        "sent",
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(closed >= 1, "one of the crowd made room");
+}
+
 /// A lone CR and NUL never reach the provider: a lone CR becomes a line end (and a dot on its own line is stuffed
 /// again when handed on), NUL is dropped; commands holding either are not read. An address beyond ASCII is handed
 /// on with SMTPUTF8 (smtplib as the device).
