@@ -173,6 +173,7 @@ fn main() {
                 host_name: "localhost".to_owned(),
                 first_retry: Duration::from_secs(1),
                 bounce: true,
+                limits: Default::default(),
             },
             BridgeServices {
                 store: StoreAccess::Memory(store.clone()),

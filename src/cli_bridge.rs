@@ -10,7 +10,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 
 use crate::bridge::devices::{Devices, devices_path};
-use crate::bridge::spool::Spool;
+use crate::bridge::spool::{Asked, MessageState, Request, Spool};
 use crate::bridge::{BridgeOptions, BridgeServices};
 use crate::cli::UsageError;
 use crate::config::{Config, ConfigFile};
@@ -169,6 +169,19 @@ pub enum DeviceCommand {
     List,
     /// Remove a device (by its name or user name); it can no longer sign in.
     Remove { name: String },
+    /// Make a new password for a device (by its name or user name) and print its settings again; the old password
+    /// stops working.
+    Password { name: String },
+    /// Try a queued message again now (also one refused or past its age limit), by the id `device list` shows.
+    Retry {
+        /// The message's id (its last 8 characters are enough).
+        message: String,
+    },
+    /// Remove a queued message unsent, by the id `device list` shows.
+    Drop {
+        /// The message's id (its last 8 characters are enough).
+        message: String,
+    },
 }
 
 fn parse_allowed(text: &str) -> Result<ipnet::IpNet, String> {
@@ -235,6 +248,7 @@ pub fn run_bridge(
         host_name: host_name(),
         first_retry: std::time::Duration::from_secs(args.first_retry.max(1)),
         bounce: args.bounce,
+        limits: Default::default(),
     };
     let services = BridgeServices {
         store: crate::store::StoreAccess::Keyring {
@@ -301,29 +315,21 @@ pub fn run_device(
                 "Added \"{}\", sending as {}.",
                 device.name, device.mailbox
             )?;
+            print_settings(&mut out, &device, &password)?;
+        }
+        DeviceCommand::Password { name } => {
+            let (device, password) = devices
+                .new_password(&name)
+                .map_err(|error| UsageError(error.to_string()))?;
+            devices
+                .save(&path)
+                .map_err(|error| UsageError(error.to_string()))?;
             writeln!(
                 out,
-                "Type these into the device; the password is shown only now:"
+                "\"{}\" has a new password; the old one no longer works.",
+                device.name
             )?;
-            writeln!(
-                out,
-                "  SMTP server: this computer's name or address (127.0.0.1 for a program on it)"
-            )?;
-            writeln!(
-                out,
-                "  Port:        2525 with STARTTLS, or 2465 with SSL/TLS"
-            )?;
-            writeln!(out, "  Sign-in:     on (AUTH), user name and password")?;
-            writeln!(out, "  User name:   {}", device.user_name)?;
-            writeln!(out, "  Password:    {}", password.expose_secret())?;
-            writeln!(out, "  From:        {}", device.mailbox)?;
-            if plain_on_lan {
-                writeln!(
-                    out,
-                    "Warning: this device may sign in without encryption on the local network; anyone on the network \
-                     could read its password. Use STARTTLS or SSL/TLS if the device offers it."
-                )?;
-            }
+            print_settings(&mut out, &device, &password)?;
         }
         DeviceCommand::List => {
             let queued = Spool::view(default_spool()?)
@@ -363,19 +369,124 @@ pub fn run_device(
                         crate::words::duration(std::time::Duration::from_secs(next - now))
                     )?;
                 }
+                for envelope in queued
+                    .iter()
+                    .filter(|envelope| envelope.device.eq_ignore_ascii_case(&device.user_name))
+                {
+                    let state = match envelope.state {
+                        MessageState::Refused => "refused",
+                        MessageState::Waiting => "waiting",
+                    };
+                    writeln!(
+                        out,
+                        "  message {}: {state}, received {}, {}",
+                        envelope.id.short(),
+                        crate::words::day_and_month(envelope.received_at),
+                        crate::words::count(
+                            envelope.recipients.len() as u64,
+                            "recipient",
+                            "recipients"
+                        )
+                    )?;
+                }
+            }
+            if !queued.is_empty() {
+                writeln!(
+                    out,
+                    "Try a message again with `mailconnect device retry <message>`, or remove it with `mailconnect device drop <message>`."
+                )?;
             }
         }
+        DeviceCommand::Retry { message } | DeviceCommand::Drop { message }
+            if message.trim().is_empty() =>
+        {
+            return Err(
+                UsageError("give the message's id from `mailconnect device list`".into()).into(),
+            );
+        }
+        DeviceCommand::Retry { message } => {
+            ask_for_message(&mut out, &message, Request::Retry)?;
+        }
+        DeviceCommand::Drop { message } => {
+            ask_for_message(&mut out, &message, Request::Drop)?;
+        }
         DeviceCommand::Remove { name } => {
-            if !devices.remove(&name) {
-                return Err(UsageError(format!("no device is called {name}")).into());
-            }
+            let removed = devices
+                .remove(&name)
+                .map_err(|error| UsageError(error.to_string()))?;
             devices
                 .save(&path)
                 .map_err(|error| UsageError(error.to_string()))?;
-            writeln!(out, "Removed {name}; it can no longer sign in.")?;
+            writeln!(
+                out,
+                "Removed \"{}\" (user name {}); it can no longer sign in.",
+                removed.name, removed.user_name
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to type into a device, with its password (shown only now).
+fn print_settings(
+    out: &mut impl Write,
+    device: &crate::bridge::devices::Device,
+    password: &secrecy::SecretString,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Type these into the device; the password is shown only now:"
+    )?;
+    writeln!(
+        out,
+        "  SMTP server: this computer's name or address (127.0.0.1 for a program on it)"
+    )?;
+    writeln!(
+        out,
+        "  Port:        2525 with STARTTLS, or 2465 with SSL/TLS"
+    )?;
+    writeln!(out, "  Sign-in:     on (AUTH), user name and password")?;
+    writeln!(out, "  User name:   {}", device.user_name)?;
+    writeln!(out, "  Password:    {}", password.expose_secret())?;
+    writeln!(out, "  From:        {}", device.mailbox)?;
+    if device.plain_on_lan {
+        writeln!(
+            out,
+            "Warning: this device may sign in without encryption on the local network; anyone on the network \
+             could read its password. Use STARTTLS or SSL/TLS if the device offers it."
+        )?;
+    }
+    Ok(())
+}
+
+/// Asks for a queued message to be tried again or dropped, and says what happens.
+fn ask_for_message(out: &mut impl Write, message: &str, request: Request) -> anyhow::Result<()> {
+    let spool = Spool::view(default_spool()?);
+    let envelope = spool.find(message).map_err(UsageError)?;
+    let asked = spool
+        .ask(&envelope.id, request)
+        .map_err(|error| UsageError(format!("the queue cannot be written: {error}")))?;
+    let id = envelope.id.short();
+    let words = match (request, asked) {
+        (Request::Retry, Asked::Passed) => {
+            format!("The bridge tries message {id} again within seconds.")
+        }
+        (Request::Retry, Asked::Done) => {
+            format!(
+                "Message {id} is tried again as soon as the bridge runs (it is not running now)."
+            )
+        }
+        (Request::Drop, Asked::Passed) => {
+            format!(
+                "The bridge removes message {id} from the queue within seconds; it is not sent."
+            )
+        }
+        (Request::Drop, Asked::Done) => {
+            format!("Removed message {id} from the queue; it is not sent.")
+        }
+    };
+    writeln!(out, "{words}")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,15 +3,21 @@
 //! hands each message on to the provider with the mailbox's own OAuth sign-in (XOAUTH2).
 //!
 //! - [`devices`]: each device's user name and Argon2id password hash.
+//! - [`places`]: at most 64 connections, 8 from one address; one not signed in makes room when the bridge is full.
 //! - [`server`]: the SMTP submission listener (STARTTLS, implicit TLS, AUTH PLAIN and LOGIN, never an open relay).
+//! - [`signin`]: AUTH PLAIN and LOGIN, the password check and the count of failed sign-ins.
 //! - [`spool`]: the queue on disk: accepted only once written and synced, removed only once delivered.
 //! - [`relay`]: hands queued messages on, in order per device, at most 30 a minute per mailbox, with backoff.
+//! - [`verdict`]: what a provider's refusal means for a queued message, by its stage and codes.
 
 pub mod devices;
+mod places;
 mod relay;
 mod server;
+mod signin;
 pub mod spool;
 mod tls;
+pub mod verdict;
 mod wire;
 
 use std::net::{IpAddr, SocketAddr};
@@ -99,6 +105,31 @@ pub struct BridgeOptions {
     pub first_retry: std::time::Duration,
     /// On a permanent refusal, also send the mailbox a message saying which message was refused and why.
     pub bounce: bool,
+    /// How long things may take.
+    pub limits: Limits,
+}
+
+/// The longest a queued message waits before it is refused with the reason.
+pub const MESSAGE_AGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 60 * 60);
+/// How long a connection has to sign in, whatever it sends meanwhile.
+pub const SIGN_IN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The bridge's time limits that a test may shorten.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A queued message not handed on within this (from its arrival or the admin's retry) is refused.
+    pub max_age: std::time::Duration,
+    /// A connection not signed in this long after it began is closed ([`SIGN_IN_LIMIT`]).
+    pub sign_in_within: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_age: MESSAGE_AGE_LIMIT,
+            sign_in_within: SIGN_IN_LIMIT,
+        }
+    }
 }
 
 impl BridgeOptions {

@@ -1,19 +1,23 @@
-//! Hands queued messages on to the provider with the mailbox's own sign-in: in arrival order per mailbox (so per
-//! device), several mailboxes at once, at most [`MESSAGES_PER_MINUTE`] a minute per mailbox (Exchange Online's
-//! limit), with backoff after a temporary failure. A permanent refusal stays in the queue as "refused" with the
-//! provider's words, for the window and the log; it is never retried by itself.
+//! Hands queued messages on to the provider with the mailbox's own sign-in: in arrival order per device, several
+//! mailboxes at once, at most [`MESSAGES_PER_MINUTE`] a minute per mailbox (Exchange Online's limit), with backoff
+//! after a temporary failure. What a failure holds back follows its [`Verdict`]: a sign-in problem or a busy
+//! provider holds the mailbox; a message the provider cannot take now holds only the later messages of its own
+//! device. No message waits longer than its age limit: then it is refused with the reason (and bounced where
+//! bounces are on). A refusal stays in the queue as "refused" with the provider's words, for the window and the
+//! log, until the admin retries or drops it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 
-use super::spool::{Envelope, MessageState, Spool};
+use super::spool::{Envelope, MessageId, MessageState, Spool};
+use super::verdict::{self, Verdict};
 use super::{BridgeOptions, BridgeServices};
 use crate::config::Account;
 use crate::tokens::{Renew, TokenError};
-use crate::verify::{CheckContext, CheckFailure, FailureKind, MailCredentials, Stage};
+use crate::verify::{CheckContext, CheckFailure, MailCredentials};
 
 /// Exchange Online accepts at most 30 messages a minute from one mailbox.
 pub const MESSAGES_PER_MINUTE: usize = 30;
@@ -27,6 +31,8 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(30 * 60);
 const IDLE_LOOK: Duration = Duration::from_secs(30);
 /// How often a message waiting for a new sign-in looks whether one was saved (a keyring read, no network).
 const SIGN_IN_LOOK: Duration = Duration::from_secs(10);
+/// How often the admin's requests (retry, drop) are looked for between rounds.
+const REQUEST_LOOK: Duration = Duration::from_secs(1);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -39,7 +45,7 @@ fn unix_now() -> u64 {
 type SendTimes = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
 
 /// Messages the provider took whose queue entry could not be removed: never sent again by this run.
-type Delivered = Arc<Mutex<std::collections::HashSet<String>>>;
+type Delivered = Arc<Mutex<HashSet<MessageId>>>;
 
 /// Runs until stopped: a round over the queue whenever a message arrives, a wait ends, or every half minute.
 pub async fn run(
@@ -56,9 +62,17 @@ pub async fn run(
         let next = round(&spool, &options, &services, &sent, &delivered, first).await;
         first = false;
         let wait = next.unwrap_or(IDLE_LOOK).min(IDLE_LOOK);
-        tokio::select! {
-            () = wakeup.notified() => {}
-            () = tokio::time::sleep(wait) => {}
+        let until = Instant::now() + wait;
+        // Between rounds, a look each second for the admin's requests, so a retry or a drop is done at once.
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::select! {
+                () = wakeup.notified() => break,
+                () = tokio::time::sleep(left.min(REQUEST_LOOK)) => {}
+            }
+            if left <= REQUEST_LOOK || spool.has_requests() {
+                break;
+            }
         }
     }
 }
@@ -73,17 +87,37 @@ async fn round(
     ignore_waits: bool,
 ) -> Option<Duration> {
     let folder = spool.clone();
-    let envelopes = tokio::task::spawn_blocking(move || folder.envelopes())
-        .await
-        .ok()?
-        .map_err(|error| tracing::error!(%error, "the queue cannot be read"))
-        .ok()?;
-    let waiting: Vec<Envelope> = envelopes
-        .into_iter()
-        .filter(|envelope| envelope.state == MessageState::Waiting)
-        .collect();
+    let envelopes = tokio::task::spawn_blocking(move || {
+        for (id, request) in folder.carry_out_requests() {
+            tracing::info!(%id, ?request, "the admin asked for a queued message");
+        }
+        folder.envelopes()
+    })
+    .await
+    .ok()?
+    .map_err(|error| tracing::error!(%error, "the queue cannot be read"))
+    .ok()?;
+    let now = unix_now();
+    let mut waiting: Vec<Envelope> = Vec::new();
+    let mut bounced = false;
+    for mut envelope in envelopes {
+        if envelope.state != MessageState::Waiting {
+            continue;
+        }
+        // Whatever it waits for (a busy provider, a sign-in, its device's earlier message), not past its age.
+        if now.saturating_sub(envelope.age_from()) >= options.limits.max_age.as_secs() {
+            let words = format!(
+                "not sent within {}, so it will not be sent; the last problem was: {}",
+                crate::words::duration(options.limits.max_age),
+                envelope.last_error.as_deref().unwrap_or("none recorded")
+            );
+            bounced |= refuse(spool, &mut envelope, words, options.bounce).await;
+            continue;
+        }
+        waiting.push(envelope);
+    }
     if waiting.is_empty() {
-        return None;
+        return bounced.then_some(Duration::from_secs(1));
     }
     let config = match options.config_file.load() {
         Ok(config) => config,
@@ -121,7 +155,32 @@ async fn round(
         .buffer_unordered(MAILBOXES_AT_ONCE)
         .collect()
         .await;
-    waits.into_iter().flatten().min()
+    waits
+        .into_iter()
+        .flatten()
+        .chain(bounced.then_some(Duration::from_secs(1)))
+        .min()
+}
+
+/// Refuses a message for good with `words` (in the queue, the log, the window), and queues its bounce when bounces
+/// are on (a bounce is never bounced). Whether a bounce was queued.
+async fn refuse(spool: &Spool, envelope: &mut Envelope, words: String, bounce: bool) -> bool {
+    envelope.state = MessageState::Refused;
+    tracing::error!(id = %envelope.id, device = %envelope.device, error = %words, "a message was refused for good");
+    envelope.last_error = Some(words.clone());
+    if let Err(error) = spool.write_envelope(envelope).await {
+        tracing::error!(%error, "the refusal could not be recorded");
+    }
+    if !bounce || envelope.device == BOUNCE_DEVICE {
+        return false;
+    }
+    match spool.enqueue_bounce(envelope, &words, BOUNCE_DEVICE).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::error!(%error, "the bounce could not be queued");
+            false
+        }
+    }
 }
 
 /// The device name of the bridge's own bounce messages.
@@ -139,7 +198,9 @@ struct MailboxRound<'a> {
 }
 
 impl MailboxRound<'_> {
-    /// Hands on one mailbox's messages in order, stopping at the first that must wait (order is kept).
+    /// Hands on one mailbox's messages in order per device. A message that must wait holds back the later messages
+    /// of its device only; a wait for the whole mailbox (the rate limit, its sign-in, a busy provider) ends the
+    /// mailbox's round. Returns how soon something is worth another look.
     async fn run(
         &self,
         account: Option<Account>,
@@ -154,8 +215,15 @@ impl MailboxRound<'_> {
         } = *self;
         // A bounce queued in this round goes in the next, a second later.
         let mut bounced = false;
+        // Devices whose earliest message waits: their later messages keep their place behind it.
+        let mut held: HashSet<String> = HashSet::new();
+        let mut soonest: Option<Duration> = None;
         let renew = Renew::IfLessThan(TOKEN_MARGIN);
         for mut envelope in queue {
+            let device = envelope.device.to_ascii_lowercase();
+            if held.contains(&device) {
+                continue;
+            }
             let already_delivered = self
                 .delivered
                 .lock()
@@ -173,7 +241,9 @@ impl MailboxRound<'_> {
             }
             let now = unix_now();
             if envelope.next_attempt_at > now && !self.ignore_waits {
-                return Some(Duration::from_secs(envelope.next_attempt_at - now));
+                held.insert(device);
+                soonest = sooner(soonest, Duration::from_secs(envelope.next_attempt_at - now));
+                continue;
             }
             if let Some(wait) = rate_wait(sent, &envelope.mailbox) {
                 return Some(wait);
@@ -193,7 +263,8 @@ impl MailboxRound<'_> {
                 return postpone(spool, &mut envelope, error, self.first_retry).await;
             };
             let mut outcome = hand_on(spool, services, account, &envelope, context, renew).await;
-            if matches!(&outcome, Err(Failure::Server(failure)) if refused_sign_in(failure)) {
+            if matches!(&outcome, Err(Failure::Server(failure)) if verdict::of_failure(failure) == Verdict::SignIn)
+            {
                 // A token Microsoft ended early: renewed once, and the same message again.
                 outcome = hand_on(spool, services, account, &envelope, context, Renew::Now).await;
             }
@@ -233,33 +304,28 @@ impl MailboxRound<'_> {
                     }
                     return postpone(spool, &mut envelope, words, self.first_retry).await;
                 }
-                Err(Failure::Server(failure)) if is_permanent(&failure) => {
-                    envelope.state = MessageState::Refused;
-                    envelope.attempts += 1;
-                    envelope.last_error = Some(failure_words(&failure));
-                    tracing::error!(id = %envelope.id, device = %envelope.device, error = %failure_words(&failure), "the provider refused a message for good");
-                    if let Err(error) = spool.write_envelope(&envelope).await {
-                        tracing::error!(%error, "the refusal could not be recorded");
-                    }
-                    // A bounce is never bounced: a refusal of one stays a notice.
-                    if self.bounce && envelope.device != BOUNCE_DEVICE {
-                        let words = failure_words(&failure);
-                        match spool.enqueue_bounce(&envelope, &words, BOUNCE_DEVICE).await {
-                            Ok(_) => bounced = true,
-                            Err(error) => {
-                                tracing::error!(%error, "the bounce could not be queued")
+                Err(Failure::Server(failure)) => {
+                    let verdict = verdict::of_failure(&failure);
+                    let words = failure_words(verdict, &failure);
+                    match verdict {
+                        Verdict::Refused => {
+                            envelope.attempts += 1;
+                            bounced |= refuse(spool, &mut envelope, words, self.bounce).await;
+                        }
+                        Verdict::ThisMessageLater => {
+                            if let Some(wait) =
+                                postpone(spool, &mut envelope, words, self.first_retry).await
+                            {
+                                soonest = sooner(soonest, wait);
                             }
+                            held.insert(device);
+                        }
+                        Verdict::SignIn | Verdict::ServerBusy => {
+                            return postpone(spool, &mut envelope, words, self.first_retry)
+                                .await
+                                .map(|wait| sooner(soonest, wait).unwrap_or(wait));
                         }
                     }
-                }
-                Err(Failure::Server(failure)) => {
-                    return postpone(
-                        spool,
-                        &mut envelope,
-                        failure_words(&failure),
-                        self.first_retry,
-                    )
-                    .await;
                 }
                 Err(Failure::Queue(error)) => {
                     tracing::error!(%error, id = %envelope.id, "a queued message cannot be read");
@@ -269,8 +335,15 @@ impl MailboxRound<'_> {
                 }
             }
         }
-        bounced.then_some(Duration::from_secs(1))
+        if bounced {
+            soonest = sooner(soonest, Duration::from_secs(1));
+        }
+        soonest
     }
+}
+
+fn sooner(soonest: Option<Duration>, wait: Duration) -> Option<Duration> {
+    Some(soonest.map_or(wait, |soonest| soonest.min(wait)))
 }
 
 /// The stored sign-in's generation for the mailbox (its own or its service account's); `None` when none is stored
@@ -364,25 +437,11 @@ async fn postpone(
     Some(wait)
 }
 
-fn refused_sign_in(failure: &CheckFailure) -> bool {
-    failure.stage == Stage::Authenticating && failure.kind == FailureKind::Rejected
-}
-
-/// A 5xx reply to the sender, a recipient or the message itself: trying again would get the same answer.
-fn is_permanent(failure: &CheckFailure) -> bool {
-    matches!(
-        failure.stage,
-        Stage::Sender | Stage::Recipients | Stage::Message
-    ) && failure
-        .server_reply
-        .as_deref()
-        .is_some_and(|reply| reply.starts_with('5'))
-}
-
-fn failure_words(failure: &CheckFailure) -> String {
+/// The verdict's words, then the provider's own (or what went wrong on the way).
+fn failure_words(verdict: Verdict, failure: &CheckFailure) -> String {
     match &failure.server_reply {
-        Some(reply) => format!("{} ({})", failure.detail, reply.replace('\n', " ")),
-        None => failure.detail.clone(),
+        Some(reply) => format!("{}: {}", verdict.words(), reply.replace('\n', " ")),
+        None => format!("{}: {}", verdict.words(), failure.detail),
     }
 }
 

@@ -6,8 +6,11 @@
 //! - `<id>.msg`: the message as the device sent it, CRLF lines, dot-stuffing undone.
 //! - `<id>.json`: its envelope and delivery state; its presence is what "accepted" means. Written (and synced)
 //!   after the message, replaced atomically on every change, removed first when delivered.
+//! - `requests/<id>.retry` or `.drop`: the admin's wish for a message (`device retry`, the window), carried out by
+//!   the bridge that owns the queue within seconds, or at once when none does.
 //!
-//! Ids sort in arrival order, so delivery keeps each device's order.
+//! Ids sort in arrival order, so delivery keeps each device's order. An id becomes a path only as a [`MessageId`],
+//! whose only way in checks its form.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,12 +18,72 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+mod requests;
+
+pub use requests::{Asked, Request};
+
 /// The largest message accepted: Exchange Online's own limit for a message with its encoding.
 pub const MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
 /// The longest line inside a message: far above RFC 5321's 1,000, low enough to bound memory.
 const MAX_LINE_BYTES: u64 = 1024 * 1024;
 /// How long a device may pause in the middle of a message.
 const DATA_READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// A queued message's id: 24 digits (arrival time in nanoseconds) and 8 hex digits. Nothing else becomes a path in
+/// the queue: an envelope whose id has another form is not read, and the admin's requests are checked the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(String);
+
+impl MessageId {
+    fn new() -> MessageId {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        MessageId(format!("{nanos:024}-{:08x}", rand::random::<u32>()))
+    }
+
+    /// The id's last 8 characters, which the admin types (`device retry 1a2b3c4d`).
+    pub fn short(&self) -> &str {
+        &self.0[25..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<MessageId, String> {
+        let bytes = text.as_bytes();
+        let valid = bytes.len() == 33
+            && bytes[..24].iter().all(u8::is_ascii_digit)
+            && bytes[24] == b'-'
+            && bytes[25..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+        if valid {
+            Ok(MessageId(text))
+        } else {
+            Err("not a queued message's id".to_owned())
+        }
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Where a queued message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +98,7 @@ pub enum MessageState {
 /// A queued message's envelope and delivery state (no message content).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
-    pub id: String,
+    pub id: MessageId,
     /// The device's user name.
     pub device: String,
     /// The mailbox it is sent as (and the envelope sender).
@@ -55,6 +118,18 @@ pub struct Envelope {
     /// Microsoft again, until a new sign-in is saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_sign_in: Option<u64>,
+    /// When the admin last asked for it to be tried again (Unix seconds): its age limit counts from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_at: Option<u64>,
+}
+
+impl Envelope {
+    /// Since when its age limit counts: its arrival, or the admin's last retry.
+    pub fn age_from(&self) -> u64 {
+        self.retried_at
+            .unwrap_or(self.received_at)
+            .max(self.received_at)
+    }
 }
 
 /// Why a message could not be taken.
@@ -86,12 +161,20 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn new_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{nanos:024}-{:08x}", rand::random::<u32>())
+/// A message line without its line end, as it is kept: NUL characters dropped, each lone CR a line end (CRLF).
+fn normalise_line(content: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !content.iter().any(|byte| matches!(byte, b'\0' | b'\r')) {
+        return std::borrow::Cow::Borrowed(content);
+    }
+    let mut clean = Vec::with_capacity(content.len() + 8);
+    for byte in content {
+        match byte {
+            b'\0' => {}
+            b'\r' => clean.extend_from_slice(b"\r\n"),
+            other => clean.push(*other),
+        }
+    }
+    std::borrow::Cow::Owned(clean)
 }
 
 /// Syncs a folder, so a rename or removal in it survives a power cut.
@@ -110,6 +193,7 @@ impl Spool {
     pub fn open(folder: impl Into<PathBuf>) -> std::io::Result<Spool> {
         let folder = folder.into();
         std::fs::create_dir_all(folder.join("incoming"))?;
+        std::fs::create_dir_all(folder.join("requests"))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -120,16 +204,15 @@ impl Spool {
             .truncate(false)
             .write(true)
             .open(folder.join("lock"))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a file descriptor this function owns; no memory is involved.
-            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-                return Err(std::io::Error::new(
+        // flock on Unix, LockFileEx on Windows: held until the file is closed, a crash included.
+        if let Err(error) = lock.try_lock() {
+            return Err(match error {
+                std::fs::TryLockError::WouldBlock => std::io::Error::new(
                     std::io::ErrorKind::AddrInUse,
                     "another mailconnect bridge already runs with this queue",
-                ));
-            }
+                ),
+                std::fs::TryLockError::Error(error) => error,
+            });
         }
         for entry in std::fs::read_dir(folder.join("incoming"))? {
             let _ = std::fs::remove_file(entry?.path());
@@ -169,7 +252,7 @@ impl Spool {
         mailbox: &str,
         recipients: &[String],
     ) -> Result<Envelope, ReceiveError> {
-        let id = new_id();
+        let id = MessageId::new();
         let part = self.folder.join("incoming").join(format!("{id}.part"));
         let result = self.receive_into(&part, reader).await;
         let size = match result {
@@ -193,6 +276,7 @@ impl Spool {
             next_attempt_at: 0,
             last_error: None,
             waiting_for_sign_in: None,
+            retried_at: None,
         };
         if let Err(error) = self.write_envelope(&envelope).await {
             let _ = tokio::fs::remove_file(&message).await;
@@ -294,13 +378,16 @@ impl Spool {
                 .strip_suffix(b"\r\n")
                 .or_else(|| unstuffed.strip_suffix(b"\n"))
                 .unwrap_or(unstuffed);
+            // Before anything is handed on: NUL dropped, a lone CR made a line end (what old programs mean by it),
+            // so neither reaches the provider to be read differently there.
+            let content = normalise_line(content);
             size += content.len() as u64 + 2;
             if size > MAX_MESSAGE_BYTES {
                 too_big = true;
                 continue;
             }
             if let Err(error) = async {
-                writer.write_all(content).await?;
+                writer.write_all(&content).await?;
                 writer.write_all(b"\r\n").await
             }
             .await
@@ -340,9 +427,15 @@ impl Spool {
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
+            // The id inside must be the file's own name: an envelope cannot point at another file.
+            let stem = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or_default();
             match std::fs::read(&path)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Envelope>(&bytes).ok())
+                .filter(|envelope| envelope.id.as_str() == stem)
             {
                 Some(envelope) => envelopes.push(envelope),
                 None => tracing::warn!(file = %path.display(), "a queued envelope cannot be read"),
@@ -353,13 +446,33 @@ impl Spool {
     }
 
     /// The message file of a queued envelope.
-    pub fn message_path(&self, id: &str) -> PathBuf {
+    pub fn message_path(&self, id: &MessageId) -> PathBuf {
         self.folder.join(format!("{id}.msg"))
+    }
+
+    /// The queued message the admin means: its whole id or its last 8 characters, as `device list` shows them.
+    pub fn find(&self, id: &str) -> Result<Envelope, String> {
+        let id = id.trim().to_ascii_lowercase();
+        let found: Vec<Envelope> = self
+            .envelopes()
+            .map_err(|error| format!("the queue cannot be read: {error}"))?
+            .into_iter()
+            .filter(|envelope| envelope.id.as_str() == id || envelope.id.short() == id)
+            .collect();
+        match found.len() {
+            1 => Ok(found.into_iter().next().expect("one")),
+            0 => Err(format!(
+                "no queued message is {id} (see `mailconnect device list`)"
+            )),
+            _ => Err(format!(
+                "more than one queued message ends in {id}; give its whole id"
+            )),
+        }
     }
 
     /// Removes a delivered (or given-up) message: the envelope first, so a crash in between leaves only a message
     /// file that [`Spool::open`] sweeps, never a second delivery.
-    pub async fn remove(&self, id: &str) -> std::io::Result<()> {
+    pub async fn remove(&self, id: &MessageId) -> std::io::Result<()> {
         tokio::fs::remove_file(self.folder.join(format!("{id}.json"))).await?;
         let folder = self.folder.clone();
         tokio::task::spawn_blocking(move || sync_folder(&folder))
@@ -379,7 +492,7 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let spool = Spool::open(folder.path().join("spool")).unwrap();
         let mut data: &[u8] =
-            b"Subject: hi\r\n\r\n..dotted\r\nbare LF\n.\r\nmixed\r\n.\nplain\r\n.\r\nQUIT\r\n";
+            b"Subject: hi\r\n\r\n..dotted\r\nbare LF\n.\r\nmixed\r\n.\nplain\r\nlone\rCR\r.\rNUL\0\0s\r\n.\r\nQUIT\r\n";
         let envelope = spool
             .receive(
                 &mut data,
@@ -392,8 +505,10 @@ mod tests {
         assert_eq!(data, b"QUIT\r\n", "reading stops at the lone dot");
         let stored = std::fs::read(spool.message_path(&envelope.id)).unwrap();
         assert_eq!(
-            stored, b"Subject: hi\r\n\r\n.dotted\r\nbare LF\r\n\r\nmixed\r\n\r\nplain\r\n",
-            "a dot after a different line end is content, not the end; every line is stored with CRLF"
+            stored,
+            b"Subject: hi\r\n\r\n.dotted\r\nbare LF\r\n\r\nmixed\r\n\r\nplain\r\nlone\r\nCR\r\n.\r\nNULs\r\n",
+            "a dot after a different line end is content, not the end; every line is stored with CRLF; a lone CR \
+             is a line end and NUL is dropped (the lone dot between them is stuffed again when handed on)"
         );
         assert!(
             Spool::open(folder.path().join("spool")).is_err(),
@@ -432,5 +547,51 @@ mod tests {
         spool.remove(&envelope.id).await.unwrap();
         assert!(spool.envelopes().unwrap().is_empty());
         assert!(!spool.message_path(&envelope.id).exists());
+    }
+
+    #[tokio::test]
+    async fn an_id_becomes_a_path_only_in_its_own_form() {
+        for bad in [
+            "../../etc/passwd",
+            "000001796530757545413248-4b7997a1/..",
+            "000001796530757545413248-4B7997A1",
+            "00000179653075754541324-4b7997a1x",
+            "",
+        ] {
+            assert!(MessageId::try_from(bad.to_owned()).is_err(), "{bad:?}");
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let spool = Spool::open(folder.path().join("spool")).unwrap();
+        let mut data: &[u8] = b"Subject: ok\r\n.\r\n";
+        let good = spool
+            .receive(
+                &mut data,
+                "scanner",
+                "a@b.example",
+                &["c@d.example".to_owned()],
+            )
+            .await
+            .unwrap();
+        // An envelope that names another id, or an id of another form, is not read.
+        let mut other = serde_json::to_value(&good).unwrap();
+        other["id"] = serde_json::json!("000000000000000000000001-00000000");
+        std::fs::write(
+            spool
+                .folder()
+                .join("000000000000000000000002-00000000.json"),
+            other.to_string(),
+        )
+        .unwrap();
+        other["id"] = serde_json::json!("../../outside");
+        std::fs::write(spool.folder().join("outside.json"), other.to_string()).unwrap();
+        assert_eq!(spool.envelopes().unwrap(), vec![good.clone()]);
+        // A request whose name is not an id is removed unread; one that is, is carried out.
+        let requests = spool.folder().join("requests");
+        std::fs::write(requests.join("..%2F..%2Foutside.drop"), b"").unwrap();
+        std::fs::write(requests.join(format!("{}.drop", good.id)), b"").unwrap();
+        let done = spool.carry_out_requests();
+        assert_eq!(done, vec![(good.id.clone(), Request::Drop)]);
+        assert!(spool.envelopes().unwrap().is_empty());
+        assert!(!spool.has_requests());
     }
 }

@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::{EffectRunner, Services};
 use crate::bridge::devices::{Devices, devices_path};
-use crate::bridge::spool::{MessageState, Spool};
+use crate::bridge::spool::{MessageId, MessageState, Request, Spool};
 use crate::bridge::{BridgeOptions, BridgeServices, RunningBridge};
 
 /// Where the window's bridge keeps its queue and listens.
@@ -25,6 +25,7 @@ pub type DeviceRow = crate::bridge::DeviceSummary;
 /// A queued message as the page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedRow {
+    pub id: MessageId,
     pub device: String,
     pub received_at: u64,
     pub recipients: usize,
@@ -62,6 +63,11 @@ pub enum DevicesEvent {
         password: SecretString,
     },
     NotAdded(String),
+    /// A device's new password (the old one stopped working): shown once, like a new device's.
+    NewPassword {
+        row: DeviceRow,
+        password: SecretString,
+    },
     Bridge(BridgeStatus),
     TestSent(Result<String, String>),
 }
@@ -80,6 +86,7 @@ fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), St
     let queue = queued
         .iter()
         .map(|envelope| QueuedRow {
+            id: envelope.id.clone(),
             device: names
                 .get(&envelope.device.to_ascii_lowercase())
                 .cloned()
@@ -150,6 +157,38 @@ impl EffectRunner {
         });
     }
 
+    /// Gives a device a new password; it comes back once.
+    pub fn new_password(&self, user_name: String) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let made = tokio::task::spawn_blocking(move || {
+                let config_file = services
+                    .config_file
+                    .as_ref()
+                    .ok_or_else(|| "the demo keeps no devices".to_owned())?;
+                let path = devices_path(config_file.path());
+                let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
+                let (device, password) = devices
+                    .new_password(&user_name)
+                    .map_err(|e| e.to_string())?;
+                devices.save(&path).map_err(|e| e.to_string())?;
+                let row = read_rows(&services)?
+                    .0
+                    .into_iter()
+                    .find(|row| row.user_name == device.user_name)
+                    .ok_or_else(|| "the device is gone".to_owned())?;
+                Ok::<_, String>((row, password))
+            })
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()));
+            match made {
+                Ok((row, password)) => reporter.send(DevicesEvent::NewPassword { row, password }),
+                Err(error) => reporter.send(DevicesEvent::NotAdded(error)),
+            }
+        });
+    }
+
     /// Removes a device; it can no longer sign in.
     pub fn remove_device(&self, user_name: String) {
         let reporter = self.reporter();
@@ -160,7 +199,7 @@ impl EffectRunner {
                 if let Some(config_file) = &services.config_file {
                     let path = devices_path(config_file.path());
                     let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
-                    devices.remove(&user_name);
+                    devices.remove(&user_name).map_err(|e| e.to_string())?;
                     devices.save(&path).map_err(|e| e.to_string())?;
                 }
                 read_rows(&services_for_read)
@@ -168,6 +207,38 @@ impl EffectRunner {
             .await
             .unwrap_or_else(|error| Err(error.to_string()));
             reporter.send(DevicesEvent::Read(rows));
+        });
+    }
+
+    /// Asks for a queued message to be tried again or dropped (by the bridge that owns the queue, this window's or
+    /// a service), then reads the queue again once it had time to.
+    pub fn ask_about_message(&self, id: MessageId, request: Request) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let Some(bridge) = services.bridge.clone() else {
+                return;
+            };
+            let asked =
+                tokio::task::spawn_blocking(move || Spool::view(&bridge.spool).ask(&id, request))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|asked| asked.map_err(|error| error.to_string()));
+            if let Err(problem) = asked {
+                reporter.send(DevicesEvent::Read(Err(format!(
+                    "The queue cannot be changed: {problem}"
+                ))));
+                return;
+            }
+            // The bridge looks for requests every second; the try itself may take a few more.
+            for wait in [1500, 2500, 4000] {
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                let services = services.clone();
+                let rows = tokio::task::spawn_blocking(move || read_rows(&services))
+                    .await
+                    .unwrap_or_else(|error| Err(error.to_string()));
+                reporter.send(DevicesEvent::Read(rows));
+            }
         });
     }
 
@@ -210,6 +281,7 @@ impl EffectRunner {
                 host_name: "localhost".to_owned(),
                 first_retry: std::time::Duration::from_secs(60),
                 bounce: true,
+                limits: Default::default(),
             };
             let bridge_services = BridgeServices {
                 store: services.store.clone(),

@@ -242,9 +242,11 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
             "MAIL" => {
                 has_sender = true;
                 recipients = 0;
+                shared.state().stats.mail_from.push(line.clone());
                 "250 2.1.0 Sender OK\r\n".to_owned()
             }
             "RCPT" if !has_sender => "503 5.5.1 Bad sequence of commands\r\n".to_owned(),
+            "RCPT" if let Some(Fault::SmtpRcptReply { reply, .. }) = shared.has_fault(|fault| matches!(fault, Fault::SmtpRcptReply { recipient, .. } if upper.contains(&format!("<{}>", recipient.to_ascii_uppercase())))) => format!("{reply}\r\n"),
             "RCPT" => {
                 recipients += 1;
                 "250 2.1.5 Recipient OK\r\n".to_owned()
@@ -252,12 +254,19 @@ async fn smtp_session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result
             "DATA" if recipients == 0 => "503 5.5.1 Bad sequence of commands\r\n".to_owned(),
             "DATA" => {
                 writer.write_all(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n").await?;
+                let mut subject = String::new();
                 while let Some(data_line) = read_line(&mut reader).await? {
                     if data_line == "." {
                         break;
                     }
+                    if subject.is_empty() && let Some(text) = data_line.strip_prefix("Subject: ") {
+                        subject = text.to_owned();
+                    }
                 }
-                shared.state().stats.messages_received += 1;
+                let mut state = shared.state();
+                state.stats.messages_received += 1;
+                state.stats.subjects.push(subject);
+                drop(state);
                 has_sender = false;
                 "250 2.6.0 Queued mail for delivery\r\n".to_owned()
             }

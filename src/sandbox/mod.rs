@@ -92,6 +92,8 @@ pub enum Fault {
     SmtpAuthReply(String),
     /// SMTP answers `MAIL FROM` with this reply (for example 550 5.7.60 ... send as this sender).
     SmtpMailFromReply(String),
+    /// SMTP answers `RCPT TO` for this recipient (any case) with this reply (for example 451 4.2.1 mailbox busy).
+    SmtpRcptReply { recipient: String, reply: String },
     /// IMAP answers `AUTHENTICATE` with this tagged reply (for example `NO AUTHENTICATE failed.`).
     ImapAuthReply(String),
     /// The mail responders accept connections and then say nothing.
@@ -110,6 +112,10 @@ pub struct SandboxStats {
     pub device_polls: Vec<Instant>,
     /// Messages accepted by the SMTP responder.
     pub messages_received: u32,
+    /// The subject of each message accepted, in order.
+    pub subjects: Vec<String>,
+    /// Each `MAIL FROM` line accepted, parameters included.
+    pub mail_from: Vec<String>,
     /// The `mkt` (language) asked for on device code requests and sign-in pages, in order.
     pub markets: Vec<String>,
 }

@@ -7,6 +7,7 @@ use egui::{RichText, Ui};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::theme::Palette;
+use crate::bridge::spool::MessageId;
 use crate::runner::{BridgeStatus, DeviceRow, DevicesEvent, QueuedRow};
 
 /// A device just added: the only moment its password exists outside the device.
@@ -28,6 +29,14 @@ pub struct DevicesPage {
     pub adding: bool,
     pub just_added: Option<JustAdded>,
     pub confirm_remove: Option<String>,
+    /// A queued message the admin asked to drop, waiting for "Yes, drop".
+    pub confirm_drop: Option<MessageId>,
+    /// The device (user name) whose settings are shown again, without the password.
+    pub show_settings: Option<String>,
+    /// The device (user name) that is to get a new password, waiting for "Yes, make a new password".
+    pub confirm_new_password: Option<String>,
+    /// Back was pressed while a password that is shown only once is on screen: asked to confirm.
+    pub confirm_leave: bool,
     pub problem: Option<String>,
 }
 
@@ -43,6 +52,10 @@ impl Default for DevicesPage {
             adding: false,
             just_added: None,
             confirm_remove: None,
+            confirm_drop: None,
+            show_settings: None,
+            confirm_new_password: None,
+            confirm_leave: false,
             problem: None,
         }
     }
@@ -61,6 +74,17 @@ impl DevicesPage {
                 self.name.clear();
                 self.plain_on_lan = false;
                 self.rows.push(row.clone());
+                self.just_added = Some(JustAdded {
+                    row,
+                    password,
+                    test: None,
+                    testing: false,
+                });
+            }
+            DevicesEvent::NewPassword { row, password } => {
+                self.confirm_new_password = None;
+                self.confirm_leave = false;
+                self.show_settings = None;
                 self.just_added = Some(JustAdded {
                     row,
                     password,
@@ -99,12 +123,18 @@ pub enum DevicesAction {
         plain_on_lan: bool,
     },
     Remove(String),
+    /// Give the device (user name) a new password.
+    NewPassword(String),
     SendTest {
         row: DeviceRow,
         password: SecretString,
         port: u16,
     },
     CopyPassword(SecretString),
+    /// Try a queued message again now.
+    Retry(MessageId),
+    /// Remove a queued message unsent.
+    Drop(MessageId),
 }
 
 /// Draws the page; `mailboxes` are those a device may send as.
@@ -121,10 +151,35 @@ pub fn devices_ui(
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 if ui.button("Back").clicked() {
-                    action = Some(DevicesAction::Back);
+                    // A password shown only once is on screen: leaving loses it, so ask first.
+                    if page.just_added.is_some() {
+                        page.confirm_leave = true;
+                    } else {
+                        action = Some(DevicesAction::Back);
+                    }
                 }
                 ui.heading(RichText::new("Programs and devices").strong());
             });
+            if page.confirm_leave
+                && let Some(added) = &page.just_added
+            {
+                ui.label(
+                    RichText::new(format!(
+                        "The password of \"{}\" is shown only now and is not kept. Leave this page without it?",
+                        added.row.name
+                    ))
+                    .color(Palette::of(ui).fail),
+                );
+                ui.horizontal(|ui| {
+                    if ui.button("Leave anyway").clicked() {
+                        page.confirm_leave = false;
+                        action = Some(DevicesAction::Back);
+                    }
+                    if ui.button("Stay on this page").clicked() {
+                        page.confirm_leave = false;
+                    }
+                });
+            }
             ui.label(
                 "Scanners, label printers and older practice programs that send mail with a user name and password \
                  send it to mailconnect on this computer, which passes it on with the mailbox's own sign-in.",
@@ -170,7 +225,7 @@ pub fn devices_ui(
                     list_ui(ui, page, &mut action);
                     if !page.queue.is_empty() {
                         ui.separator();
-                        queue_ui(ui, &page.queue);
+                        queue_ui(ui, page, &mut action);
                     }
                 });
         });
@@ -185,35 +240,7 @@ fn just_added_ui(
 ) {
     ui.heading(format!("Type these into \"{}\"", added.row.name));
     ui.label("The password is shown only now. Write it into the device before leaving this page.");
-    let port = match status {
-        BridgeStatus::Running { port, tls_port } => {
-            format!("{port} with STARTTLS, or {tls_port} with SSL/TLS")
-        }
-        _ => "2525 with STARTTLS, or 2465 with SSL/TLS".to_owned(),
-    };
-    egui::Grid::new("device_settings")
-        .num_columns(2)
-        .spacing([16.0, 6.0])
-        .show(ui, |ui| {
-            for (label, value) in [
-                (
-                    "SMTP server",
-                    "this computer's name or address (127.0.0.1 for a program on it)".to_owned(),
-                ),
-                ("Port", port),
-                (
-                    "Sign-in (SMTP AUTH)",
-                    "on, with the user name and password below".to_owned(),
-                ),
-                ("User name", added.row.user_name.clone()),
-                ("Password", added.password.expose_secret().to_owned()),
-                ("From address", added.row.mailbox.clone()),
-            ] {
-                ui.label(label);
-                ui.label(RichText::new(value).monospace());
-                ui.end_row();
-            }
-        });
+    settings_grid(ui, &added.row, &status, Some(&added.password));
     if added.row.plain_on_lan {
         ui.label(
             RichText::new(
@@ -271,6 +298,48 @@ fn just_added_ui(
         }
         None => {}
     }
+}
+
+/// The settings to type into a device: with its password only right after it was made.
+fn settings_grid(
+    ui: &mut Ui,
+    row: &DeviceRow,
+    status: &BridgeStatus,
+    password: Option<&SecretString>,
+) {
+    let port = match status {
+        BridgeStatus::Running { port, tls_port } => {
+            format!("{port} with STARTTLS, or {tls_port} with SSL/TLS")
+        }
+        _ => "2525 with STARTTLS, or 2465 with SSL/TLS".to_owned(),
+    };
+    let password = match password {
+        Some(password) => password.expose_secret().to_owned(),
+        None => "not kept (Make a new password if it is lost)".to_owned(),
+    };
+    egui::Grid::new(("device_settings", row.user_name.as_str()))
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            for (label, value) in [
+                (
+                    "SMTP server",
+                    "this computer's name or address (127.0.0.1 for a program on it)".to_owned(),
+                ),
+                ("Port", port),
+                (
+                    "Sign-in (SMTP AUTH)",
+                    "on, with the user name and password below".to_owned(),
+                ),
+                ("User name", row.user_name.clone()),
+                ("Password", password),
+                ("From address", row.mailbox.clone()),
+            ] {
+                ui.label(label);
+                ui.label(RichText::new(value).monospace());
+                ui.end_row();
+            }
+        });
 }
 
 fn add_ui(
@@ -358,6 +427,46 @@ fn list_ui(ui: &mut Ui, page: &mut DevicesPage, action: &mut Option<DevicesActio
                         .color(palette.fail),
                 );
             }
+            let named = |ui: &mut Ui, text: &str, name: String| {
+                let button = ui.button(text);
+                button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+                button.clicked()
+            };
+            let shown = page.show_settings.as_deref() == Some(row.user_name.as_str());
+            if shown {
+                settings_grid(ui, row, &page.status, None);
+            }
+            if page.confirm_new_password.as_deref() == Some(row.user_name.as_str()) {
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "Make a new password for {}? The old one stops working at once.",
+                        row.name
+                    ));
+                    if ui.button("Yes, make a new password").clicked() {
+                        *action = Some(DevicesAction::NewPassword(row.user_name.clone()));
+                    }
+                    if ui.button("Keep the old one").clicked() {
+                        page.confirm_new_password = None;
+                    }
+                });
+            }
+            ui.horizontal(|ui| {
+                let (text, name) = if shown {
+                    ("Hide settings", format!("Hide settings of {}", row.name))
+                } else {
+                    ("Show settings", format!("Show settings of {}", row.name))
+                };
+                if named(ui, text, name) {
+                    page.show_settings = (!shown).then(|| row.user_name.clone());
+                }
+                if named(
+                    ui,
+                    "Make a new password",
+                    format!("Make a new password for {}", row.name),
+                ) {
+                    page.confirm_new_password = Some(row.user_name.clone());
+                }
+            });
             if page.confirm_remove.as_deref() == Some(row.user_name.as_str()) {
                 ui.horizontal(|ui| {
                     ui.label(format!("Remove {}? It can no longer send mail.", row.name));
@@ -380,12 +489,12 @@ fn list_ui(ui: &mut Ui, page: &mut DevicesPage, action: &mut Option<DevicesActio
     }
 }
 
-/// Every message in the queue, oldest first, with where it stands.
-fn queue_ui(ui: &mut Ui, queue: &[QueuedRow]) {
+/// Every message in the queue, oldest first, with where it stands, and Try again / Drop for each.
+fn queue_ui(ui: &mut Ui, page: &mut DevicesPage, action: &mut Option<DevicesAction>) {
     ui.heading("Waiting to be sent");
     let palette = Palette::of(ui);
     let now = crate::words::now_unix();
-    for message in queue {
+    for message in &page.queue {
         let received = crate::words::unix_time(message.received_at)
             .map(|at| {
                 chrono::DateTime::<chrono::Local>::from(at)
@@ -394,18 +503,21 @@ fn queue_ui(ui: &mut Ui, queue: &[QueuedRow]) {
             })
             .unwrap_or_default();
         let state = if message.refused {
-            "refused by the provider; it will not be sent".to_owned()
+            "refused; it will not be sent unless you try it again".to_owned()
         } else if message.waiting_for_sign_in {
             "waits for the mailbox to be signed in again".to_owned()
         } else if message.next_attempt_at > now {
             format!(
-                "tried {} times; next try in {} s",
+                "tried {} times; next try in {}",
                 message.attempts,
-                message.next_attempt_at - now
+                crate::words::duration(std::time::Duration::from_secs(
+                    message.next_attempt_at - now
+                ))
             )
         } else {
             "being sent".to_owned()
         };
+        let short = message.id.short().to_owned();
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(format!("{received}, from {}", message.device)).strong());
             ui.label(format!(
@@ -422,5 +534,31 @@ fn queue_ui(ui: &mut Ui, queue: &[QueuedRow]) {
             };
             ui.label(RichText::new(problem).color(colour));
         }
+        ui.horizontal(|ui| {
+            if page.confirm_drop.as_ref() == Some(&message.id) {
+                ui.label("Remove this message from the queue? It will not be sent.");
+                if ui.button("Yes, drop").clicked() {
+                    *action = Some(DevicesAction::Drop(message.id.clone()));
+                }
+                if ui.button("Keep it").clicked() {
+                    page.confirm_drop = None;
+                }
+                return;
+            }
+            let retry = ui
+                .button("Try again now")
+                .on_hover_text("Sends it now, also when it was refused or waited too long.");
+            let name = format!("Try message {short} again now");
+            retry.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+            if retry.clicked() {
+                *action = Some(DevicesAction::Retry(message.id.clone()));
+            }
+            let drop = ui.button("Drop");
+            let name = format!("Drop message {short}");
+            drop.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+            if drop.clicked() {
+                page.confirm_drop = Some(message.id.clone());
+            }
+        });
     }
 }

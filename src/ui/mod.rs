@@ -199,6 +199,15 @@ impl WizardApp {
                 ctx.copy_text(secrecy::ExposeSecret::expose_secret(&password).to_owned());
                 self.clear_clipboard_at = Some(Instant::now() + CLIPBOARD_PASSWORD_KEPT);
             }
+            DevicesAction::NewPassword(user_name) => self.runner.new_password(user_name),
+            DevicesAction::Retry(id) => self
+                .runner
+                .ask_about_message(id, crate::bridge::spool::Request::Retry),
+            DevicesAction::Drop(id) => {
+                self.devices.confirm_drop = None;
+                self.runner
+                    .ask_about_message(id, crate::bridge::spool::Request::Drop);
+            }
         }
     }
 

@@ -230,8 +230,13 @@ pub fn server_refusal(stage: Stage, reply: String, temporary: bool) -> CheckFail
         } else {
             FailureKind::Rejected
         },
-        detail: if temporary {
+        detail: if temporary && stage == Stage::Authenticating {
             "the server could not check the sign-in right now".to_owned()
+        } else if temporary {
+            format!(
+                "the server could not go on right now at the {} stage",
+                stage.name()
+            )
         } else {
             format!("the server refused at the {} stage", stage.name())
         },

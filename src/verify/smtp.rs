@@ -424,10 +424,17 @@ pub async fn submit(
     let reply_limit = context.timeouts.reply;
     let SignedIn { mut connection, .. } = sign_in(server, credentials, context).await?;
     let sender = parse_address(&credentials.mailbox, "address", Stage::Sender)?;
+    // An address beyond ASCII (RFC 6531) needs SMTPUTF8 on MAIL FROM, or the provider may mangle or refuse it.
+    let parameters = if !credentials.mailbox.is_ascii() || recipients.iter().any(|r| !r.is_ascii())
+    {
+        vec![lettre::transport::smtp::extension::MailParameter::SmtpUtfEight]
+    } else {
+        Vec::new()
+    };
     within(
         Stage::Sender,
         reply_limit,
-        connection.command(Mail::new(Some(sender), Vec::new()), Stage::Sender, 250),
+        connection.command(Mail::new(Some(sender), parameters), Stage::Sender, 250),
     )
     .await?;
     for recipient in recipients {

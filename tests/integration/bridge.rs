@@ -16,12 +16,12 @@ use crate::command_line::{MAILBOX, Setup, stderr, stdout};
 use crate::support::{free_port, require_program, wait_until};
 
 /// A device as `device add` printed it.
-struct Device {
-    user: String,
-    password: String,
+pub(crate) struct Device {
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
-fn add_device(setup: &Setup, name: &str) -> Device {
+pub(crate) fn add_device(setup: &Setup, name: &str) -> Device {
     let added = setup.run(&["device", "add", name, "--mailbox", MAILBOX]);
     assert!(added.status.success(), "{}", stderr(&added));
     let text = stdout(&added);
@@ -37,27 +37,34 @@ fn add_device(setup: &Setup, name: &str) -> Device {
 }
 
 /// A running `mailconnect bridge` and everything it wrote to stderr.
-struct Bridge {
+pub(crate) struct Bridge {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     tls_port: u16,
     log: Arc<Mutex<String>>,
 }
 
 impl Bridge {
-    fn start(setup: &Setup, _spool: &Path, extra: &[&str]) -> Bridge {
+    pub(crate) fn start(setup: &Setup, _spool: &Path, extra: &[&str]) -> Bridge {
+        // A free port can be taken by a test running alongside before the bridge listens: then new ports.
+        for _ in 0..3 {
+            match Bridge::try_start(setup, extra) {
+                Ok(bridge) => return bridge,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("the bridge did not start: {log}"),
+            }
+        }
+        panic!("the bridge found no free port in three tries");
+    }
+
+    fn try_start(setup: &Setup, extra: &[&str]) -> Result<Bridge, String> {
         let port = free_port();
         let tls_port = free_port();
         let (port_text, tls_text) = (port.to_string(), tls_port.to_string());
-        let mut arguments = vec![
-            "bridge",
-            "--port",
-            &port_text,
-            "--tls-port",
-            &tls_text,
-            "--first-retry",
-            "1",
-        ];
+        let mut arguments = vec!["bridge", "--port", &port_text, "--tls-port", &tls_text];
+        if !extra.contains(&"--first-retry") {
+            arguments.extend_from_slice(&["--first-retry", "1"]);
+        }
         arguments.extend_from_slice(extra);
         let mut child = setup
             .command(&arguments)
@@ -81,17 +88,23 @@ impl Bridge {
             tls_port,
             log,
         };
-        assert!(
-            wait_until(Duration::from_secs(30), || bridge
-                .log()
-                .contains("Stop with Ctrl+C")),
-            "the bridge did not start: {}",
-            bridge.log()
-        );
-        bridge
+        let started = wait_until(Duration::from_secs(30), || {
+            let log = bridge.log();
+            log.contains("Stop with Ctrl+C") || log.contains("cannot listen")
+        });
+        if started && bridge.log().contains("Stop with Ctrl+C") {
+            Ok(bridge)
+        } else {
+            Err(bridge.kill())
+        }
     }
 
-    fn log(&self) -> String {
+    /// The bridge's process id (to read its memory).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
@@ -147,7 +160,7 @@ except smtplib.SMTPNotSupportedError as error:
 "#;
 
 /// Python's smtplib as a device: STARTTLS, AUTH, one message; prints "sent" or "refused <code> <text>".
-fn python_send(
+pub(crate) fn python_send(
     port: u16,
     device: &Device,
     mode: &str,
@@ -181,7 +194,7 @@ fn python_send_to(
         .unwrap()
 }
 
-fn set_upstream_port(setup: &Setup, port: u16) {
+pub(crate) fn set_upstream_port(setup: &Setup, port: u16) {
     let file = ConfigFile::at(setup.config_path());
     let mut config = file.load().unwrap();
     config.accounts[0].smtp.port = port;
@@ -189,7 +202,7 @@ fn set_upstream_port(setup: &Setup, port: u16) {
 }
 
 /// The bridge's default queue folder under the test's XDG_DATA_HOME.
-fn spool_of(setup: &Setup) -> PathBuf {
+pub(crate) fn spool_of(setup: &Setup) -> PathBuf {
     setup
         .home_path()
         .join("data")
@@ -197,7 +210,7 @@ fn spool_of(setup: &Setup) -> PathBuf {
         .join("spool")
 }
 
-fn arrived(setup: &Setup) -> Vec<crate::support::sink::Received> {
+pub(crate) fn arrived(setup: &Setup) -> Vec<crate::support::sink::Received> {
     setup.dovecot.relay.received()
 }
 
@@ -857,17 +870,51 @@ async fn a_token_with_under_ten_minutes_left_is_renewed_before_the_message_goes(
 
 /// A bridge running in this test process for `account`, with one device ("Scanner") on its mailbox; settings,
 /// devices and queue in a folder of its own.
-struct InProcess {
-    folder: tempfile::TempDir,
-    running: mailconnect::bridge::RunningBridge,
-    device: Device,
+pub(crate) struct InProcess {
+    pub(crate) folder: tempfile::TempDir,
+    pub(crate) running: mailconnect::bridge::RunningBridge,
+    pub(crate) device: Device,
 }
 
 impl InProcess {
-    async fn start(
+    pub(crate) async fn start(
         account: mailconnect::config::Account,
         store: mailconnect::store::TokenStore,
         bounce: bool,
+    ) -> InProcess {
+        InProcess::start_with(account, store, bounce, |_| {}).await
+    }
+
+    /// A bridge for the sandbox's mailbox with a token minted for it (no sign-in needed).
+    pub(crate) async fn signed_in(
+        sandbox: &mailconnect::sandbox::Sandbox,
+        bounce: bool,
+        adjust: impl FnOnce(&mut mailconnect::bridge::BridgeOptions),
+    ) -> InProcess {
+        use mailconnect::store::{StoredTokens, TokenStore};
+        let (store, _items) = TokenStore::in_memory();
+        store
+            .save_sign_in(
+                MAILBOX,
+                &StoredTokens {
+                    access_token: secrecy::SecretString::from(sandbox.mint_access_token(MAILBOX)),
+                    refresh_token: secrecy::SecretString::from("not used here"),
+                    access_token_expires_at: std::time::SystemTime::now()
+                        + Duration::from_secs(3600),
+                    signed_in_as: Some(MAILBOX.to_owned()),
+                    saved_at: std::time::SystemTime::now(),
+                },
+            )
+            .unwrap();
+        InProcess::start_with(sandbox.account(MAILBOX), store, bounce, adjust).await
+    }
+
+    /// As [`InProcess::start`], with the options changed by `adjust` first.
+    pub(crate) async fn start_with(
+        account: mailconnect::config::Account,
+        store: mailconnect::store::TokenStore,
+        bounce: bool,
+        adjust: impl FnOnce(&mut mailconnect::bridge::BridgeOptions),
     ) -> InProcess {
         use mailconnect::bridge::devices::Devices;
         use mailconnect::bridge::{BridgeOptions, BridgeServices};
@@ -885,18 +932,21 @@ impl InProcess {
         let mut devices = Devices::default();
         let (device, password) = devices.add("Scanner", &account.mailbox, false).unwrap();
         devices.save(&folder.path().join("devices.toml")).unwrap();
+        let mut options = BridgeOptions {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            implicit_tls: Vec::new(),
+            allow: Vec::new(),
+            spool: folder.path().join("spool"),
+            config_file,
+            devices_file: folder.path().join("devices.toml"),
+            host_name: "localhost".to_owned(),
+            first_retry: Duration::from_secs(1),
+            bounce,
+            limits: Default::default(),
+        };
+        adjust(&mut options);
         let running = mailconnect::bridge::start(
-            BridgeOptions {
-                listen: vec!["127.0.0.1:0".parse().unwrap()],
-                implicit_tls: Vec::new(),
-                allow: Vec::new(),
-                spool: folder.path().join("spool"),
-                config_file,
-                devices_file: folder.path().join("devices.toml"),
-                host_name: "localhost".to_owned(),
-                first_retry: Duration::from_secs(1),
-                bounce,
-            },
+            options,
             BridgeServices {
                 store: mailconnect::store::StoreAccess::Memory(store),
                 trust: mailconnect::tls::Trust::new(None).unwrap(),
@@ -915,7 +965,11 @@ impl InProcess {
         }
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.running.listening[0].port()
+    }
+
+    pub(crate) fn spool(&self) -> mailconnect::bridge::spool::Spool {
+        mailconnect::bridge::spool::Spool::view(self.folder.path().join("spool"))
     }
 }

@@ -3,9 +3,12 @@
 
 mod app_only;
 mod bridge;
+mod bridge_queue;
+mod bridge_wire;
 mod checks_dovecot;
 mod checks_sandbox;
 mod command_line;
+mod devices_window;
 mod explain_command;
 mod home_window;
 mod hostile;
