@@ -199,20 +199,6 @@ pub fn default_spool() -> anyhow::Result<PathBuf> {
         })
 }
 
-/// This computer's name, for the greeting and the certificate.
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        })
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
 /// Runs the bridge until stopped (Ctrl+C or the service manager).
 pub fn run_bridge(
     args: BridgeArgs,
@@ -245,7 +231,7 @@ pub fn run_bridge(
         },
         config_file: config_file.clone(),
         devices_file: devices_path(config_file.path()),
-        host_name: host_name(),
+        host_name: crate::bridge::network::computer_name(),
         first_retry: std::time::Duration::from_secs(args.first_retry.max(1)),
         bounce: args.bounce,
         limits: Default::default(),

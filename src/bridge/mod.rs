@@ -11,12 +11,13 @@
 //! - [`verdict`]: what a provider's refusal means for a queued message, by its stage and codes.
 
 pub mod devices;
+pub mod network;
 mod places;
 mod relay;
 mod server;
 mod signin;
 pub mod spool;
-mod tls;
+pub mod tls;
 pub mod verdict;
 mod wire;
 
@@ -151,7 +152,23 @@ pub struct BridgeServices {
 pub struct RunningBridge {
     pub listening: Vec<SocketAddr>,
     pub listening_tls: Vec<SocketAddr>,
+    /// The certificate devices see (the window's test message accepts this one only).
+    pub certificate: rustls_pki_types::CertificateDer<'static>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningBridge {
+    /// Stops listening and delivering, and waits until the listeners are closed (so the ports can be taken again
+    /// at once).
+    pub async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for RunningBridge {
@@ -168,7 +185,7 @@ pub async fn start(
     services: BridgeServices,
 ) -> anyhow::Result<RunningBridge> {
     let spool = spool::Spool::open(&options.spool)?;
-    let tls = tls::server_config(&services.store, &options.host_name).await?;
+    let (tls, certificate) = tls::server_config(&services.store, &options.host_name).await?;
     let shared = Arc::new(server::Shared::new(options.clone(), spool.clone(), tls));
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut listening = Vec::new();
@@ -207,6 +224,7 @@ pub async fn start(
     Ok(RunningBridge {
         listening,
         listening_tls,
+        certificate,
         tasks,
     })
 }

@@ -397,6 +397,10 @@ pub struct Config {
     /// The preset file from the vendor or support team.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset_file: Option<PathBuf>,
+    /// The window's bridge also takes mail from devices on this computer's local networks, not only from
+    /// programs on this computer ("Devices on this network can send").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bridge_on_network: bool,
     pub timeouts: Timeouts,
     #[serde(rename = "account")]
     pub accounts: Vec<Account>,

@@ -42,10 +42,12 @@ pub struct QueuedRow {
 pub enum BridgeStatus {
     NotSetUp,
     Starting,
-    /// Running in this window: the ports.
+    /// Running in this window: the ports, and this computer's addresses on the networks whose devices may send
+    /// (empty: programs on this computer only).
     Running {
         port: u16,
         tls_port: u16,
+        network: Vec<crate::bridge::network::LocalAddress>,
     },
     /// The port is taken: most likely the bridge runs as a service already.
     PortInUse {
@@ -70,6 +72,8 @@ pub enum DevicesEvent {
     },
     Bridge(BridgeStatus),
     TestSent(Result<String, String>),
+    /// "Run it as a service" finished, or why not.
+    ServiceInstalled(Result<(), String>),
 }
 
 fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), String> {
@@ -249,69 +253,112 @@ impl EffectRunner {
         let services = self.services.clone();
         let slot = self.bridge.clone();
         self.runtime.spawn(async move {
+            start_bridge(reporter, services, slot, only_with_devices).await;
+        });
+    }
+
+    /// "Devices on this network can send": saves the choice and starts the window's bridge again with it.
+    pub fn set_bridge_on_network(&self, on: bool) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        let slot = self.bridge.clone();
+        self.runtime.spawn(async move {
+            let Some(config_file) = services.config_file.clone() else {
+                return;
+            };
+            let saved = tokio::task::spawn_blocking(move || {
+                let mut config = config_file.load()?;
+                config.bridge_on_network = on;
+                config_file.save(&config)
+            })
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|saved| saved.map_err(|error| error.to_string()));
+            if let Err(problem) = saved {
+                reporter.send(DevicesEvent::Bridge(BridgeStatus::Failed(format!(
+                    "the choice could not be saved: {problem}"
+                ))));
+                return;
+            }
+            // The running bridge stops (its connections end) and starts again listening as chosen.
+            let running = slot.lock().await.take();
+            if let Some(running) = running {
+                running.stop().await;
+            }
+            reporter.send(DevicesEvent::Bridge(BridgeStatus::Starting));
+            start_bridge(reporter, services, slot, false).await;
+        });
+    }
+
+    /// "Run it as a service": stops this window's bridge and installs the bridge as a service of this user with
+    /// the same queue, ports and choice of network (`mailconnect bridge --install`, the command line's own way).
+    pub fn install_bridge_service(&self) {
+        let reporter = self.reporter();
+        let services = self.services.clone();
+        let slot = self.bridge.clone();
+        self.runtime.spawn(async move {
             let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge)
             else {
-                reporter.send(DevicesEvent::Bridge(BridgeStatus::NotSetUp));
                 return;
             };
-            if only_with_devices
-                && Devices::load(&devices_path(config_file.path()))
-                    .map_or(true, |devices| devices.devices.is_empty())
-            {
-                return;
-            }
-            if let Some(running) = slot.lock().await.as_ref() {
-                let status = BridgeStatus::Running {
-                    port: running.listening[0].port(),
-                    tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
-                };
-                reporter.send(DevicesEvent::Bridge(status));
-                return;
-            }
-            let options = BridgeOptions {
-                listen: vec![std::net::SocketAddr::from(([127, 0, 0, 1], bridge.port))],
-                implicit_tls: vec![std::net::SocketAddr::from((
-                    [127, 0, 0, 1],
-                    bridge.tls_port,
-                ))],
-                allow: Vec::new(),
-                spool: bridge.spool.clone(),
-                config_file: config_file.clone(),
-                devices_file: devices_path(config_file.path()),
-                host_name: "localhost".to_owned(),
-                first_retry: std::time::Duration::from_secs(60),
-                bounce: true,
-                limits: Default::default(),
+            let on_network = {
+                let config_file = config_file.clone();
+                tokio::task::spawn_blocking(move || config_file.load())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|config| config.bridge_on_network)
             };
-            let bridge_services = BridgeServices {
-                store: services.store.clone(),
-                trust: services.trust.clone(),
-                timeouts: services.timeouts,
-            };
-            let status = match crate::bridge::start(options, bridge_services).await {
-                Ok(running) => {
-                    let status = BridgeStatus::Running {
-                        port: running.listening[0].port(),
-                        tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
-                    };
-                    *slot.lock().await = Some(running);
-                    // What waits or was refused shows at once (the home's notice, the page).
-                    let services = services.clone();
-                    let rows = tokio::task::spawn_blocking(move || read_rows(&services))
-                        .await
-                        .unwrap_or_else(|error| Err(error.to_string()));
-                    reporter.send(DevicesEvent::Read(rows));
-                    status
-                }
-                Err(error)
-                    if error.to_string().contains("Address already in use")
-                        || error.to_string().contains("already runs with this queue") =>
+            let mut arguments: Vec<std::ffi::OsString> = vec![
+                "--config".into(),
+                config_file.path().into(),
+                "bridge".into(),
+                "--install".into(),
+                "--bounce".into(),
+                format!("--port={}", bridge.port).into(),
+                format!("--tls-port={}", bridge.tls_port).into(),
+                "--spool".into(),
+                bridge.spool.clone().into(),
+            ];
+            if on_network {
+                for network in
+                    crate::bridge::network::networks(&crate::bridge::network::local_addresses())
                 {
-                    BridgeStatus::PortInUse { port: bridge.port }
+                    arguments.push(format!("--allow={network}").into());
                 }
-                Err(error) => BridgeStatus::Failed(format!("{error:#}")),
+            }
+            // The service takes the ports: this window's bridge stops first.
+            let running = slot.lock().await.take();
+            if let Some(running) = running {
+                running.stop().await;
+            }
+            reporter.send(DevicesEvent::Bridge(BridgeStatus::Starting));
+            let installed = match std::env::current_exe() {
+                Ok(program) => tokio::time::timeout(
+                    std::time::Duration::from_secs(60),
+                    tokio::process::Command::new(program)
+                        .kill_on_drop(true)
+                        .args(&arguments)
+                        .stdin(std::process::Stdio::null())
+                        .output(),
+                )
+                .await
+                .map_err(|_| "it did not finish within a minute".to_owned())
+                .and_then(|output| output.map_err(|error| error.to_string()))
+                .and_then(|output| {
+                    if output.status.success() {
+                        Ok(())
+                    } else {
+                        let said = String::from_utf8_lossy(&output.stderr);
+                        Err(crate::words::excerpt(said.trim(), 300))
+                    }
+                }),
+                Err(error) => Err(error.to_string()),
             };
-            reporter.send(DevicesEvent::Bridge(status));
+            reporter.send(DevicesEvent::ServiceInstalled(installed));
+            // Started again: the port now in use says the service runs; free, this window runs it once more.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            start_bridge(reporter, services, slot, false).await;
         });
     }
 
@@ -320,10 +367,19 @@ impl EffectRunner {
     pub fn send_test_message(&self, row: DeviceRow, password: SecretString, port: u16) {
         let reporter = self.reporter();
         let services = self.services.clone();
+        let slot = self.bridge.clone();
         self.runtime.spawn(async move {
+            // Open to the network: the way a device there does, to this computer's network address over TLS.
+            let route = slot.lock().await.as_ref().and_then(|running| {
+                let network = crate::bridge::network::local_addresses();
+                let tls_port = running.listening_tls.first()?.port();
+                let first = network.first()?;
+                (!running.listening[0].ip().is_loopback())
+                    .then(|| (first.address, tls_port, running.certificate.clone()))
+            });
             let sent = tokio::time::timeout(
                 std::time::Duration::from_secs(30),
-                test_message(port, &row, &password),
+                test_message(port, route, &row, &password),
             )
             .await
             .unwrap_or_else(|_| Err("the bridge did not answer in 30 seconds".to_owned()));
@@ -346,36 +402,71 @@ impl EffectRunner {
     }
 }
 
-/// The SMTP conversation of a device on this computer: AUTH PLAIN, one message to its own mailbox.
+/// The SMTP conversation of a device: AUTH PLAIN, one message to its own mailbox. With `network` (an address of
+/// this computer, the bridge's TLS port and its certificate) it comes from the network address over TLS, as a
+/// device elsewhere on the network does; without, from this computer to `port`.
 async fn test_message(
     port: u16,
+    network: Option<(
+        std::net::Ipv4Addr,
+        u16,
+        rustls_pki_types::CertificateDer<'static>,
+    )>,
     row: &DeviceRow,
     password: &SecretString,
 ) -> Result<String, String> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|error| format!("the bridge cannot be reached: {error}"))?;
-    let (read, mut write) = stream.into_split();
+    let unreachable = |error: std::io::Error| format!("the bridge cannot be reached: {error}");
+    match network {
+        None => {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(unreachable)?;
+            converse(stream, row, password).await
+        }
+        Some((address, tls_port, certificate)) => {
+            let stream = tokio::net::TcpStream::connect((address, tls_port))
+                .await
+                .map_err(|error| format!("{address}:{tls_port}: {}", unreachable(error)))?;
+            let connector = tokio_rustls::TlsConnector::from(
+                crate::bridge::tls::client_config_pinned(certificate),
+            );
+            let name =
+                rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V4(address).into());
+            let stream = connector
+                .connect(name, stream)
+                .await
+                .map_err(|error| format!("the secure connection to {address} failed: {error}"))?;
+            converse(stream, row, password)
+                .await
+                .map(|queued| format!("{queued} (sent to {address}, as a device on the network)"))
+        }
+    }
+}
+
+async fn converse<S>(stream: S, row: &DeviceRow, password: &SecretString) -> Result<String, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
-    let reply =
-        async |read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| -> Result<String, String> {
-            let mut text = String::new();
-            loop {
-                let mut line = String::new();
-                let n = (&mut *read)
-                    .take(4096)
-                    .read_line(&mut line)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if n == 0 {
-                    return Err("the bridge closed the connection".to_owned());
-                }
-                text.push_str(&line);
-                if line.as_bytes().get(3) != Some(&b'-') {
-                    return Ok(text.trim_end().to_owned());
-                }
+    let reply = async |read: &mut BufReader<tokio::io::ReadHalf<S>>| -> Result<String, String> {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = (&mut *read)
+                .take(4096)
+                .read_line(&mut line)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the bridge closed the connection".to_owned());
             }
-        };
+            text.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(text.trim_end().to_owned());
+            }
+        }
+    };
     let expect = |text: String, code: &str| {
         if text.starts_with(code) {
             Ok(text)
@@ -421,3 +512,97 @@ async fn test_message(
 
 /// The window's bridge, once started.
 pub type BridgeSlot = Arc<tokio::sync::Mutex<Option<RunningBridge>>>;
+
+/// Starts the window's bridge (see [`EffectRunner::start_bridge`]).
+async fn start_bridge(
+    reporter: super::Reporter,
+    services: Arc<Services>,
+    slot: BridgeSlot,
+    only_with_devices: bool,
+) {
+    let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge) else {
+        reporter.send(DevicesEvent::Bridge(BridgeStatus::NotSetUp));
+        return;
+    };
+    if only_with_devices
+        && Devices::load(&devices_path(config_file.path()))
+            .map_or(true, |devices| devices.devices.is_empty())
+    {
+        return;
+    }
+    if let Some(running) = slot.lock().await.as_ref() {
+        reporter.send(DevicesEvent::Bridge(running_status(running)));
+        return;
+    }
+    let on_network = {
+        let config_file = config_file.clone();
+        tokio::task::spawn_blocking(move || config_file.load())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|config| config.bridge_on_network)
+    };
+    // On the network: every address of this computer, open to its private networks only; otherwise this
+    // computer alone.
+    let (host, allow) = if on_network {
+        let networks = crate::bridge::network::networks(&crate::bridge::network::local_addresses());
+        (std::net::Ipv4Addr::UNSPECIFIED, networks)
+    } else {
+        (std::net::Ipv4Addr::LOCALHOST, Vec::new())
+    };
+    let options = BridgeOptions {
+        listen: vec![std::net::SocketAddr::from((host, bridge.port))],
+        implicit_tls: vec![std::net::SocketAddr::from((host, bridge.tls_port))],
+        allow,
+        spool: bridge.spool.clone(),
+        config_file: config_file.clone(),
+        devices_file: devices_path(config_file.path()),
+        host_name: crate::bridge::network::computer_name(),
+        first_retry: std::time::Duration::from_secs(60),
+        bounce: true,
+        limits: Default::default(),
+    };
+    let bridge_services = BridgeServices {
+        store: services.store.clone(),
+        trust: services.trust.clone(),
+        timeouts: services.timeouts,
+    };
+    let status = match crate::bridge::start(options, bridge_services).await {
+        Ok(running) => {
+            let status = running_status(&running);
+            *slot.lock().await = Some(running);
+            // What waits or was refused shows at once (the home's notice, the page).
+            let services = services.clone();
+            let rows = tokio::task::spawn_blocking(move || read_rows(&services))
+                .await
+                .unwrap_or_else(|error| Err(error.to_string()));
+            reporter.send(DevicesEvent::Read(rows));
+            status
+        }
+        Err(error)
+            if error.to_string().contains("Address already in use")
+                || error.to_string().contains("already runs with this queue") =>
+        {
+            BridgeStatus::PortInUse { port: bridge.port }
+        }
+        Err(error) => BridgeStatus::Failed(format!("{error:#}")),
+    };
+    reporter.send(DevicesEvent::Bridge(status));
+}
+
+/// What the page shows of a running bridge.
+fn running_status(running: &RunningBridge) -> BridgeStatus {
+    let on_network = running
+        .listening
+        .first()
+        .is_some_and(|address| !address.ip().is_loopback());
+    BridgeStatus::Running {
+        port: running.listening.first().map_or(0, |a| a.port()),
+        tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
+        network: if on_network {
+            crate::bridge::network::local_addresses()
+        } else {
+            Vec::new()
+        },
+    }
+}

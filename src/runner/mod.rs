@@ -385,7 +385,7 @@ fn sign_in_client(
 
 /// Sends events to the window and wakes it.
 #[derive(Clone)]
-struct Reporter {
+pub(super) struct Reporter {
     sender: mpsc::Sender<AppEvent>,
     wake: Arc<dyn Fn() + Send + Sync>,
 }

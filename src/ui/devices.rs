@@ -38,6 +38,8 @@ pub struct DevicesPage {
     /// Back was pressed while a password that is shown only once is on screen: asked to confirm.
     pub confirm_leave: bool,
     pub problem: Option<String>,
+    /// A short message about the last action ("Copied 192.168.1.20.").
+    pub notice: Option<String>,
 }
 
 impl Default for DevicesPage {
@@ -57,6 +59,7 @@ impl Default for DevicesPage {
             confirm_new_password: None,
             confirm_leave: false,
             problem: None,
+            notice: None,
         }
     }
 }
@@ -97,6 +100,14 @@ impl DevicesPage {
                 self.problem = Some(problem);
             }
             DevicesEvent::Bridge(status) => self.status = status,
+            DevicesEvent::ServiceInstalled(result) => {
+                self.notice = Some(match result {
+                    Ok(()) => "The bridge now runs as a service of this user: it keeps running when this window \
+                               closes, and starts with the computer."
+                        .to_owned(),
+                    Err(problem) => format!("The service could not be set up: {problem}"),
+                })
+            }
             DevicesEvent::TestSent(result) => {
                 if let Some(added) = &mut self.just_added {
                     added.testing = false;
@@ -108,7 +119,7 @@ impl DevicesPage {
 
     fn port(&self) -> Option<(u16, u16)> {
         match self.status {
-            BridgeStatus::Running { port, tls_port } => Some((port, tls_port)),
+            BridgeStatus::Running { port, tls_port, .. } => Some((port, tls_port)),
             _ => None,
         }
     }
@@ -131,6 +142,12 @@ pub enum DevicesAction {
         port: u16,
     },
     CopyPassword(SecretString),
+    /// Copies this computer's name or address.
+    CopyText(String),
+    /// "Devices on this network can send" ticked or unticked.
+    SetNetwork(bool),
+    /// Keep the bridge running without the window: a service of this user (Linux).
+    InstallService,
     /// Try a queued message again now.
     Retry(MessageId),
     /// Remove a queued message unsent.
@@ -186,8 +203,19 @@ pub fn devices_ui(
             );
             let palette = Palette::of(ui);
             let (words, colour) = match &page.status {
-                BridgeStatus::Running { port, tls_port } => (
-                    format!("Running on this computer: port {port} (STARTTLS) and {tls_port} (SSL/TLS)."),
+                BridgeStatus::Running {
+                    port,
+                    tls_port,
+                    network,
+                } => (
+                    format!(
+                        "Running on {}: port {port} (STARTTLS) and {tls_port} (SSL/TLS).",
+                        if network.is_empty() {
+                            "this computer"
+                        } else {
+                            "this computer and its network"
+                        }
+                    ),
                     palette.pass,
                 ),
                 BridgeStatus::Starting => ("Starting…".to_owned(), palette.text),
@@ -206,6 +234,10 @@ pub fn devices_ui(
                 BridgeStatus::Failed(problem) => (format!("Not running: {problem}"), palette.fail),
             };
             ui.label(RichText::new(words).color(colour));
+            super::devices_reach::reach_ui(ui, &page.status, &mut action);
+            if let Some(notice) = &page.notice {
+                ui.label(RichText::new(notice).strong());
+            }
         });
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
@@ -308,10 +340,20 @@ fn settings_grid(
     password: Option<&SecretString>,
 ) {
     let port = match status {
-        BridgeStatus::Running { port, tls_port } => {
+        BridgeStatus::Running { port, tls_port, .. } => {
             format!("{port} with STARTTLS, or {tls_port} with SSL/TLS")
         }
         _ => "2525 with STARTTLS, or 2465 with SSL/TLS".to_owned(),
+    };
+    let server = match status {
+        BridgeStatus::Running { network, .. } if !network.is_empty() => format!(
+            "{} (this computer's address), or {} by name",
+            network[0].address,
+            crate::bridge::network::computer_name()
+        ),
+        _ => "127.0.0.1: programs on this computer only (tick \"Devices on this network can send\" for a \
+              scanner)"
+            .to_owned(),
     };
     let password = match password {
         Some(password) => password.expose_secret().to_owned(),
@@ -322,10 +364,7 @@ fn settings_grid(
         .spacing([16.0, 6.0])
         .show(ui, |ui| {
             for (label, value) in [
-                (
-                    "SMTP server",
-                    "this computer's name or address (127.0.0.1 for a program on it)".to_owned(),
-                ),
+                ("SMTP server", server.clone()),
                 ("Port", port),
                 (
                     "Sign-in (SMTP AUTH)",

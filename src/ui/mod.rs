@@ -5,6 +5,7 @@
 use eframe::egui;
 mod check_save_pages;
 mod devices;
+mod devices_reach;
 mod explain;
 mod home;
 mod home_table;
@@ -200,6 +201,15 @@ impl WizardApp {
                 self.clear_clipboard_at = Some(Instant::now() + CLIPBOARD_PASSWORD_KEPT);
             }
             DevicesAction::NewPassword(user_name) => self.runner.new_password(user_name),
+            DevicesAction::CopyText(text) => {
+                ctx.copy_text(text.clone());
+                self.clear_clipboard_at = None;
+                self.devices.notice = Some(format!("Copied {text}."));
+                self.window_commands
+                    .push(WindowCommand::CopyToClipboard(text.into()));
+            }
+            DevicesAction::SetNetwork(on) => self.runner.set_bridge_on_network(on),
+            DevicesAction::InstallService => self.runner.install_bridge_service(),
             DevicesAction::Retry(id) => self
                 .runner
                 .ask_about_message(id, crate::bridge::spool::Request::Retry),

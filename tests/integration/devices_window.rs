@@ -161,3 +161,67 @@ fn a_message_the_provider_would_not_take_is_tried_again_or_dropped_from_the_page
         "dropped, not sent"
     );
 }
+
+#[test]
+fn a_device_elsewhere_on_the_network_reaches_the_bridge_once_the_network_is_allowed() {
+    use std::io::{BufRead, BufReader};
+    let here = crate::support::PRIVATE_ADDRESS;
+    if !crate::support::inside_a_private_network(
+        "devices_window::a_device_elsewhere_on_the_network_reaches_the_bridge_once_the_network_is_allowed",
+    ) {
+        return;
+    }
+    let mut window = signed_in_window();
+    window.click("Programs and devices");
+    window.wait_for("Running on this computer:");
+    assert!(window.shows("Only programs on this computer can send now"));
+    let Some(mailconnect::runner::BridgeStatus::Running { port, .. }) =
+        Some(window.app().devices().status.clone())
+    else {
+        panic!("the bridge runs");
+    };
+    // A device at this computer's network address is turned away while only this computer may send.
+    let greeting = |port: u16| -> Option<String> {
+        let stream = std::net::TcpStream::connect((here, port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).ok()?;
+        Some(line)
+    };
+    assert!(
+        !greeting(port).is_some_and(|line| line.starts_with("220")),
+        "a device on the network got in before it was allowed"
+    );
+
+    window.click("Devices on this network can send");
+    window.wait_for("Running on this computer and its network");
+    assert!(window.shows(here), "this computer's address is shown");
+    assert!(window.shows("(network 10.77.0.0/24)"));
+    window.click(&format!("Copy address {here}"));
+    assert!(window.shows(&format!("Copied {here}.")));
+    assert!(
+        window.config_file.load().unwrap().bridge_on_network,
+        "the choice is kept for the next start"
+    );
+    assert!(
+        greeting(port).is_some_and(|line| line.starts_with("220")),
+        "now a device on the network is greeted"
+    );
+
+    add_device(&mut window, "Scanner");
+    assert!(window.shows(&format!("{here} (this computer's address)")));
+    window.click("Send a test message");
+    window.wait_for("The bridge took the test message");
+    let sent = window
+        .app()
+        .devices()
+        .just_added
+        .as_ref()
+        .and_then(|added| added.test.clone())
+        .unwrap()
+        .unwrap();
+    assert!(
+        sent.contains(&format!("sent to {here}, as a device on the network")),
+        "{sent}"
+    );
+}

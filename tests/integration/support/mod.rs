@@ -183,3 +183,34 @@ pub fn require_program(name: &str) -> PathBuf {
             panic!("{name} is not installed; run tests/run.sh, which installs the test peers")
         })
 }
+
+/// The private address this computer has inside [`inside_a_private_network`].
+pub const PRIVATE_ADDRESS: &str = "10.77.0.1";
+
+/// Runs the calling test again inside a network namespace of its own in which this computer has the private
+/// address [`PRIVATE_ADDRESS`] on 10.77.0.0/24 besides 127.0.0.1 (put on the namespace's own loopback interface:
+/// the kernel here has no dummy interfaces), so a device "elsewhere on the network" can be played without touching
+/// the machine's real network. A connection to that address comes from that address, not from 127.0.0.1. Returns `true` inside (run the test's
+/// body), `false` outside once the run inside passed. `test` is the test's full name as nextest gives it.
+pub fn inside_a_private_network(test: &str) -> bool {
+    const INSIDE: &str = "MAILCONNECT_TEST_IN_PRIVATE_NETWORK";
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let program = std::env::current_exe().expect("the test binary");
+    let script = format!(
+        "set -e; ip link set lo up; ip addr add {PRIVATE_ADDRESS}/24 dev lo; \
+         exec \"$0\" --exact {test} --nocapture"
+    );
+    let status = std::process::Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", &script])
+        .arg(&program)
+        .env(INSIDE, "1")
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        status.success(),
+        "the test inside its own network failed: {status}"
+    );
+    false
+}
