@@ -158,6 +158,21 @@ fn stops() -> Vec<Stop> {
                     )
             },
             next: |t, ctx| {
+                t.app
+                    .apply_devices_action(ctx, DevicesAction::SetNetwork(true));
+            },
+        },
+        Stop {
+            file: "6j-devices-network.png",
+            ready: |a| match &a.devices().status {
+                // On a computer with no private address the page says so instead.
+                mailconnect::runner::BridgeStatus::Running { network, .. } => {
+                    !network.is_empty()
+                        || mailconnect::bridge::network::local_addresses().is_empty()
+                }
+                _ => false,
+            },
+            next: |t, ctx| {
                 t.app.apply_devices_action(
                     ctx,
                     DevicesAction::Add {
@@ -200,10 +215,12 @@ fn stops() -> Vec<Stop> {
                     && a.devices().rows.iter().all(|row| row.waiting == 0)
             },
             next: |t, ctx| {
-                // The tour leaves no device behind.
+                // The tour leaves no device behind, and the bridge as it found it.
                 let user_name = t.app.devices().rows[0].user_name.clone();
                 t.app
                     .apply_devices_action(ctx, DevicesAction::Remove(user_name));
+                t.app
+                    .apply_devices_action(ctx, DevicesAction::SetNetwork(false));
                 t.app.apply_devices_action(ctx, DevicesAction::Back);
                 t.app.show_import_with(
                     "billing@smile-dental.example, dr.lee@smile-dental.example\nhygiene@smile-dental.example\n\
@@ -275,6 +292,56 @@ fn stops() -> Vec<Stop> {
     ]
 }
 
+/// The practice demo's tour: a filter with ticks it hides, the failed checks' summary with its PowerShell, and
+/// the keyboard focus on a button.
+fn practice_stops() -> Vec<Stop> {
+    vec![
+        Stop {
+            file: "",
+            ready: |a| {
+                a.home().rows.len() == 20
+                    && a.home()
+                        .rows
+                        .iter()
+                        .all(|row| row.health != Health::Reading)
+            },
+            next: |t, _| {
+                let home = t.app.home_mut();
+                home.select_all_shown(true);
+                home.filter = "test group".to_owned();
+            },
+        },
+        Stop {
+            file: "8a-practice-filter.png",
+            ready: |a| a.home().ticked_but_hidden() == 15,
+            next: |t, ctx| {
+                t.app.home_mut().filter.clear();
+                t.app.apply_home_action(ctx, HomeAction::CheckNow);
+            },
+        },
+        Stop {
+            file: "8b-practice-failed-checks.png",
+            ready: |a| {
+                a.home()
+                    .batch
+                    .as_ref()
+                    .is_some_and(|batch| batch.finished())
+            },
+            next: |_, ctx| {
+                // Tab, as a keyboard user does, to the first button.
+                for _ in 0..3 {
+                    ctx.memory_mut(|memory| memory.move_focus(egui::FocusDirection::Next));
+                }
+            },
+        },
+        Stop {
+            file: "8c-focus-visible.png",
+            ready: |_| true,
+            next: |_, ctx| ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+        },
+    ]
+}
+
 impl Tour {
     fn act(&mut self, ctx: &egui::Context, intent: Intent) {
         self.app.apply_intent(ctx, intent);
@@ -339,17 +406,44 @@ fn main() -> eframe::Result {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut demo = runtime
-        .block_on(mailconnect::demo::start(None))
-        .expect("demo");
-    demo.services.open_browser = false;
+    // `--practice`: the practice demo's tour (20 mailboxes through a service account).
+    let practice = std::env::args().any(|argument| argument == "--practice");
+    let (sandbox, mut services, wizard, accounts, _folder) = if practice {
+        let practice = runtime
+            .block_on(mailconnect::demo::start_practice())
+            .expect("practice demo");
+        (
+            practice.sandbox,
+            practice.services,
+            practice.wizard,
+            practice.accounts,
+            None,
+        )
+    } else {
+        let demo = runtime
+            .block_on(mailconnect::demo::start(None))
+            .expect("demo");
+        (
+            demo.sandbox,
+            demo.services,
+            demo.wizard,
+            Vec::new(),
+            Some(demo.folder),
+        )
+    };
+    services.open_browser = false;
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/screenshots");
     std::fs::create_dir_all(&directory).expect("screenshot folder");
     let handle = runtime.handle().clone();
+    let size = if practice {
+        [1100.0, 660.0]
+    } else {
+        [720.0, 600.0]
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(mailconnect::ui::WINDOW_TITLE)
-            .with_inner_size([720.0, 600.0]),
+            .with_inner_size(size),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
@@ -359,9 +453,9 @@ fn main() -> eframe::Result {
         Box::new(move |cc| {
             cc.egui_ctx.set_theme(egui::Theme::Dark);
             Ok(Box::new(Tour {
-                app: WizardApp::new(&cc.egui_ctx, handle, demo.services, demo.wizard),
-                sandbox: demo.sandbox,
-                stops: stops(),
+                app: WizardApp::new(&cc.egui_ctx, handle, services, wizard).with_accounts(accounts),
+                sandbox,
+                stops: if practice { practice_stops() } else { stops() },
                 current: 0,
                 ready_since: None,
                 waiting_for_picture: false,

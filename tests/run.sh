@@ -12,6 +12,7 @@ packages=(
   xvfb x11-utils imagemagick libgl1-mesa-dri libegl1 mesa-vulkan-drivers
   libwayland-dev libxkbcommon-dev
   msmtp isync neomutt libsasl2-modules-kdexoauth2 swaks
+  iproute2 util-linux
 )
 scripts/install-packages "${packages[@]}"
 

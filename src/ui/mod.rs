@@ -414,6 +414,12 @@ impl WizardApp {
         }
     }
 
+    /// Takes in a result of the wizard's background work as if it had just arrived (tests).
+    pub fn apply_wizard_event(&mut self, ctx: &egui::Context, event: crate::wizard::Event) {
+        let effects = self.wizard.apply_event(event);
+        self.carry_out(ctx, effects);
+    }
+
     /// Applies an intent as if the user had clicked it (the screenshot tour drives the window this way).
     pub fn apply_intent(&mut self, ctx: &egui::Context, intent: Intent) {
         let effects = self.wizard.apply_intent(intent);

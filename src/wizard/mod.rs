@@ -289,6 +289,9 @@ impl Wizard {
         }
         Some(match &self.page {
             Page::Account { .. } => "Fix the marked boxes first.".to_owned(),
+            Page::Reminder(page) if matches!(page.password, StoredPassword::Loading) => {
+                "Looking up the old password…".to_owned()
+            }
             Page::Reminder(_) => "Tick \"I have noted these settings\" first.".to_owned(),
             Page::SignIn(page) if page.mismatch().is_some() => {
                 format!("Sign in as {} first.", page.expected())

@@ -376,3 +376,74 @@ fn explain_copies_and_routes_a_scanners_error_to_programs_and_devices() {
         mailconnect::ui::Screen::Devices
     );
 }
+
+#[test]
+fn the_browser_sign_in_comes_first_where_this_computer_has_a_browser() {
+    for (display, browser_first) in [(Some(":99"), true), (None, false)] {
+        // This test runs in a process of its own (nextest), so the environment is its to set.
+        unsafe {
+            for name in ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"] {
+                std::env::remove_var(name);
+            }
+            if let Some(display) = display {
+                std::env::set_var("DISPLAY", display);
+            }
+        }
+        let mut window = Window::open(false, egui::vec2(720.0, 600.0), 1.0);
+        window.wait_for("Step 1 of 5");
+        window.click("Next");
+        window.wait_for("Step 2 of 5");
+        if window.shows("I have noted these settings") {
+            window.click("I have noted these settings");
+        }
+        window.click("Next");
+        window.wait_for("Step 3 of 5");
+        let top = |label: &str| {
+            window
+                .harness
+                .query(By::new().role(Role::Button).label(label))
+                .expect("the button")
+                .rect()
+                .top()
+        };
+        assert_eq!(
+            top("Sign in with your browser") < top("Sign in with a code"),
+            browser_first,
+            "with DISPLAY {display:?}"
+        );
+        let recommended = if browser_first {
+            "Sign in with your browser (recommended)"
+        } else {
+            "Sign in with a code (recommended here)"
+        };
+        assert!(window.shows(recommended), "{recommended}");
+        assert!(window.shows("Type only a code this window shows"));
+    }
+}
+
+#[test]
+fn without_a_file_chooser_the_preset_file_can_be_typed() {
+    let mut window = Window::open(false, egui::vec2(720.0, 600.0), 1.0);
+    window.wait_for("Step 1 of 5");
+    let ctx = window.harness.ctx.clone();
+    window
+        .harness
+        .state_mut()
+        .apply_wizard_event(&ctx, mailconnect::wizard::Event::PresetFileNotChosen);
+    window.wait_for("this computer has no file chooser");
+    let folder = tempfile::tempdir().unwrap();
+    let preset = folder.path().join("practice.toml");
+    std::fs::write(
+        &preset,
+        "[[preset]]\nname = \"Smile Dental\"\nprovider = \"microsoft365\"\nclient_id = \"9e5f94bc-e8a4-4e73-b8be-63364c29d753\"\n",
+    )
+    .unwrap();
+    window.harness.get_by_label("Preset file path").focus();
+    window.steps(2);
+    window
+        .harness
+        .get_by_label("Preset file path")
+        .type_text(preset.to_str().unwrap());
+    window.click("Open");
+    window.wait_for("Loaded 1 preset from practice.toml.");
+}
