@@ -31,6 +31,8 @@ struct Tour {
     current: usize,
     ready_since: Option<Instant>,
     waiting_for_picture: bool,
+    /// Tab presses still to make, one a frame.
+    tabs_pending: usize,
     directory: PathBuf,
     pictures: (
         mpsc::Sender<Arc<egui::ColorImage>>,
@@ -317,6 +319,8 @@ fn practice_stops() -> Vec<Stop> {
             next: |t, ctx| {
                 t.app.home_mut().filter.clear();
                 t.app.apply_home_action(ctx, HomeAction::CheckNow);
+                // The failed ones first, as an admin looking for them sorts.
+                t.app.home_mut().sort_by(mailconnect::home::Column::Alert);
             },
         },
         Stop {
@@ -327,11 +331,9 @@ fn practice_stops() -> Vec<Stop> {
                     .as_ref()
                     .is_some_and(|batch| batch.finished())
             },
-            next: |_, ctx| {
-                // Tab, as a keyboard user does, to the first button.
-                for _ in 0..3 {
-                    ctx.memory_mut(|memory| memory.move_focus(egui::FocusDirection::Next));
-                }
+            next: |t, _| {
+                // Tab, as a keyboard user does, to the toolbar's buttons (one press a frame, in `ui`).
+                t.tabs_pending = 4;
             },
         },
         Stop {
@@ -396,7 +398,28 @@ impl eframe::App for Tour {
         ctx.request_repaint_after(Duration::from_millis(100));
     }
 
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        // Xvfb has no window manager to give the window the keyboard, and egui draws the focus only in the
+        // window that has it: the tour's window has it, as a person's would.
+        raw_input.focused = true;
+        if self.tabs_pending > 0 {
+            self.tabs_pending -= 1;
+            for pressed in [true, false] {
+                raw_input.events.push(egui::Event::Key {
+                    key: egui::Key::Tab,
+                    physical_key: None,
+                    pressed,
+                    repeat: false,
+                    modifiers: egui::Modifiers::NONE,
+                });
+            }
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if self.tabs_pending > 0 {
+            ui.ctx().request_repaint();
+        }
         eframe::App::ui(&mut self.app, ui, frame);
     }
 }
@@ -459,6 +482,7 @@ fn main() -> eframe::Result {
                 current: 0,
                 ready_since: None,
                 waiting_for_picture: false,
+                tabs_pending: 0,
                 directory,
                 pictures: mpsc::channel(),
             }))

@@ -149,25 +149,34 @@ impl Row {
         }
     }
 
-    /// The Alert column: the cause in a few words, or nothing when all is well.
+    /// The Alert column: the cause in a few words, or nothing when all is well. A failed check's code is left to
+    /// [`Row::alert_detail`] (hover and Details): the column has room for two short lines.
     pub fn alert(&self) -> Option<String> {
         if let Some(alert) = self.health.alert() {
             return Some(alert);
         }
         let failed = |check: Option<&LastCheck>| check.is_some_and(|c| !c.passed);
         let [imap, smtp] = self.checks();
-        let code = [imap, smtp]
-            .into_iter()
-            .flatten()
-            .find(|c| !c.passed)
-            .map(|c| c.code.as_str())?;
-        let cause = match (self.failed_cause(), failed(imap), failed(smtp)) {
-            (Some(entry), ..) => entry.short_cause(),
-            (None, true, true) => "receiving and sending failed",
-            (None, true, false) => "receiving failed",
-            (None, ..) => "sending failed",
-        };
-        Some(format!("{cause} ({code})"))
+        Some(
+            match (self.failed_cause(), failed(imap), failed(smtp)) {
+                (Some(entry), ..) => entry.short_cause(),
+                (None, true, true) => "receiving and sending failed",
+                (None, true, false) => "receiving failed",
+                (None, false, true) => "sending failed",
+                (None, false, false) => return None,
+            }
+            .to_owned(),
+        )
+    }
+
+    /// The Alert column's words with the failed check's code, for its hover text.
+    pub fn alert_detail(&self) -> Option<String> {
+        let alert = self.alert()?;
+        if self.health.alert().is_some() {
+            return Some(alert);
+        }
+        let code = self.checks().into_iter().flatten().find(|c| !c.passed)?;
+        Some(format!("{alert} ({})", code.code))
     }
 }
 
@@ -275,8 +284,9 @@ mod tests {
     fn no_access_is_named_in_the_oauth_and_alert_columns() {
         let row = row(Health::Connected, Some((false, true)));
         assert_eq!(row.oauth_cell().words, "no access to the mailbox");
+        assert_eq!(row.alert().as_deref(), Some("no access to the mailbox"));
         assert_eq!(
-            row.alert().as_deref(),
+            row.alert_detail().as_deref(),
             Some("no access to the mailbox (IMAP-mailbox-rejected)")
         );
     }

@@ -123,8 +123,9 @@ fn the_banner_names_who_needs_a_sign_in_until_it_is_fixed() {
         row.health = Health::Connected;
     }
     assert_eq!(home.banner(), None);
+    assert_eq!(home.rows[2].alert().as_deref(), Some("sending failed"));
     assert_eq!(
-        home.rows[2].alert().as_deref(),
+        home.rows[2].alert_detail().as_deref(),
         Some("sending failed (SMTP-authentication-rejected)")
     );
 }

@@ -316,8 +316,12 @@ fn just_added_ui(
                     added.row.mailbox
                 ))
                 .color(Palette::of(ui).pass),
-            )
-            .on_hover_text(reply.as_str());
+            );
+            ui.label(
+                RichText::new(format!("The bridge answered: {reply}"))
+                    .small()
+                    .weak(),
+            );
         }
         Some(Err(problem)) => {
             ui.label(

@@ -67,7 +67,7 @@ pub(super) fn table_ui(
     let (shares, fixed): (&[f32], f32) = if compact {
         (&[0.32, 0.22, 0.24], 28.0 + 64.0)
     } else {
-        (&[0.26, 0.11, 0.18, 0.14, 0.13], 28.0 + 70.0)
+        (&[0.22, 0.10, 0.19, 0.16, 0.15], 28.0 + 70.0)
     };
     let columns = shares.len() + 3;
     let shared = (ui.available_width() - fixed - spacing * (columns - 1) as f32).max(200.0);
@@ -214,7 +214,7 @@ fn row_cells(
     action: &mut Option<HomeAction>,
 ) {
     let basic = match row.basic_password {
-        Some(true) => "password stored",
+        Some(true) => "stored",
         Some(false) => "none",
         None => "unknown",
     };
@@ -299,8 +299,9 @@ fn row_cells(
         let palette = Palette::of(ui);
         match row.alert() {
             Some(alert) => {
+                let detail = row.alert_detail().unwrap_or_else(|| alert.clone());
                 ui.add(egui::Label::new(RichText::new(&alert).color(palette.fail)).wrap())
-                    .on_hover_text(alert);
+                    .on_hover_text(detail);
             }
             None => {
                 ui.label(RichText::new("none").weak());
