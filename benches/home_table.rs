@@ -37,6 +37,7 @@ fn main() {
         state_file: None,
         open_browser: false,
         demo_password: None,
+        demo: false,
         bridge: None,
     };
     let wizard = Wizard::new(accounts.clone(), AccountForm::new_for(preset));

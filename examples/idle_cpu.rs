@@ -96,29 +96,16 @@ fn main() -> eframe::Result {
         .build()
         .expect("runtime");
     let home = std::env::args().any(|argument| argument == "--home");
-    let (sandbox, mut services, wizard, accounts, _folder) = if home {
-        let practice = runtime
-            .block_on(mailconnect::demo::start_practice())
-            .expect("practice demo");
-        (
-            practice.sandbox,
-            practice.services,
-            practice.wizard,
-            practice.accounts,
-            None,
-        )
-    } else {
-        let demo = runtime
-            .block_on(mailconnect::demo::start(None))
-            .expect("demo");
-        (
-            demo.sandbox,
-            demo.services,
-            demo.wizard,
-            Vec::new(),
-            Some(demo.folder),
-        )
-    };
+    let opened = runtime
+        .block_on(mailconnect::demo::open(home, None))
+        .expect("the demo");
+    let (sandbox, mut services, wizard, accounts, _folder) = (
+        opened.sandbox,
+        opened.services,
+        opened.wizard,
+        opened.accounts,
+        opened.folder,
+    );
     services.open_browser = false;
     let handle = runtime.handle().clone();
     let options = eframe::NativeOptions {

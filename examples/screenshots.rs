@@ -431,29 +431,16 @@ fn main() -> eframe::Result {
         .expect("runtime");
     // `--practice`: the practice demo's tour (20 mailboxes through a service account).
     let practice = std::env::args().any(|argument| argument == "--practice");
-    let (sandbox, mut services, wizard, accounts, _folder) = if practice {
-        let practice = runtime
-            .block_on(mailconnect::demo::start_practice())
-            .expect("practice demo");
-        (
-            practice.sandbox,
-            practice.services,
-            practice.wizard,
-            practice.accounts,
-            None,
-        )
-    } else {
-        let demo = runtime
-            .block_on(mailconnect::demo::start(None))
-            .expect("demo");
-        (
-            demo.sandbox,
-            demo.services,
-            demo.wizard,
-            Vec::new(),
-            Some(demo.folder),
-        )
-    };
+    let opened = runtime
+        .block_on(mailconnect::demo::open(practice, None))
+        .expect("the demo");
+    let (sandbox, mut services, wizard, accounts, _folder) = (
+        opened.sandbox,
+        opened.services,
+        opened.wizard,
+        opened.accounts,
+        opened.folder,
+    );
     services.open_browser = false;
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/screenshots");
     std::fs::create_dir_all(&directory).expect("screenshot folder");

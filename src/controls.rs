@@ -25,7 +25,7 @@ pub const CONTROLS: [(&str, &str, &str, &str, &str, &str); 9] = [
         "add it with `mailconnect device add` on the computer that runs mailconnect",
         "on the computer that runs mailconnect, open Accounts > \"Programs and devices\" and add it",
         "choose \"Programs and devices\" and add it",
-        "choose \"Programs and devices\" below and add it",
+        "choose \"Programs and devices\" on this page and add it",
     ),
     (
         "{retry}",

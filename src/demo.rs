@@ -35,7 +35,10 @@ impl Drop for DemoFolder {
     fn drop(&mut self) {
         let mut mailboxes = vec![DEMO_MAILBOX.to_owned()];
         if let Ok(config) = crate::config::ConfigFile::at(self.0.join("config.toml")).load() {
-            mailboxes.extend(config.accounts.into_iter().map(|account| account.mailbox));
+            for account in config.accounts {
+                mailboxes.extend(account.service_account);
+                mailboxes.push(account.mailbox);
+            }
         }
         forget_demo_sign_ins(mailboxes);
         let _ = std::fs::remove_dir_all(&self.0);
@@ -51,6 +54,8 @@ fn forget_demo_sign_ins(mailboxes: Vec<String>) {
             for mailbox in mailboxes {
                 let _ = store.forget(&mailbox, true);
             }
+            // The bridge's certificate, made for the demo's own bridge.
+            let _ = store.delete_named_secret(crate::bridge::tls::ITEM);
         }
         let _ = done.send(());
     });
@@ -99,6 +104,7 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
             DEMO_MAILBOX.to_owned(),
             SecretString::from(DEMO_BASIC_PASSWORD),
         )),
+        demo: true,
         bridge: Some(crate::runner::WindowBridge {
             spool: folder.0.join("spool"),
             port: free_port(),
@@ -111,6 +117,39 @@ pub async fn start(auto_approve_after: Option<Duration>) -> Result<Demo, DemoErr
         services,
         wizard,
         folder,
+    })
+}
+
+/// Either demo as the window opens it; keep it alive as long as the window.
+pub struct Opened {
+    pub sandbox: Sandbox,
+    pub services: Services,
+    pub wizard: Wizard,
+    /// The accounts the window opens with: the practice's 20, none for the wizard's demo.
+    pub accounts: Vec<crate::config::Account>,
+    /// The wizard demo's folder (removed, with its sign-ins, when dropped).
+    pub folder: Option<DemoFolder>,
+}
+
+/// The practice demo (`practice`) or the wizard's demo, whose code is approved by itself after `approve_after`.
+pub async fn open(practice: bool, approve_after: Option<Duration>) -> Result<Opened, DemoError> {
+    if practice {
+        let practice = start_practice().await?;
+        return Ok(Opened {
+            sandbox: practice.sandbox,
+            services: practice.services,
+            wizard: practice.wizard,
+            accounts: practice.accounts,
+            folder: None,
+        });
+    }
+    let demo = start(approve_after).await?;
+    Ok(Opened {
+        sandbox: demo.sandbox,
+        services: demo.services,
+        wizard: demo.wizard,
+        accounts: Vec::new(),
+        folder: Some(demo.folder),
     })
 }
 
@@ -222,6 +261,7 @@ pub async fn start_practice() -> Result<Practice, DemoError> {
         state_file: None,
         open_browser: true,
         demo_password: None,
+        demo: true,
         bridge: None,
     };
     let wizard = Wizard::new(accounts.clone(), AccountForm::from_account(&service));

@@ -58,33 +58,20 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    if arguments.demo && arguments.practice {
-        let practice = runtime
-            .block_on(mailconnect::demo::start_practice())
-            .context("starting the practice demo")?;
-        let _sandbox = practice.sandbox;
-        mailconnect::ui::run(
-            runtime.handle().clone(),
-            practice.services,
-            practice.wizard,
-            practice.accounts,
-            None,
-        )
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-        return Ok(ExitCode::SUCCESS);
-    }
     if arguments.demo {
+        // The practice's accounts home, or the wizard whose code is approved by itself after eight seconds.
         let demo = runtime
-            .block_on(mailconnect::demo::start(Some(
-                std::time::Duration::from_secs(8),
-            )))
+            .block_on(mailconnect::demo::open(
+                arguments.practice,
+                Some(std::time::Duration::from_secs(8)),
+            ))
             .context("starting the demo")?;
-        let _sandbox = demo.sandbox;
+        let (_sandbox, _folder) = (demo.sandbox, demo.folder);
         mailconnect::ui::run(
             runtime.handle().clone(),
             demo.services,
             demo.wizard,
-            Vec::new(),
+            demo.accounts,
             None,
         )
         .map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -127,6 +114,7 @@ fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         state_file: mailconnect::state::StateFile::default_location(),
         open_browser: true,
         demo_password: None,
+        demo: false,
         bridge: mailconnect::cli_bridge::default_spool().ok().map(|spool| {
             mailconnect::runner::WindowBridge {
                 spool,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::StoreAccess;
 
 /// The keyring item holding the key and the certificate (JSON; the key is the secret).
-const ITEM: &str = "bridge-tls:identity";
+pub const ITEM: &str = "bridge-tls:identity";
 
 #[derive(Serialize, Deserialize)]
 struct Identity {

@@ -10,6 +10,8 @@ pub struct Batch {
     pub done: usize,
     /// The mailboxes whose checks did not both pass, with their cause.
     pub failed: Vec<(String, BatchCause)>,
+    /// The mailboxes whose checks both passed.
+    pub passed: Vec<String>,
     pub started: std::time::Instant,
     /// Stopped with Cancel before every mailbox was checked.
     pub cancelled: bool,
@@ -49,6 +51,17 @@ pub struct CauseGroup {
 }
 
 impl Batch {
+    /// A mailbox removed during or after the run: no longer counted or grouped.
+    pub fn forget(&mut self, mailbox: &str) {
+        let finished = self.failed.len() + self.passed.len();
+        self.mailboxes.retain(|m| !m.eq_ignore_ascii_case(mailbox));
+        self.failed
+            .retain(|(m, _)| !m.eq_ignore_ascii_case(mailbox));
+        self.passed.retain(|m| !m.eq_ignore_ascii_case(mailbox));
+        let forgotten = finished - self.failed.len() - self.passed.len();
+        self.done = self.done.saturating_sub(forgotten);
+    }
+
     pub fn total(&self) -> usize {
         self.mailboxes.len()
     }
@@ -107,12 +120,14 @@ impl BatchCause {
         let (words, what_to_do, powershell) = match self {
             BatchCause::NeedsSignIn => (
                 verb("needs a new sign-in", "need a new sign-in"),
-                "Tick each and choose \"Re-authenticate now\".".to_owned(),
+                "Tick one at a time and choose \"Re-authenticate now\" (mailboxes that go through one service \
+                 account are fixed together)."
+                    .to_owned(),
                 false,
             ),
             BatchCause::NoSignIn => (
                 verb("has no sign-in", "have no sign-in"),
-                "Tick each and choose \"Re-authenticate now\" to sign it in.".to_owned(),
+                "Tick one at a time and choose \"Re-authenticate now\" to sign each in.".to_owned(),
                 false,
             ),
             BatchCause::NoAccess(Through::ServiceAccount(service)) => (
@@ -201,6 +216,7 @@ mod tests {
                     BatchCause::NoAccess(Through::ServiceAccount("it@practice.com".into())),
                 ),
             ],
+            passed: Vec::new(),
             started: std::time::Instant::now(),
             cancelled: false,
         };
@@ -215,6 +231,27 @@ mod tests {
         assert!(groups[0].powershell);
         assert_eq!(groups[0].mailboxes, ["a@practice.com", "c@practice.com"]);
         assert_eq!(groups[1].words, "1 needs a new sign-in");
+    }
+
+    #[test]
+    fn a_mailbox_removed_during_the_run_is_no_longer_counted_or_grouped() {
+        let mut batch = Batch {
+            mailboxes: vec!["a@p.com".into(), "b@p.com".into(), "c@p.com".into()],
+            done: 2,
+            failed: vec![("a@p.com".into(), BatchCause::NeedsSignIn)],
+            passed: vec!["b@p.com".into()],
+            started: std::time::Instant::now(),
+            cancelled: false,
+        };
+        batch.forget("A@p.com");
+        assert_eq!((batch.done, batch.total()), (1, 2));
+        assert!(batch.groups().is_empty());
+        batch.forget("c@p.com");
+        assert!(
+            batch.finished(),
+            "the one still running was removed: the run is over"
+        );
+        assert_eq!(batch.summary(), "1 of 1 passed.");
     }
 
     #[test]

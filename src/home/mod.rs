@@ -298,6 +298,10 @@ impl Home {
                 Ok(()) => {
                     self.rows
                         .retain(|row| !row.account.mailbox.eq_ignore_ascii_case(&mailbox));
+                    // A run of checks forgets it too: its count and its groups are about the rows there are.
+                    if let Some(batch) = &mut self.batch {
+                        batch.forget(&mailbox);
+                    }
                     self.removed.push(mailbox);
                     self.notice = Some(match self.removed.as_slice() {
                         [only] => format!("{only} was removed."),
@@ -314,10 +318,12 @@ impl Home {
     /// The confirmed removal starts: the mailboxes it removes.
     pub fn confirm_removal(&mut self) -> Vec<String> {
         self.removed.clear();
-        match self.dialog.take() {
-            Some(Dialog::ConfirmRemoval(plan)) => plan.remove,
-            _ => Vec::new(),
+        if !matches!(self.dialog.take(), Some(Dialog::ConfirmRemoval(_))) {
+            return Vec::new();
         }
+        // Worked out again now: rows read in the background meanwhile may have changed what is shown or who goes
+        // through whom.
+        self.removal_plan().remove
     }
 
     /// Marks the selected rows as being checked, starts a batch over them, and returns their accounts.
@@ -338,6 +344,7 @@ impl Home {
                 mailboxes: accounts.iter().map(|a| a.mailbox.clone()).collect(),
                 done: 0,
                 failed: Vec::new(),
+                passed: Vec::new(),
                 started: std::time::Instant::now(),
                 cancelled: false,
             });
@@ -367,6 +374,8 @@ impl Home {
 
     /// Ticks exactly the mailboxes that failed in the last batch (for "Retry failed").
     pub fn select_failed(&mut self) {
+        // The failed rows are what is acted on: a filter must not hide them (actions leave hidden rows out).
+        self.filter.clear();
         let failed: Vec<String> = self
             .batch
             .as_ref()
@@ -410,8 +419,9 @@ impl Home {
                 .any(|m| m.eq_ignore_ascii_case(mailbox))
         {
             batch.done += 1;
-            if let Some(cause) = cause {
-                batch.failed.push((mailbox.to_owned(), cause));
+            match cause {
+                Some(cause) => batch.failed.push((mailbox.to_owned(), cause)),
+                None => batch.passed.push(mailbox.to_owned()),
             }
         }
     }

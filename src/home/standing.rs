@@ -50,13 +50,26 @@ impl Row {
         crate::advice::entry(failed.cause.as_deref()?)
     }
 
-    /// Whether the last checks were made before the sign-in stopped working (so they say nothing about now).
+    /// Whether the sign-in this mailbox uses has stopped working (a person must sign in, or the app's credential
+    /// ended): no check can pass now.
+    fn access_stopped(&self) -> bool {
+        self.health.needs_person() || self.health == Health::AppCredentialEnded
+    }
+
+    /// Whether `check` says nothing about now because access stopped after it: a passed check always (it cannot
+    /// pass now), a failed one when it was made before access stopped (when that time is known).
+    fn is_old(&self, check: &LastCheck) -> bool {
+        self.access_stopped()
+            && (check.passed
+                || matches!((self.last_checked_at, self.failed_at), (Some(checked), Some(failed)) if checked <= failed))
+    }
+
+    /// Whether any last check says nothing about now (see [`Row::is_old`]).
     pub fn checks_are_old(&self) -> bool {
-        self.health.needs_person()
-            && match (self.last_checked_at, self.failed_at) {
-                (Some(checked), Some(failed)) => checked <= failed,
-                _ => true,
-            }
+        self.checks()
+            .into_iter()
+            .flatten()
+            .any(|check| self.is_old(check))
     }
 
     /// Whether the last checks found the sign-in working but no access to this mailbox.
@@ -129,7 +142,7 @@ impl Row {
             Some(reply) => format!("{} — the server said: {reply}", check.code),
             None => check.code.clone(),
         };
-        if self.checks_are_old() {
+        if self.is_old(check) {
             let words = if check.passed { "worked" } else { "failed" };
             return Cell {
                 words: format!("{words} · {when}, before the sign-in stopped"),
@@ -258,6 +271,18 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_ended_app_credential_greys_what_passed_before() {
+        let row = row(Health::AppCredentialEnded, Some((true, true)));
+        assert_eq!(row.oauth_cell().tone, Tone::Fail);
+        for column in [CheckColumn::Receiving, CheckColumn::Sending] {
+            assert_eq!(
+                row.check_cell(column, std::time::UNIX_EPOCH).tone,
+                Tone::Old
+            );
         }
     }
 

@@ -48,6 +48,8 @@ pub enum BridgeStatus {
         port: u16,
         tls_port: u16,
         network: Vec<crate::bridge::network::LocalAddress>,
+        /// "Devices on this network can send" is on (even when no private address was found).
+        on_network: bool,
     },
     /// The port is taken: most likely the bridge runs as a service already.
     PortInUse {
@@ -253,7 +255,7 @@ impl EffectRunner {
         let services = self.services.clone();
         let slot = self.bridge.clone();
         self.runtime.spawn(async move {
-            start_bridge(reporter, services, slot, only_with_devices).await;
+            start_bridge(reporter, services, slot, only_with_devices, false).await;
         });
     }
 
@@ -281,12 +283,8 @@ impl EffectRunner {
                 return;
             }
             // The running bridge stops (its connections end) and starts again listening as chosen.
-            let running = slot.lock().await.take();
-            if let Some(running) = running {
-                running.stop().await;
-            }
             reporter.send(DevicesEvent::Bridge(BridgeStatus::Starting));
-            start_bridge(reporter, services, slot, false).await;
+            start_bridge(reporter, services, slot, false, true).await;
         });
     }
 
@@ -301,14 +299,13 @@ impl EffectRunner {
             else {
                 return;
             };
-            let on_network = {
-                let config_file = config_file.clone();
-                tokio::task::spawn_blocking(move || config_file.load())
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .is_some_and(|config| config.bridge_on_network)
-            };
+            // The demo's settings and queue are a temporary folder: a service on them would outlive it.
+            if services.demo {
+                reporter.send(DevicesEvent::ServiceInstalled(Err(
+                    "the demo cannot run the bridge as a service (its settings are temporary)".to_owned(),
+                )));
+                return;
+            }
             let mut arguments: Vec<std::ffi::OsString> = vec![
                 "--config".into(),
                 config_file.path().into(),
@@ -320,45 +317,46 @@ impl EffectRunner {
                 "--spool".into(),
                 bridge.spool.clone().into(),
             ];
-            if on_network {
+            if on_network_chosen(config_file).await {
                 for network in
                     crate::bridge::network::networks(&crate::bridge::network::local_addresses())
                 {
                     arguments.push(format!("--allow={network}").into());
                 }
             }
-            // The service takes the ports: this window's bridge stops first.
-            let running = slot.lock().await.take();
-            if let Some(running) = running {
-                running.stop().await;
+            // The service takes the ports: this window's bridge stops first (held, so nothing starts it meanwhile).
+            let mut running = slot.lock().await;
+            if let Some(stopping) = running.take() {
+                stopping.bridge.stop().await;
             }
             reporter.send(DevicesEvent::Bridge(BridgeStatus::Starting));
             let installed = match std::env::current_exe() {
-                Ok(program) => tokio::time::timeout(
-                    std::time::Duration::from_secs(60),
-                    tokio::process::Command::new(program)
-                        .kill_on_drop(true)
-                        .args(&arguments)
-                        .stdin(std::process::Stdio::null())
-                        .output(),
-                )
-                .await
-                .map_err(|_| "it did not finish within a minute".to_owned())
-                .and_then(|output| output.map_err(|error| error.to_string()))
-                .and_then(|output| {
-                    if output.status.success() {
-                        Ok(())
-                    } else {
-                        let said = String::from_utf8_lossy(&output.stderr);
-                        Err(crate::words::excerpt(said.trim(), 300))
-                    }
-                }),
+                Ok(program) => run_for(&program, &arguments).await,
                 Err(error) => Err(error.to_string()),
             };
+            // The command says what it wrote even when systemd did not start it: ask systemd.
+            let installed = match installed {
+                Ok(()) => run_for(
+                    std::path::Path::new("systemctl"),
+                    &[
+                        "--user".into(),
+                        "is-active".into(),
+                        "--quiet".into(),
+                        "mailconnect-bridge.service".into(),
+                    ],
+                )
+                .await
+                .map_err(|_| {
+                    "the service was written but systemd did not start it (is this a desktop session?)"
+                        .to_owned()
+                }),
+                failed => failed,
+            };
+            drop(running);
             reporter.send(DevicesEvent::ServiceInstalled(installed));
             // Started again: the port now in use says the service runs; free, this window runs it once more.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            start_bridge(reporter, services, slot, false).await;
+            start_bridge(reporter, services, slot, false, false).await;
         });
     }
 
@@ -371,11 +369,9 @@ impl EffectRunner {
         self.runtime.spawn(async move {
             // Open to the network: the way a device there does, to this computer's network address over TLS.
             let route = slot.lock().await.as_ref().and_then(|running| {
-                let network = crate::bridge::network::local_addresses();
-                let tls_port = running.listening_tls.first()?.port();
-                let first = network.first()?;
-                (!running.listening[0].ip().is_loopback())
-                    .then(|| (first.address, tls_port, running.certificate.clone()))
+                let tls_port = running.bridge.listening_tls.first()?.port();
+                let first = running.network.first()?;
+                Some((first.address, tls_port, running.bridge.certificate.clone()))
             });
             let sent = tokio::time::timeout(
                 std::time::Duration::from_secs(30),
@@ -510,15 +506,60 @@ where
     Ok(queued)
 }
 
-/// The window's bridge, once started.
-pub type BridgeSlot = Arc<tokio::sync::Mutex<Option<RunningBridge>>>;
+/// Runs `program` with `arguments` for at most a minute; `Err` with what it said on standard error when it failed.
+async fn run_for(
+    program: &std::path::Path,
+    arguments: &[std::ffi::OsString],
+) -> Result<(), String> {
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(program)
+            .kill_on_drop(true)
+            .args(arguments)
+            .stdin(std::process::Stdio::null())
+            .output(),
+    )
+    .await
+    .map_err(|_| "it did not finish within a minute".to_owned())?
+    .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let said = String::from_utf8_lossy(&output.stderr);
+        Err(crate::words::excerpt(said.trim(), 300))
+    }
+}
 
-/// Starts the window's bridge (see [`EffectRunner::start_bridge`]).
+/// The window's bridge, once started, with the addresses it was opened to (what the page shows is what the bridge
+/// allows, even when the computer's addresses change later).
+pub struct WindowBridgeRunning {
+    bridge: RunningBridge,
+    /// This computer's addresses whose networks may send (empty: this computer only).
+    network: Vec<crate::bridge::network::LocalAddress>,
+    /// "Devices on this network can send" was on when it started.
+    on_network: bool,
+}
+
+/// The window's bridge. Every start and stop holds its lock throughout, so two can never race.
+pub type BridgeSlot = Arc<tokio::sync::Mutex<Option<WindowBridgeRunning>>>;
+
+/// Whether the settings say the window's bridge takes mail from the network.
+async fn on_network_chosen(config_file: &crate::config::ConfigFile) -> bool {
+    let config_file = config_file.clone();
+    tokio::task::spawn_blocking(move || config_file.load())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .is_some_and(|config| config.bridge_on_network)
+}
+
+/// Starts the window's bridge (see [`EffectRunner::start_bridge`]); with `restart`, stops a running one first.
 async fn start_bridge(
     reporter: super::Reporter,
     services: Arc<Services>,
     slot: BridgeSlot,
     only_with_devices: bool,
+    restart: bool,
 ) {
     let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge) else {
         reporter.send(DevicesEvent::Bridge(BridgeStatus::NotSetUp));
@@ -530,30 +571,29 @@ async fn start_bridge(
     {
         return;
     }
-    if let Some(running) = slot.lock().await.as_ref() {
+    let mut running = slot.lock().await;
+    if restart && let Some(stopping) = running.take() {
+        stopping.bridge.stop().await;
+    }
+    if let Some(running) = running.as_ref() {
         reporter.send(DevicesEvent::Bridge(running_status(running)));
         return;
     }
-    let on_network = {
-        let config_file = config_file.clone();
-        tokio::task::spawn_blocking(move || config_file.load())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .is_some_and(|config| config.bridge_on_network)
-    };
+    let on_network = on_network_chosen(config_file).await;
     // On the network: every address of this computer, open to its private networks only; otherwise this
     // computer alone.
-    let (host, allow) = if on_network {
-        let networks = crate::bridge::network::networks(&crate::bridge::network::local_addresses());
-        (std::net::Ipv4Addr::UNSPECIFIED, networks)
+    let (network, host) = if on_network {
+        (
+            crate::bridge::network::local_addresses(),
+            std::net::Ipv4Addr::UNSPECIFIED,
+        )
     } else {
-        (std::net::Ipv4Addr::LOCALHOST, Vec::new())
+        (Vec::new(), std::net::Ipv4Addr::LOCALHOST)
     };
     let options = BridgeOptions {
         listen: vec![std::net::SocketAddr::from((host, bridge.port))],
         implicit_tls: vec![std::net::SocketAddr::from((host, bridge.tls_port))],
-        allow,
+        allow: crate::bridge::network::networks(&network),
         spool: bridge.spool.clone(),
         config_file: config_file.clone(),
         devices_file: devices_path(config_file.path()),
@@ -568,9 +608,15 @@ async fn start_bridge(
         timeouts: services.timeouts,
     };
     let status = match crate::bridge::start(options, bridge_services).await {
-        Ok(running) => {
-            let status = running_status(&running);
-            *slot.lock().await = Some(running);
+        Ok(started) => {
+            let started = WindowBridgeRunning {
+                bridge: started,
+                network,
+                on_network,
+            };
+            let status = running_status(&started);
+            *running = Some(started);
+            drop(running);
             // What waits or was refused shows at once (the home's notice, the page).
             let services = services.clone();
             let rows = tokio::task::spawn_blocking(move || read_rows(&services))
@@ -591,18 +637,11 @@ async fn start_bridge(
 }
 
 /// What the page shows of a running bridge.
-fn running_status(running: &RunningBridge) -> BridgeStatus {
-    let on_network = running
-        .listening
-        .first()
-        .is_some_and(|address| !address.ip().is_loopback());
+fn running_status(running: &WindowBridgeRunning) -> BridgeStatus {
     BridgeStatus::Running {
-        port: running.listening.first().map_or(0, |a| a.port()),
-        tls_port: running.listening_tls.first().map_or(0, |a| a.port()),
-        network: if on_network {
-            crate::bridge::network::local_addresses()
-        } else {
-            Vec::new()
-        },
+        port: running.bridge.listening.first().map_or(0, |a| a.port()),
+        tls_port: running.bridge.listening_tls.first().map_or(0, |a| a.port()),
+        network: running.network.clone(),
+        on_network: running.on_network,
     }
 }

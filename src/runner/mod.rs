@@ -65,6 +65,8 @@ pub struct Services {
     /// The demo's mailbox and its old Basic Auth password, shown on the reminder step instead of reading the
     /// keyring (for that mailbox only: another one typed in the demo has none).
     pub demo_password: Option<(String, SecretString)>,
+    /// A demo: its settings and queue are temporary, so nothing is installed for it (no service).
+    pub demo: bool,
     /// The bridge for scanners and programs, run in the window's session; `None` offers none (the demo).
     pub bridge: Option<WindowBridge>,
 }

@@ -20,4 +20,10 @@ impl TokenStore {
         let _lock = self.lock(&name.replace(':', "-"))?;
         self.items.set(name, label, secret.expose_secret())
     }
+
+    /// Removes the secret stored under `name`; whether there was one.
+    pub fn delete_named_secret(&self, name: &str) -> Result<bool, StoreError> {
+        let _lock = self.lock(&name.replace(':', "-"))?;
+        self.items.delete(name)
+    }
 }

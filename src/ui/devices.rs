@@ -40,6 +40,8 @@ pub struct DevicesPage {
     pub problem: Option<String>,
     /// A short message about the last action ("Copied 192.168.1.20.").
     pub notice: Option<String>,
+    /// The window runs a demo: nothing is installed for it.
+    pub demo: bool,
 }
 
 impl Default for DevicesPage {
@@ -60,6 +62,7 @@ impl Default for DevicesPage {
             confirm_leave: false,
             problem: None,
             notice: None,
+            demo: false,
         }
     }
 }
@@ -206,14 +209,15 @@ pub fn devices_ui(
                 BridgeStatus::Running {
                     port,
                     tls_port,
-                    network,
+                    on_network,
+                    ..
                 } => (
                     format!(
                         "Running on {}: port {port} (STARTTLS) and {tls_port} (SSL/TLS).",
-                        if network.is_empty() {
-                            "this computer"
-                        } else {
+                        if *on_network {
                             "this computer and its network"
+                        } else {
+                            "this computer"
                         }
                     ),
                     palette.pass,
@@ -234,7 +238,7 @@ pub fn devices_ui(
                 BridgeStatus::Failed(problem) => (format!("Not running: {problem}"), palette.fail),
             };
             ui.label(RichText::new(words).color(colour));
-            super::devices_reach::reach_ui(ui, &page.status, &mut action);
+            super::devices_reach::reach_ui(ui, &page.status, page.demo, &mut action);
             if let Some(notice) = &page.notice {
                 ui.label(RichText::new(notice).strong());
             }
@@ -350,11 +354,17 @@ fn settings_grid(
         _ => "2525 with STARTTLS, or 2465 with SSL/TLS".to_owned(),
     };
     let server = match status {
-        BridgeStatus::Running { network, .. } if !network.is_empty() => format!(
-            "{} (this computer's address), or {} by name",
-            network[0].address,
-            crate::bridge::network::computer_name()
-        ),
+        BridgeStatus::Running { network, .. } if !network.is_empty() => {
+            let name = crate::bridge::network::computer_name();
+            if name == "localhost" {
+                format!("{} (this computer's address)", network[0].address)
+            } else {
+                format!(
+                    "{} (this computer's address), or {name} by name",
+                    network[0].address
+                )
+            }
+        }
         _ => "127.0.0.1: programs on this computer only (tick \"Devices on this network can send\" for a \
               scanner)"
             .to_owned(),

@@ -9,11 +9,21 @@ use super::devices::DevicesAction;
 use crate::runner::BridgeStatus;
 
 /// The block under the page's title.
-pub(super) fn reach_ui(ui: &mut Ui, status: &BridgeStatus, action: &mut Option<DevicesAction>) {
-    let BridgeStatus::Running { network, .. } = status else {
+pub(super) fn reach_ui(
+    ui: &mut Ui,
+    status: &BridgeStatus,
+    demo: bool,
+    action: &mut Option<DevicesAction>,
+) {
+    let BridgeStatus::Running {
+        network,
+        on_network,
+        ..
+    } = status
+    else {
         return;
     };
-    let mut on_network = !network.is_empty();
+    let mut on_network = *on_network;
     let tick = ui
         .checkbox(&mut on_network, "Devices on this network can send")
         .on_hover_text(
@@ -23,19 +33,27 @@ pub(super) fn reach_ui(ui: &mut Ui, status: &BridgeStatus, action: &mut Option<D
     if tick.changed() {
         *action = Some(DevicesAction::SetNetwork(on_network));
     }
-    if network.is_empty() {
+    if !on_network {
         ui.label(
             "Only programs on this computer can send now. For a scanner or another computer, tick the box above.",
         );
+    } else if network.is_empty() {
+        ui.label(
+            "This computer has no address on a private network (192.168.x.x, 10.x.x.x, 172.16-31.x.x) that \
+             devices could reach: connect it to the practice's network, then untick and tick the box again.",
+        );
     } else {
         let name = crate::bridge::network::computer_name();
-        ui.horizontal_wrapped(|ui| {
-            ui.label("This computer's name:");
-            ui.label(RichText::new(&name).monospace());
-            if ui.small_button("Copy name").clicked() {
-                *action = Some(DevicesAction::CopyText(name.clone()));
-            }
-        });
+        // "localhost" is no name a device can use.
+        if name != "localhost" {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("This computer's name:");
+                ui.label(RichText::new(&name).monospace());
+                if ui.small_button("Copy name").clicked() {
+                    *action = Some(DevicesAction::CopyText(name.clone()));
+                }
+            });
+        }
         for local in network {
             ui.horizontal_wrapped(|ui| {
                 ui.label("Its address on the network:");
@@ -61,7 +79,7 @@ pub(super) fn reach_ui(ui: &mut Ui, status: &BridgeStatus, action: &mut Option<D
         "The bridge runs while this window is open and stops when it closes; devices' mail waits in them until \
          it runs again.",
     );
-    if cfg!(target_os = "linux") {
+    if cfg!(target_os = "linux") && !demo {
         ui.horizontal_wrapped(|ui| {
             ui.label("To keep it running without the window, it can run as a service of your user account.");
             if ui

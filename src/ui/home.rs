@@ -234,7 +234,10 @@ fn batch_ui(ui: &mut Ui, batch: &crate::home::Batch) -> Option<HomeAction> {
                 ui.label(RichText::new(format!("{}.", group.words)).strong());
                 ui.label(&group.what_to_do);
                 if group.powershell {
-                    let label = format!("Copy PowerShell for these {}", group.mailboxes.len());
+                    let label = match group.mailboxes.len() {
+                        1 => "Copy PowerShell for this mailbox".to_owned(),
+                        count => format!("Copy PowerShell for these {count}"),
+                    };
                     if ui
                         .button(&label)
                         .on_hover_text(

@@ -115,18 +115,14 @@ impl WizardApp {
         apply_style(ctx);
         let mut wizard = wizard;
         wizard.browser_here = crate::auth::browser::this_computer_has_one();
+        let demo = services.demo;
         let repaint = ctx.clone();
         let (runner, events) = EffectRunner::new(
             runtime,
             services,
             Arc::new(move || repaint.request_repaint()),
         );
-        let blank_form = AccountForm {
-            mailbox: String::new(),
-            sign_in_account: String::new(),
-            service_account: None,
-            ..wizard.form.clone()
-        };
+        let blank_form = wizard.form.blank_like();
         WizardApp {
             wizard,
             blank_form,
@@ -134,7 +130,10 @@ impl WizardApp {
             screen: Screen::Wizard,
             explain: explain::ExplainPage::default(),
             import: import::ImportPage::default(),
-            devices: devices::DevicesPage::default(),
+            devices: devices::DevicesPage {
+                demo,
+                ..devices::DevicesPage::default()
+            },
             explain_return: Screen::Wizard,
             next_health_check: None,
             runner,
@@ -324,7 +323,10 @@ impl WizardApp {
                 // The chosen mailbox's own settings: one reached through a service account keeps going through it
                 // (the service account signs in, the checks run for this mailbox).
                 if let Some(row) = self.home.row(&mailbox) {
-                    let reason = reauthentication_reason(row);
+                    let reason = crate::wizard::Reason {
+                        mailbox: row.account.mailbox.clone(),
+                        words: reauthentication_reason(row),
+                    };
                     let account = row.account.clone();
                     self.open_wizard(ctx, Some(account));
                     self.wizard.reason = Some(reason);
@@ -486,6 +488,8 @@ impl eframe::App for WizardApp {
                 AppEvent::Home(crate::home::HomeEvent::CopyText { what, text }) => match text {
                     Ok(text) => {
                         ctx.copy_text(secrecy::ExposeSecret::expose_secret(&text).to_owned());
+                        // What was copied now replaced any password: nothing to wipe later.
+                        self.clear_clipboard_at = None;
                         self.home.notice = Some(format!("{what} copied: paste it into an email."));
                         self.window_commands
                             .push(WindowCommand::CopyToClipboard(text));
@@ -523,6 +527,12 @@ impl eframe::App for WizardApp {
             }
         }
         let now = Instant::now();
+        // Closing with a copied password still waiting to be wiped: wiped now.
+        if ctx.input(|input| input.viewport().close_requested())
+            && self.clear_clipboard_at.take().is_some()
+        {
+            ctx.copy_text(String::new());
+        }
         if let Some(due) = self.clear_clipboard_at {
             if due <= now {
                 ctx.copy_text(String::new());

@@ -38,8 +38,12 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
                 .auto_shrink(false)
                 .show(ui, |ui| {
                     ui.add_space(8.0);
-                    if let Some(reason) = &wizard.reason {
-                        reason_ui(ui, reason, wizard.form.service_account.as_deref());
+                    if let Some(reason) = wizard.reason.as_ref().filter(|reason| {
+                        reason
+                            .mailbox
+                            .eq_ignore_ascii_case(wizard.form.mailbox.trim())
+                    }) {
+                        reason_ui(ui, &reason.words, wizard.form.reached_through());
                     }
                     let page_intent = match &wizard.page {
                         Page::Account { .. } => account_ui(ui, wizard),

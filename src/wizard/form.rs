@@ -29,6 +29,8 @@ pub struct AccountForm {
     /// The service account whose sign-in this mailbox goes through, when it was opened from such a mailbox's
     /// "Re-authenticate now": that account signs in, the checks run for this mailbox, and it keeps going through it.
     pub service_account: Option<String>,
+    /// The mailbox `service_account` belongs to: typing another address (or a delegate) drops it.
+    service_account_of: String,
     /// Show problems of untouched fields too (set when Next was refused).
     pub reveal_problems: bool,
 }
@@ -69,8 +71,33 @@ impl AccountForm {
             scopes: custom.map(|c| c.scopes.join(" ")).unwrap_or_default(),
             show_advanced: false,
             service_account: account.service_account.clone(),
+            service_account_of: account.mailbox.clone(),
             reveal_problems: false,
         }
+    }
+
+    /// The same settings for another mailbox, not yet typed ("Add mailbox" starts from the window's first settings).
+    pub fn blank_like(&self) -> AccountForm {
+        AccountForm {
+            mailbox: String::new(),
+            sign_in_account: String::new(),
+            service_account: None,
+            service_account_of: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The service account this mailbox goes through, while the form is still about the mailbox it was opened for
+    /// (another address or a delegate typed since means another sign-in: it must not replace the service
+    /// account's).
+    pub fn reached_through(&self) -> Option<&str> {
+        self.service_account.as_deref().filter(|_| {
+            self.sign_in_account.trim().is_empty()
+                && self
+                    .mailbox
+                    .trim()
+                    .eq_ignore_ascii_case(self.service_account_of.trim())
+        })
     }
 
     /// Switches provider, refilling servers and tenant from its profile but keeping the address.
@@ -166,7 +193,7 @@ impl AccountForm {
             },
             custom_endpoints,
             group: None,
-            service_account: self.service_account.clone(),
+            service_account: self.reached_through().map(str::to_owned),
             app_only: false,
         })
     }
@@ -213,5 +240,31 @@ mod tests {
             form.to_account().sign_in_account.as_deref(),
             Some("admin@practice.com")
         );
+    }
+
+    #[test]
+    fn the_service_account_goes_with_the_mailbox_it_was_opened_for_only() {
+        let account = Account {
+            service_account: Some("it@practice.com".into()),
+            ..Account::from_preset(
+                "billing@practice.com",
+                &Preset {
+                    client_id: Some("9e5f94bc-e8a4-4e73-b8be-63364c29d753".into()),
+                    ..Preset::for_provider(Provider::Microsoft365)
+                },
+            )
+        };
+        let mut form = AccountForm::from_account(&account);
+        assert_eq!(
+            form.to_account().service_account.as_deref(),
+            Some("it@practice.com")
+        );
+        form.mailbox = "frontdesk@practice.com".into();
+        assert_eq!(form.to_account().service_account, None, "another address");
+        form.mailbox = "Billing@practice.com".into();
+        form.sign_in_account = "manager@practice.com".into();
+        assert_eq!(form.to_account().service_account, None, "a delegate");
+        form.sign_in_account.clear();
+        assert!(form.to_account().service_account.is_some());
     }
 }

@@ -120,6 +120,13 @@ pub enum Event {
     PresetFileNotChosen,
 }
 
+/// Why the accounts home opened the wizard, for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub mailbox: String,
+    pub words: String,
+}
+
 /// Work for the runtime to do.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -189,8 +196,8 @@ pub struct Wizard {
     pub notice: Option<String>,
     pub started_at: SystemTime,
     /// Why the wizard was opened, when the accounts home opened it to sign a mailbox in again ("The sign-in
-    /// stopped working on 6 Dec: …"), shown above every page.
-    pub reason: Option<String>,
+    /// stopped working on 6 Dec: …"), shown above every page while the form is about that mailbox.
+    pub reason: Option<Reason>,
     /// This computer has a web browser to sign in with: step 3 offers it first (the window sets it).
     pub browser_here: bool,
     /// The last Copy copied the old password.

@@ -78,6 +78,7 @@ impl Home {
             state_file: Some(StateFile::at(folder.path().join("state.json"))),
             open_browser: false,
             demo_password: None,
+            demo: false,
             bridge: Some(mailconnect::runner::WindowBridge {
                 spool: folder.path().join("spool"),
                 port: crate::support::free_port(),

@@ -47,6 +47,7 @@ impl Window {
             state_file: None,
             open_browser: false,
             demo_password: None,
+            demo: false,
             bridge: None,
         };
         let account = sandbox.account(MAILBOX);

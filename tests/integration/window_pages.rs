@@ -36,25 +36,20 @@ impl Window {
             .enable_all()
             .build()
             .unwrap();
-        let (sandbox, mut services, wizard, accounts) = if practice {
-            let practice = runtime
-                .block_on(mailconnect::demo::start_practice())
-                .expect("the practice demo");
-            (
-                practice.sandbox,
-                practice.services,
-                practice.wizard,
-                practice.accounts,
-            )
-        } else {
-            let demo = runtime
-                .block_on(mailconnect::demo::start(None))
-                .expect("the demo");
+        let opened = runtime
+            .block_on(mailconnect::demo::open(practice, None))
+            .expect("the demo");
+        let (sandbox, mut services, wizard, accounts) = (
+            opened.sandbox,
+            opened.services,
+            opened.wizard,
+            opened.accounts,
+        );
+        if !practice {
+            // Not about the keyring: the wizard's demo on an in-memory store.
             let (store, _) = mailconnect::store::TokenStore::in_memory();
-            let mut services = demo.services;
             services.store = mailconnect::store::StoreAccess::Memory(store);
-            (demo.sandbox, services, demo.wizard, Vec::new())
-        };
+        }
         services.open_browser = false;
         services.timeouts = crate::support::test_timeouts();
         let handle = runtime.handle().clone();
