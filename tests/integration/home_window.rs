@@ -416,6 +416,25 @@ fn re_authenticate_on_a_mailbox_through_a_service_account_signs_that_account_in_
         window.store.manifest(BILLING).unwrap().is_none(),
         "no second sign-in of the mailbox's own"
     );
+
+    // Support reads the row's codes out from Details, and copies the same report as `mailconnect report`.
+    window.click(&format!("Details for {BILLING}"));
+    window.wait_for(&format!("Reached through the sign-in of {MAILBOX}."));
+    assert!(window.shows("Code: passed"));
+    window.click("Copy support report");
+    window.wait_for("The support report copied");
+    let copied = match window.app().window_commands.last() {
+        Some(mailconnect::runner::WindowCommand::CopyToClipboard(text)) => {
+            secrecy::ExposeSecret::expose_secret(text).to_owned()
+        }
+        other => panic!("nothing copied: {other:?}"),
+    };
+    assert!(
+        copied.contains(BILLING) && copied.contains(MAILBOX),
+        "{copied}"
+    );
+    window.click("Close");
+    assert_eq!(window.app().home().dialog, None);
 }
 
 #[test]

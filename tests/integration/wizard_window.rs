@@ -707,3 +707,59 @@ fn a_preset_file_dropped_on_the_window_fills_the_settings() {
     window.wait_for("line 1");
     assert_eq!(window.wizard().form.tenant, "smile-dental.co.uk");
 }
+
+#[test]
+fn the_demo_starts_afresh_and_leaves_nothing_in_the_keyring() {
+    let keyring = PrivateKeyring::start_for_this_process("test keyring password");
+    let demo_items = || {
+        let output = keyring.secret_tool(&[
+            "search",
+            "--all",
+            "service",
+            mailconnect::demo::DEMO_KEYRING_SERVICE,
+        ]);
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|line| line.starts_with("attribute.username = "))
+            .count()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = TokenStore::open_for_service(mailconnect::demo::DEMO_KEYRING_SERVICE).unwrap();
+    let sign_in = |store: &TokenStore| {
+        store
+            .save_sign_in(
+                DEMO_MAILBOX,
+                &mailconnect::store::StoredTokens {
+                    access_token: secrecy::SecretString::from("an old demo token"),
+                    refresh_token: secrecy::SecretString::from("an old demo refresh token"),
+                    access_token_expires_at: std::time::SystemTime::now()
+                        + Duration::from_secs(3600),
+                    signed_in_as: Some(DEMO_MAILBOX.to_owned()),
+                    saved_at: std::time::SystemTime::now(),
+                },
+            )
+            .unwrap()
+    };
+    // Left by a demo that was killed: the next one starts without it.
+    sign_in(&store);
+    assert!(demo_items() > 0);
+    let demo = runtime
+        .block_on(mailconnect::demo::open(false, None))
+        .expect("the demo");
+    assert_eq!(demo_items(), 0, "a new demo starts afresh");
+    // What the demo saved (a sign-in, its bridge's certificate) goes when it closes.
+    sign_in(&store);
+    store
+        .save_named_secret(
+            "bridge-tls:identity",
+            "mailconnect bridge certificate key",
+            &secrecy::SecretString::from("{}"),
+        )
+        .unwrap();
+    assert!(demo_items() > 0);
+    drop(demo);
+    assert_eq!(demo_items(), 0, "the demo leaves nothing behind");
+}

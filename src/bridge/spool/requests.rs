@@ -41,10 +41,15 @@ impl Spool {
         for other in [Request::Retry, Request::Drop] {
             let _ = std::fs::remove_file(folder.join(format!("{id}.{}", other.extension())));
         }
-        crate::config::write_atomically(
-            &folder.join(format!("{id}.{}", request.extension())),
-            b"",
-        )?;
+        // Created in place: the file is empty, its name is the whole request. Through a temporary file and a
+        // rename, the owner's relay (which removes whatever else is in the folder) could take the temporary file
+        // first, and the request failed with "No such file or directory".
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(folder.join(format!("{id}.{}", request.extension())))?;
+        sync_folder(&folder)?;
         match Spool::open(&self.folder) {
             Ok(owner) => {
                 owner.carry_out_requests();
