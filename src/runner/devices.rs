@@ -78,6 +78,22 @@ pub enum DevicesEvent {
     ServiceInstalled(Result<(), String>),
 }
 
+/// Loads the devices file, applies `change`, and saves it: what a change returns, or why it could not be made.
+fn change_devices<T>(
+    services: &Services,
+    change: impl FnOnce(&mut Devices) -> Result<T, String>,
+) -> Result<T, String> {
+    let config_file = services
+        .config_file
+        .as_ref()
+        .ok_or_else(|| "the demo keeps no devices".to_owned())?;
+    let path = devices_path(config_file.path());
+    let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
+    let changed = change(&mut devices)?;
+    devices.save(&path).map_err(|e| e.to_string())?;
+    Ok(changed)
+}
+
 fn read_rows(services: &Services) -> Result<(Vec<DeviceRow>, Vec<QueuedRow>), String> {
     let (Some(config_file), Some(bridge)) = (&services.config_file, &services.bridge) else {
         return Ok((Vec::new(), Vec::new()));
@@ -130,17 +146,11 @@ impl EffectRunner {
         let services = self.services.clone();
         self.runtime.spawn(async move {
             let added = tokio::task::spawn_blocking(move || {
-                let config_file = services
-                    .config_file
-                    .as_ref()
-                    .ok_or_else(|| "the demo keeps no devices".to_owned())?;
-                let path = devices_path(config_file.path());
-                let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
-                let (device, password) = devices
-                    .add(&name, &mailbox, plain_on_lan)
-                    .map_err(|e| e.to_string())?;
-                devices.save(&path).map_err(|e| e.to_string())?;
-                Ok::<_, String>((device, password))
+                change_devices(&services, |devices| {
+                    devices
+                        .add(&name, &mailbox, plain_on_lan)
+                        .map_err(|e| e.to_string())
+                })
             })
             .await
             .unwrap_or_else(|error| Err(error.to_string()));
@@ -169,16 +179,9 @@ impl EffectRunner {
         let services = self.services.clone();
         self.runtime.spawn(async move {
             let made = tokio::task::spawn_blocking(move || {
-                let config_file = services
-                    .config_file
-                    .as_ref()
-                    .ok_or_else(|| "the demo keeps no devices".to_owned())?;
-                let path = devices_path(config_file.path());
-                let mut devices = Devices::load(&path).map_err(|e| e.to_string())?;
-                let (device, password) = devices
-                    .new_password(&user_name)
-                    .map_err(|e| e.to_string())?;
-                devices.save(&path).map_err(|e| e.to_string())?;
+                let (device, password) = change_devices(&services, |devices| {
+                    devices.new_password(&user_name).map_err(|e| e.to_string())
+                })?;
                 let row = read_rows(&services)?
                     .0
                     .into_iter()

@@ -134,20 +134,13 @@ pub fn explain_ui(ui: &mut Ui, page: &mut ExplainPage) -> Option<ExplainAction> 
 
 /// Where the message came from a scanner or a program that only knows a password: mailconnect's bridge.
 fn devices_note_ui(ui: &mut Ui, action: &mut Option<ExplainAction>) {
-    let palette = super::theme::Palette::of(ui);
-    egui::Frame::new()
-        .stroke(egui::Stroke::new(1.0, palette.control_edge))
-        .corner_radius(4.0)
-        .inner_margin(egui::Margin::same(8))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(
-                "From a scanner or a program that only knows a user name and password? It can send through \
-                 mailconnect, which signs in to Microsoft for it.",
-            );
-            if ui.button("Programs and devices").clicked() {
-                *action = Some(ExplainAction::Devices);
-            }
-        });
-    ui.add_space(6.0);
+    super::widgets::note_ui(ui, |ui| {
+        ui.label(
+            "From a scanner or a program that only knows a user name and password? It can send through \
+             mailconnect, which signs in to Microsoft for it.",
+        );
+        if ui.button("Programs and devices").clicked() {
+            *action = Some(ExplainAction::Devices);
+        }
+    });
 }

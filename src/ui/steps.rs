@@ -90,22 +90,15 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut Wizard) -> Option<Intent> {
 /// Why the wizard opened (from "Re-authenticate now"), and whose sign-in is renewed when that is a service
 /// account's.
 fn reason_ui(ui: &mut Ui, reason: &str, service_account: Option<&str>) {
-    let palette = super::theme::Palette::of(ui);
-    egui::Frame::new()
-        .stroke(egui::Stroke::new(1.0, palette.control_edge))
-        .corner_radius(4.0)
-        .inner_margin(egui::Margin::same(8))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(reason).strong());
-            if let Some(service) = service_account {
-                ui.label(format!(
-                    "This mailbox is reached through the sign-in of {service}: sign in as {service}. The new \
-                     sign-in is saved for it and every mailbox that goes through it; the checks run for this mailbox."
-                ));
-            }
-        });
-    ui.add_space(8.0);
+    super::widgets::note_ui(ui, |ui| {
+        ui.label(RichText::new(reason).strong());
+        if let Some(service) = service_account {
+            ui.label(format!(
+                "This mailbox is reached through the sign-in of {service}: sign in as {service}. The new \
+                 sign-in is saved for it and every mailbox that goes through it; the checks run for this mailbox."
+            ));
+        }
+    });
 }
 
 /// Light, dark, or as the computer is set: the window follows the system until the person chooses.

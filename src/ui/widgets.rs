@@ -97,3 +97,17 @@ pub fn qr_code(ui: &mut Ui, text: &str, side: f32) {
         egui::WidgetInfo::labeled(egui::Role::Image, true, format!("QR code for {text}"))
     });
 }
+
+/// A framed note across the page (why the wizard opened, a way on from Explain): `contents` inside, a gap after.
+pub fn note_ui(ui: &mut Ui, contents: impl FnOnce(&mut Ui)) {
+    let palette = super::theme::Palette::of(ui);
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(1.0, palette.control_edge))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::same(8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            contents(ui);
+        });
+    ui.add_space(8.0);
+}
