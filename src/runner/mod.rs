@@ -18,6 +18,7 @@ use crate::verify::CheckReport;
 use crate::verify::{self, CheckContext, MailCredentials, Protocol};
 use crate::wizard::{Effect, Event};
 
+mod device_test;
 mod devices;
 mod home;
 
