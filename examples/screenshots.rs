@@ -315,7 +315,7 @@ fn practice_stops() -> Vec<Stop> {
         },
         Stop {
             file: "8a-practice-filter.png",
-            ready: |a| a.home().ticked_but_hidden() == 15,
+            ready: |a| a.home().ticked_but_hidden(&a.home().visible()) == 15,
             next: |t, ctx| {
                 t.app.home_mut().filter.clear();
                 t.app.apply_home_action(ctx, HomeAction::CheckNow);

@@ -93,7 +93,18 @@ impl Entry {
 /// The catalogue entry with this id, when there is one (an id read back from the state file may be from another
 /// version).
 pub fn entry(id: &str) -> Option<&'static Entry> {
-    entries().iter().find(|entry| entry.id == id)
+    // Looked up for every row the accounts home sorts or draws: an index, built once.
+    static BY_ID: OnceLock<std::collections::HashMap<&'static str, &'static Entry>> =
+        OnceLock::new();
+    BY_ID
+        .get_or_init(|| {
+            entries()
+                .iter()
+                .map(|entry| (entry.id.as_str(), entry))
+                .collect()
+        })
+        .get(id)
+        .copied()
 }
 
 /// The catalogue, read once from the text built into the program.
@@ -166,11 +177,8 @@ pub fn for_code(code: &str) -> Advice {
 }
 
 pub fn by_id(id: &str) -> Advice {
-    let entries = entries();
-    let entry = entries
-        .iter()
-        .find(|entry| entry.id == id)
-        .or_else(|| entries.iter().find(|entry| entry.id == "aad-unknown"))
+    let entry = entry(id)
+        .or_else(|| entry("aad-unknown"))
         .expect("the catalogue has its generic entry");
     Advice::of(entry)
 }

@@ -158,6 +158,13 @@ impl Account {
             })
     }
 
+    /// A new sign-in replaces the settings but keeps the mailbox in its group (the wizard does not edit groups).
+    pub fn keep_group_of(&mut self, previous: &Account) {
+        if self.group.is_none() {
+            self.group.clone_from(&previous.group);
+        }
+    }
+
     /// Whose saved sign-in (tokens in the keyring) this mailbox uses: its own, or its service account's.
     pub fn token_owner(&self) -> &str {
         self.service_account.as_deref().unwrap_or(&self.mailbox)
@@ -433,9 +440,7 @@ impl Config {
             .find(|existing| existing.mailbox.eq_ignore_ascii_case(&account.mailbox))
         {
             Some(existing) => {
-                if account.group.is_none() {
-                    account.group = existing.group.take();
-                }
+                account.keep_group_of(existing);
                 *existing = account
             }
             None => self.accounts.push(account),

@@ -193,10 +193,7 @@ impl Home {
     pub fn upsert_account(&mut self, mut account: Account) {
         match self.row_mut(&account.mailbox) {
             Some(row) => {
-                // As the settings file does: a new sign-in keeps the mailbox in its group.
-                if account.group.is_none() {
-                    account.group = row.account.group.take();
-                }
+                account.keep_group_of(&row.account);
                 row.account = account
             }
             None => self.rows.push(Row::unread(account)),

@@ -33,17 +33,23 @@ impl Home {
     /// The ticked mailboxes that are shown: what every action acts on. A row hidden by the filter keeps its tick
     /// for when the filter is cleared, but no action reaches it while it is hidden.
     pub fn selected(&self) -> Vec<&Account> {
-        self.visible()
-            .into_iter()
-            .map(|index| &self.rows[index])
+        self.selected_among(&self.visible())
+    }
+
+    /// The ticked rows of `shown` (indices from [`Home::visible`], worked out once a frame by the window).
+    pub fn selected_among(&self, shown: &[usize]) -> Vec<&Account> {
+        shown
+            .iter()
+            .map(|&index| &self.rows[index])
             .filter(|row| row.selected)
             .map(|row| &row.account)
             .collect()
     }
 
-    /// How many ticked rows the filter hides (left out of every action; the window says so).
-    pub fn ticked_but_hidden(&self) -> usize {
-        self.rows.iter().filter(|row| row.selected).count() - self.selected().len()
+    /// How many ticked rows are not among `shown`: the filter hides them (left out of every action; the window
+    /// says so).
+    pub fn ticked_but_hidden(&self, shown: &[usize]) -> usize {
+        self.rows.iter().filter(|row| row.selected).count() - self.selected_among(shown).len()
     }
 
     /// What removing the ticked, shown mailboxes would do: those it removes, and those it keeps because other

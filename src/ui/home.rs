@@ -49,6 +49,8 @@ pub enum HomeAction {
 #[must_use]
 pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Option<HomeAction> {
     let mut action = None;
+    // The filter and the sorting, worked out once a frame for the toolbar's counts, the table and the dialogs.
+    let shown = home.visible();
     let margin = egui::Margin::symmetric(20, 10);
     egui::Panel::top("home_header")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(margin))
@@ -71,14 +73,14 @@ pub fn home_ui(ui: &mut Ui, home: &mut Home, now: std::time::SystemTime) -> Opti
                 action = banner_ui(ui, &banner).or(action.take());
             }
             ui.add_space(4.0);
-            action = toolbar_ui(ui, home).or(action.take());
+            action = toolbar_ui(ui, home, &shown).or(action.take());
         });
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(margin))
         .show(ui, |ui| {
-            action = super::home_table::table_ui(ui, home, now).or(action.take());
+            action = super::home_table::table_ui(ui, home, &shown, now).or(action.take());
         });
-    let ticked = home.selected().len();
+    let ticked = home.selected_among(&shown).len();
     let dialog_action = match &mut home.dialog {
         Some(Dialog::ConfirmRemoval(plan)) => confirm_removal_ui(ui, plan),
         Some(Dialog::Group(name)) => group_editor_ui(ui, name, ticked),
@@ -121,9 +123,9 @@ fn banner_ui(ui: &mut Ui, banner: &crate::home::Banner) -> Option<HomeAction> {
     action
 }
 
-fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
+fn toolbar_ui(ui: &mut Ui, home: &mut Home, shown: &[usize]) -> Option<HomeAction> {
     let mut action = None;
-    let selected = home.selected();
+    let selected = home.selected_among(shown);
     let count = selected.len();
     let only = (count == 1).then(|| selected[0].mailbox.clone());
     // A mailbox on the organisation's app has no sign-in: its app's certificate or secret is the IT admin's.
@@ -202,9 +204,9 @@ fn toolbar_ui(ui: &mut Ui, home: &mut Home) -> Option<HomeAction> {
     ui.horizontal_wrapped(|ui| {
         let mut counts = format!(
             "{} shown, {count} ticked",
-            crate::words::count(home.visible().len() as u64, "mailbox", "mailboxes"),
+            crate::words::count(shown.len() as u64, "mailbox", "mailboxes"),
         );
-        let hidden = home.ticked_but_hidden();
+        let hidden = home.ticked_but_hidden(shown);
         if hidden > 0 {
             counts.push_str(&format!(
                 " ({hidden} more ticked but hidden by the filter: the buttons leave them out)"

@@ -46,9 +46,9 @@ const FULL_TABLE_MIN_WIDTH: f32 = 860.0;
 pub(super) fn table_ui(
     ui: &mut Ui,
     home: &mut Home,
+    shown: &[usize],
     now: std::time::SystemTime,
 ) -> Option<HomeAction> {
-    let shown = home.visible();
     if home.rows.is_empty() {
         ui.label("No mailboxes yet: choose \"Add mailbox\".");
         return None;
@@ -57,7 +57,7 @@ pub(super) fn table_ui(
     let line = ui.text_style_height(&egui::TextStyle::Body);
     // Room for an alert of two lines: the cause is worth reading in full, not cut off.
     let row_height = 2.0 * line + 12.0;
-    let mut all_shown = home.all_selected(&shown);
+    let mut all_shown = home.all_selected(shown);
     let mut tick_all = None;
     let mut sort = None;
     let mut row_action = None;
